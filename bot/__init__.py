@@ -1,0 +1,1 @@
+"""Herald's edges: settings, the CLI, the web app, the worker and the chat adapters."""

@@ -1,0 +1,146 @@
+"""The `herald` command: process types (serve, web, worker, db, demo) and every chat verb."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy.exc
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from commands.errors import HeraldError
+
+log = logging.getLogger("herald")
+
+PROCESSES = ("serve", "web", "worker", "db", "demo")
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def _say(text: str) -> None:
+    print(text)
+
+
+def _complain(text: str) -> None:
+    print(f"herald: {text}", file=sys.stderr)
+
+
+def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
+    """One line per event on stderr; chat verbs log only warnings, so replies stay clean."""
+    logging.basicConfig(
+        level="WARNING" if quiet else settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _settings_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    return f"setting {name}: {first['msg']}. Fix it in the environment or .env."
+
+
+def _usage() -> str:
+    from commands.help import overview
+
+    return (
+        "usage: herald serve | web | worker | db upgrade | demo | VERB …\n"
+        "  serve        run everything in one process (web app, worker, scheduler)\n"
+        "  web          run the web app only          worker   run the worker only\n"
+        "  db upgrade   migrate the database          demo     load the sample incidents\n\n"
+        + overview()
+    )
+
+
+def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
+    """Parse and run one chat verb, printing the reply."""
+    from bot.database import open_database
+    from commands.context import Actor, Context
+    from commands.dispatch import execute
+    from commands.parser import Clock, parse_argv
+    from storage.models import utcnow
+
+    command = parse_argv(argv, clock=Clock(settings.zone, utcnow()))
+    database = open_database(settings)
+    try:
+        ctx = Context(
+            sessions=database.sessions,
+            zone=settings.zone,
+            locale=settings.locale,
+            actor=Actor(getpass.getuser(), "cli"),
+            grant_hint="the CLI is for operators with access to the database",
+        )
+        _say(execute(command, ctx).text)
+    finally:
+        database.dispose()
+    return EXIT_OK
+
+
+def run_process(argv: Sequence[str], settings: Settings) -> int:
+    """Run one of the long-lived process types, or a maintenance task."""
+    parser = argparse.ArgumentParser(prog="herald")
+    sub = parser.add_subparsers(dest="process", required=True)
+    for name in ("serve", "web"):
+        one = sub.add_parser(name)
+        one.add_argument("--host", default=None)
+        one.add_argument("--port", type=int, default=None)
+    sub.add_parser("worker")
+    db = sub.add_parser("db")
+    db.add_argument("action", choices=["upgrade", "current"])
+    sub.add_parser("demo")
+    args = parser.parse_args(list(argv))
+    if getattr(args, "host", None):
+        settings = settings.model_copy(update={"host": args.host})
+    if getattr(args, "port", None):
+        settings = settings.model_copy(update={"port": args.port})
+
+    from bot import processes
+
+    if args.process == "db":
+        return processes.db(settings, args.action, _say)
+    if args.process == "demo":
+        return processes.demo(settings, _say)
+    return processes.run(settings, args.process)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `herald` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        _say(_usage())
+        return EXIT_OK if args else EXIT_USAGE
+    try:
+        settings = _settings()
+    except ValidationError as error:
+        _complain(_settings_error(error))
+        return EXIT_USAGE
+    configure_logging(settings, quiet=args[0] not in PROCESSES)
+    try:
+        if args[0] in PROCESSES:
+            return run_process(args, settings)
+        return run_chat_verb(args, settings)
+    except HeraldError as error:
+        _complain(error.message)
+        return error.exit_code
+    except sqlalchemy.exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
+        _complain(
+            f"could not reach the database ({reason}); nothing was saved. Check DATABASE_URL."
+        )
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("unexpected error %s", error_id)
+        _complain(f"sorry, something went wrong (error {error_id}); nothing more was done.")
+        return EXIT_REFUSED

@@ -1,0 +1,102 @@
+"""The long-lived process types and the database tasks behind `herald serve|web|worker|db|demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import signal
+from collections.abc import Callable
+
+from bot.database import Database, open_database, redacted_url
+from bot.settings import Settings
+from bot.worker import run_worker
+from commands.context import Actor, Context
+from storage.migrate import current_revision
+
+log = logging.getLogger("herald")
+
+
+def _context(settings: Settings, database: Database, actor: Actor) -> Context:
+    return Context(
+        sessions=database.sessions, zone=settings.zone, locale=settings.locale, actor=actor
+    )
+
+
+def db(settings: Settings, action: str, say: Callable[[str], None]) -> int:
+    """`herald db upgrade` migrates; `herald db current` prints the schema revision."""
+    if action == "upgrade":
+        database = open_database(settings, migrate=True)
+        say(
+            f"Database {redacted_url(settings)} is at revision {current_revision(database.engine)}."
+        )
+    else:
+        from storage.engine import make_engine
+
+        engine = make_engine(settings.sqlalchemy_url)
+        say(current_revision(engine) or "empty: run herald db upgrade")
+        engine.dispose()
+    return 0
+
+
+def demo(settings: Settings, say: Callable[[str], None]) -> int:
+    """Load the sample incidents into an empty database."""
+    from bot.demo import load_demo
+
+    database = open_database(settings)
+    try:
+        ctx = _context(settings, database, Actor(getpass.getuser(), "cli"))
+        say(load_demo(ctx))
+    finally:
+        database.dispose()
+    return 0
+
+
+async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event) -> None:
+    import uvicorn
+
+    from bot.web import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, database),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+    log.info(
+        "web app on http://%s:%d (public URL %s)", settings.host, settings.port, settings.public_url
+    )
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+
+
+async def _main(settings: Settings, database: Database, process: str) -> None:
+    stop = asyncio.Event()
+    tasks = []
+    if process in ("serve", "worker"):
+        ctx = _context(settings, database, Actor("Herald", "scheduler"))
+        tasks.append(run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds))
+    if process in ("serve", "web"):
+        tasks.append(_serve_web(settings, database, stop))
+    else:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    await asyncio.gather(*tasks)
+
+
+def run(settings: Settings, process: str) -> int:
+    """Run `serve` (everything), `web` or `worker` until stopped."""
+    database = open_database(settings, migrate=process == "serve")
+    log.info("herald %s on %s", process, redacted_url(settings))
+    for part in settings.disabled_parts():
+        log.info(part)
+    try:
+        asyncio.run(_main(settings, database, process))
+    finally:
+        database.dispose()
+    return 0

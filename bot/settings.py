@@ -1,0 +1,117 @@
+"""Herald's settings: read once from the environment or `.env`, then passed down."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.engine import normalize_database_url
+
+PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting Herald reads; secrets are SecretStr so they never show in logs or repr."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", case_sensitive=False
+    )
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = "http://localhost:8000"
+    site_name: str = "Herald status"
+    timezone: str = "Europe/Rome"
+    locale: str = "it"
+    log_level: str = "INFO"
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_incident_channel: str | None = None
+    slack_responders: CommaList = Field(default_factory=list)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_responders: CommaList = Field(default_factory=list)
+    telegram_ops_chats: CommaList = Field(default_factory=list)
+    telegram_webhook_secret: SecretStr | None = None
+
+    digest_cron: str = "0 9 * * 1"
+    digest_slack_channel: str | None = None
+    digest_telegram_chat: str | None = None
+
+    @field_validator("slack_responders", "telegram_responders", "telegram_ops_chats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use a name like Europe/Rome") from None
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in ("it", "en"):
+            raise ValueError("LOCALE must be it or en")
+        return value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+    )
+    @classmethod
+    def _not_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDERS:
+            raise ValueError("still the placeholder from .env.example; set the real value")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone public times are shown in."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL in the form SQLAlchemy wants (a SQLite file when unset)."""
+        return normalize_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def disabled_parts(self) -> list[str]:
+        """The parts `herald serve` leaves off, each with the reason."""
+        parts = []
+        if self.slack_bot_token is None or (
+            self.slack_signing_secret is None and self.slack_app_token is None
+        ):
+            parts.append(
+                "Slack: off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN)"
+            )
+        if self.telegram_bot_token is None:
+            parts.append("Telegram: off (set TELEGRAM_BOT_TOKEN)")
+        return parts

@@ -1,0 +1,1 @@
+"""Herald's command language: one grammar, one set of handlers, for every front-end."""

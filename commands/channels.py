@@ -1,0 +1,118 @@
+"""Handlers for the channels that follow incidents."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlmodel import Session
+
+from commands import verbs as v
+from commands.context import Context, Reply
+from commands.errors import Refused
+from commands.lookup import get_components
+from storage import audit as audit_store
+from storage import channels as channel_store
+from storage.models import Channel, Platform
+
+
+def describe(channel: Channel, components: list[str]) -> str:
+    """One line about a channel for engineers."""
+    filters = [f"components {','.join(components)}"] if components else []
+    if channel.min_severity is not None:
+        filters.append(f"SEV{channel.min_severity} and worse")
+    state = "enabled" if channel.enabled else f"DISABLED: {channel.disabled_reason or 'by hand'}"
+    scope = "; ".join(filters) or "everything"
+    return (
+        f"#{channel.id:<4} {channel.platform.value:<9} {channel.address} "
+        f"[{channel.locale}] {scope} — {state}"
+    )
+
+
+def _audit(ctx: Context, session: Session, action: str, channel: Channel) -> None:
+    audit_store.create_audit_event(
+        session=session,
+        actor=ctx.actor.name,
+        front_end=ctx.actor.front_end,
+        action=action,
+        at=ctx.now(),
+        detail={"channel": channel.id, "platform": channel.platform.value},
+    )
+
+
+def list_channels(command: v.ListChannels, ctx: Context) -> Reply:
+    """Every channel with its filters and whether it is enabled."""
+    with ctx.sessions() as session:
+        channels = channel_store.list_channels(session=session)
+        keys = channel_store.component_keys_by_channel(session=session)
+    if not channels:
+        return Reply(
+            "No channels yet. Add one with: channels add telegram -1001234567890 --lang it"
+        )
+    lines = [describe(c, keys.get(c.id or 0, [])) for c in channels]
+    return Reply("Channels:\n" + "\n".join(lines))
+
+
+def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
+    """Add a channel that follows incidents from now on."""
+    with ctx.sessions() as session, session.begin():
+        if channel_store.get_channel_by_address(
+            session=session, address=command.address, platform=command.platform
+        ):
+            raise Refused(
+                f"{command.platform.value} {command.address} is already a channel; "
+                "see: channels list"
+            )
+        components = get_components(session, command.components or ())
+        secret = command.secret
+        if command.platform == Platform.WEBHOOK and secret is None:
+            secret = secrets.token_urlsafe(24)
+        channel = channel_store.create_channel(
+            session=session,
+            platform=command.platform,
+            address=command.address,
+            locale=command.locale or ctx.locale,
+            min_severity=command.min_severity,
+            components=components,
+            secret=secret,
+        )
+        _audit(ctx, session, "channel_add", channel)
+        text = "Added channel " + describe(channel, [c.key for c in components])
+        if command.platform == Platform.WEBHOOK and command.secret is None:
+            text += f"\nSigning secret (shown once, give it to the receiver): {secret}"
+        return Reply(text, changed=True)
+
+
+def find_channel(session: Session, target: str) -> Channel:
+    """A channel named by `#id`, by its address, or by its bare id."""
+    text = target.strip()
+    if text.startswith("#") and text[1:].isdigit():
+        found = channel_store.get_channel(session=session, channel_id=int(text[1:]))
+        if found is not None:
+            return found
+    else:
+        matches = channel_store.get_channel_by_address(session=session, address=text)
+        if len(matches) > 1:
+            raise Refused(f"{text} is a channel on several platforms; name it by its #id.")
+        if matches:
+            return matches[0]
+        if text.isdigit():
+            found = channel_store.get_channel(session=session, channel_id=int(text))
+            if found is not None:
+                return found
+    raise Refused(f"There is no channel {text}; see the ids with: channels list")
+
+
+def change_channel(command: v.ChangeChannel, ctx: Context) -> Reply:
+    """Remove, disable or enable a channel."""
+    with ctx.sessions() as session, session.begin():
+        channel = find_channel(session, command.target)
+        _audit(ctx, session, f"channel_{command.action}", channel)
+        label = f"#{channel.id} {channel.platform.value} {channel.address}"
+        if command.action == "remove":
+            channel_store.delete_channel(session=session, channel=channel)
+            return Reply(f"Removed channel {label}.", changed=True)
+        channel.enabled = command.action == "enable"
+        channel.disabled_reason = None if channel.enabled else (command.reason or "by hand")
+        session.add(channel)
+        state = "enabled" if channel.enabled else "disabled"
+        return Reply(f"Channel {label} is {state}.", changed=True)

@@ -1,0 +1,51 @@
+"""Who is running a command, from where, and what it runs against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from commands.parser import Clock
+from storage.models import utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or Herald itself) behind a command."""
+
+    name: str
+    front_end: str
+    is_responder: bool = True
+
+
+SCHEDULER = Actor("Herald", "scheduler")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a handler needs; front-ends build one per command."""
+
+    sessions: sessionmaker[Session]
+    zone: ZoneInfo
+    locale: str
+    actor: Actor
+    now: Callable[[], datetime] = field(default=utcnow)
+    grant_hint: str = "ask an administrator to add you to the responders"
+
+    def clock(self) -> Clock:
+        """The zone and moment that typed dates are read against."""
+        return Clock(self.zone, self.now())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What Herald answers the person; `changed` marks replies worth announcing."""
+
+    text: str
+    incident_id: int | None = None
+    changed: bool = False

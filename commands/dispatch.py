@@ -1,0 +1,62 @@
+"""Run a parsed command: check who may, call its handler, return the reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from commands import verbs as v
+from commands.channels import add_channel, change_channel, list_channels
+from commands.components import add_component, list_components, remove_component, rename_component
+from commands.context import Context, Reply
+from commands.errors import NotAllowed
+from commands.help import show_help
+from commands.incidents import (
+    add_note,
+    edit_update,
+    open_incident,
+    post_update,
+    reopen_incident,
+    resolve_incident,
+)
+from commands.maintenance import extend_maintenance, schedule_maintenance, step_maintenance
+from commands.parser import parse
+from commands.queries import list_incidents, show_incident, summarize
+
+HANDLERS: dict[type[Any], Callable[[Any, Context], Reply]] = {
+    v.OpenIncident: open_incident,
+    v.PostUpdate: post_update,
+    v.ResolveIncident: resolve_incident,
+    v.ReopenIncident: reopen_incident,
+    v.AddNote: add_note,
+    v.EditUpdate: edit_update,
+    v.ShowIncident: show_incident,
+    v.ListIncidents: list_incidents,
+    v.Summarize: summarize,
+    v.ScheduleMaintenance: schedule_maintenance,
+    v.StepMaintenance: step_maintenance,
+    v.ExtendMaintenance: extend_maintenance,
+    v.ListComponents: list_components,
+    v.AddComponent: add_component,
+    v.RenameComponent: rename_component,
+    v.RemoveComponent: remove_component,
+    v.ListChannels: list_channels,
+    v.AddChannel: add_channel,
+    v.ChangeChannel: change_channel,
+    v.Help: show_help,
+}
+
+
+def execute(command: v.Command, ctx: Context) -> Reply:
+    """Run a command for the context's actor; raise HeraldError to refuse."""
+    if v.changes_state(command) and not ctx.actor.is_responder:
+        raise NotAllowed(
+            f"Only responders can change incidents, components or channels; {ctx.grant_hint}. "
+            "Anyone may use list, show, summary and help."
+        )
+    return HANDLERS[type(command)](command, ctx)
+
+
+def run_text(text: str, ctx: Context) -> Reply:
+    """Parse a chat message and run it."""
+    return execute(parse(text, clock=ctx.clock()), ctx)

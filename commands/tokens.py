@@ -1,0 +1,78 @@
+"""Split a chat message into words, honouring straight and typographic quotes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands.errors import UsageError
+
+# Phones turn " into “ ” and ' into ‘ ’. A quote only opens at the start of a
+# word and only closes before a space or the end, so the apostrophes of
+# "dell'invio" or "L’attività" stay part of their word.
+CLOSERS: dict[str, tuple[str, ...]] = {
+    '"': ('"', "”", "“"),
+    "'": ("'", "’"),
+    "“": ("”", '"', "“"),
+    "”": ("”", '"'),
+    "‘": ("’", "'"),
+    "„": ("“", "”", '"'),
+    "«": ("»",),
+}
+DASHES = ("—", "–")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of a command; quoted words are never read as options."""
+
+    text: str
+    quoted: bool = False
+    gap: str = ""
+
+
+def _closing_index(text: str, start: int, closers: tuple[str, ...]) -> int:
+    for index in range(start, len(text)):
+        if text[index] in closers and (index + 1 == len(text) or text[index + 1].isspace()):
+            return index
+    return -1
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into tokens; raise UsageError for a quote that never closes."""
+    tokens: list[Token] = []
+    index, length = 0, len(text)
+    gap_start = 0
+    while index < length:
+        char = text[index]
+        if char.isspace():
+            index += 1
+            continue
+        gap = text[gap_start:index]
+        if char in CLOSERS:
+            end = _closing_index(text, index + 1, CLOSERS[char])
+            if end < 0:
+                fragment = text[index : index + 20].strip()
+                raise UsageError(
+                    f"The quote at {fragment!r} is never closed: close it, or leave it out."
+                )
+            tokens.append(Token(text[index + 1 : end], quoted=True, gap=gap))
+            index = gap_start = end + 1
+            continue
+        end = index
+        while end < length and not text[end].isspace():
+            end += 1
+        tokens.append(Token(text[index:end], gap=gap))
+        index = gap_start = end
+    return tokens
+
+
+def option_name(token: Token) -> str | None:
+    """The option a token names (`--sev`, or `—sev` as phones write it), else None."""
+    if token.quoted:
+        return None
+    text = token.text
+    if text.startswith("--") and len(text) > 2:
+        return text[2:]
+    if text[:1] in DASHES and len(text) > 1 and text[1:2].isalpha():
+        return text[1:]
+    return None

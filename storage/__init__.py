@@ -1,0 +1,1 @@
+"""Herald's storage: SQLModel tables, the engine, migrations and the queries."""

@@ -1,0 +1,139 @@
+"""Queries for channels, and the rule that decides which channels follow an incident."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Channel,
+    ChannelComponent,
+    Component,
+    Delivery,
+    Incident,
+    IncidentKind,
+    Platform,
+    Update,
+)
+
+
+def list_channels(*, session: Session) -> Sequence[Channel]:
+    """Every channel, enabled or not, in the order they were added."""
+    return session.exec(select(Channel).order_by(col(Channel.id))).all()
+
+
+def get_channel(*, session: Session, channel_id: int) -> Channel | None:
+    """The channel with this id, or None."""
+    return session.get(Channel, channel_id)
+
+
+def get_channel_by_address(
+    *, session: Session, address: str, platform: Platform | None = None
+) -> Sequence[Channel]:
+    """Channels with this address (one per platform at most)."""
+    query = select(Channel).where(Channel.address == address)
+    if platform is not None:
+        query = query.where(Channel.platform == platform)
+    return session.exec(query).all()
+
+
+def create_channel(
+    *,
+    session: Session,
+    platform: Platform,
+    address: str,
+    locale: str,
+    min_severity: int | None,
+    components: Sequence[Component],
+    secret: str | None = None,
+) -> Channel:
+    """Add a channel with its filters."""
+    channel = Channel(
+        platform=platform,
+        address=address,
+        locale=locale,
+        min_severity=min_severity,
+        secret=secret,
+    )
+    session.add(channel)
+    session.flush()
+    assert channel.id is not None
+    for component in components:
+        assert component.id is not None
+        session.add(ChannelComponent(channel_id=channel.id, component_id=component.id))
+    return channel
+
+
+def delete_channel(*, session: Session, channel: Channel) -> None:
+    """Remove a channel, its filters and its pending deliveries."""
+    for link in session.exec(
+        select(ChannelComponent).where(ChannelComponent.channel_id == channel.id)
+    ):
+        session.delete(link)
+    for delivery in session.exec(select(Delivery).where(Delivery.channel_id == channel.id)):
+        session.delete(delivery)
+    session.delete(channel)
+
+
+def component_keys_by_channel(*, session: Session) -> dict[int, list[str]]:
+    """The component filter of every channel, as component keys."""
+    rows = session.exec(
+        select(ChannelComponent.channel_id, Component.key)
+        .join(Component, col(Component.id) == col(ChannelComponent.component_id))
+        .order_by(col(Component.id))
+    ).all()
+    keys: dict[int, list[str]] = defaultdict(list)
+    for channel_id, key in rows:
+        keys[channel_id].append(key)
+    return dict(keys)
+
+
+def list_followers(
+    *, session: Session, incident: Incident, component_ids: set[int]
+) -> Sequence[Channel]:
+    """Enabled channels that get this incident's public updates.
+
+    A channel follows when the incident touches one of its components (or it
+    filters none) and is at least as severe as its minimum; maintenance has no
+    severity and reaches every channel of its components. A channel that already
+    received part of this incident keeps following it to the end, so customers
+    never see an opening without its closing.
+    """
+    channels = session.exec(
+        select(Channel).where(col(Channel.enabled).is_(True)).order_by(col(Channel.id))
+    ).all()
+    if not channels:
+        return []
+    filters: dict[int, set[int]] = defaultdict(set)
+    for channel_id, component_id in session.exec(
+        select(ChannelComponent.channel_id, ChannelComponent.component_id)
+    ).all():
+        filters[channel_id].add(component_id)
+    already = set(
+        session.exec(
+            select(Delivery.channel_id)
+            .join(Update, col(Update.id) == col(Delivery.update_id))
+            .where(Update.incident_id == incident.id)
+            .distinct()
+        ).all()
+    )
+    followers = []
+    for channel in channels:
+        assert channel.id is not None
+        if channel.id in already:
+            followers.append(channel)
+            continue
+        wanted = filters.get(channel.id)
+        if wanted and not wanted & component_ids:
+            continue
+        if (
+            incident.kind == IncidentKind.INCIDENT
+            and channel.min_severity is not None
+            and incident.severity is not None
+            and incident.severity > channel.min_severity
+        ):
+            continue
+        followers.append(channel)
+    return followers

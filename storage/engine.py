@@ -1,0 +1,71 @@
+"""The database engine: URL normalising, SQLite pragmas and session factories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+DEFAULT_SQLITE_FILE = "herald.db"
+
+
+def normalize_database_url(url: str | None) -> str:
+    """Turn the DATABASE_URL forms people paste into one SQLAlchemy understands."""
+    if not url:
+        return f"sqlite:///{Path(DEFAULT_SQLITE_FILE).resolve()}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets the CLI write while `herald serve` reads; busy_timeout waits out the
+    # brief write locks instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+    # pysqlite's own BEGIN handling defers the write lock until the first write,
+    # which invites upgrade deadlocks; we issue BEGIN IMMEDIATE ourselves.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None, *, echo: bool = False) -> sa.Engine:
+    """Create an engine for the URL, with SQLite in WAL mode and a busy timeout."""
+    normalized = normalize_database_url(url)
+    if normalized.startswith("sqlite"):
+        engine = sa.create_engine(
+            normalized,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return sa.create_engine(normalized, echo=echo, pool_pre_ping=True)
+
+
+def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
+    """Sessions that keep objects readable after commit, for rendering replies."""
+    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll everything back on any error."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,134 @@
+"""Queries for incidents and scheduled maintenance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, func, or_, select
+
+from storage.models import (
+    CLOSED_STATUSES,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+)
+
+
+def create_incident(
+    *,
+    session: Session,
+    kind: IncidentKind,
+    title: str,
+    status: IncidentStatus,
+    opened_by: str,
+    at: datetime,
+    severity: int | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    auto_transitions: bool = True,
+) -> Incident:
+    """Insert an incident or maintenance and give it its id."""
+    incident = Incident(
+        kind=kind,
+        title=title,
+        severity=severity,
+        status=status,
+        opened_by=opened_by,
+        opened_at=at,
+        changed_at=at,
+        window_start=window_start,
+        window_end=window_end,
+        auto_transitions=auto_transitions,
+    )
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def get_incident(
+    *, session: Session, incident_id: int, for_change: bool = False
+) -> Incident | None:
+    """The incident with this id; locked against concurrent changes when for_change."""
+    return session.get(Incident, incident_id, with_for_update=for_change or None)
+
+
+def list_incidents(
+    *,
+    session: Session,
+    include_closed: bool = False,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> Sequence[Incident]:
+    """Incidents newest first: open ones, or all of them, optionally since a time."""
+    query = select(Incident).order_by(col(Incident.opened_at).desc(), col(Incident.id).desc())
+    if not include_closed:
+        query = query.where(col(Incident.status).not_in(CLOSED_STATUSES))
+    if since is not None:
+        query = query.where(
+            or_(col(Incident.opened_at) >= since, col(Incident.changed_at) >= since)
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    return session.exec(query).all()
+
+
+def count_incidents(
+    *, session: Session, include_closed: bool = False, since: datetime | None = None
+) -> int:
+    """How many incidents list_incidents would return without a limit."""
+    query = select(func.count()).select_from(Incident)
+    if not include_closed:
+        query = query.where(col(Incident.status).not_in(CLOSED_STATUSES))
+    if since is not None:
+        query = query.where(
+            or_(col(Incident.opened_at) >= since, col(Incident.changed_at) >= since)
+        )
+    return int(session.exec(query).one())
+
+
+def list_incidents_overlapping(
+    *, session: Session, start: datetime, end: datetime
+) -> Sequence[Incident]:
+    """Incidents and maintenance active at any moment in [start, end)."""
+    query = (
+        select(Incident)
+        .where(col(Incident.opened_at) < end)
+        .where(or_(col(Incident.closed_at).is_(None), col(Incident.closed_at) >= start))
+        .order_by(col(Incident.opened_at))
+    )
+    return session.exec(query).all()
+
+
+def get_recent_duplicate(
+    *, session: Session, title: str, opened_by: str, since: datetime
+) -> Incident | None:
+    """An open incident with the same title opened by the same person since a time."""
+    query = (
+        select(Incident)
+        .where(Incident.kind == IncidentKind.INCIDENT)
+        .where(Incident.title == title, Incident.opened_by == opened_by)
+        .where(col(Incident.opened_at) >= since)
+        .where(col(Incident.status).not_in(CLOSED_STATUSES))
+        .order_by(col(Incident.id).desc())
+    )
+    return session.exec(query).first()
+
+
+def list_due_maintenance(*, session: Session, now: datetime) -> Sequence[Incident]:
+    """Automatic maintenance whose window has started or ended but whose status lags."""
+    query = (
+        select(Incident)
+        .where(Incident.kind == IncidentKind.MAINTENANCE)
+        .where(col(Incident.auto_transitions).is_(True))
+        .where(
+            or_(
+                (col(Incident.status) == IncidentStatus.SCHEDULED)
+                & (col(Incident.window_start) <= now),
+                (col(Incident.status) == IncidentStatus.IN_PROGRESS)
+                & (col(Incident.window_end) <= now),
+            )
+        )
+        .order_by(col(Incident.window_start))
+    )
+    return session.exec(query).all()

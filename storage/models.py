@@ -1,0 +1,208 @@
+"""Herald's tables: incidents, their timeline, components, channels, deliveries and audit."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class IncidentKind(enum.StrEnum):
+    INCIDENT = "incident"
+    MAINTENANCE = "maintenance"
+
+
+class IncidentStatus(enum.StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_closed(self) -> bool:
+        """True for the final states: nothing more happens without a reopen."""
+        return self in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = frozenset(
+    {IncidentStatus.RESOLVED, IncidentStatus.COMPLETED, IncidentStatus.CANCELLED}
+)
+OPEN_INCIDENT_STATUSES = (
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+)
+
+
+class UpdateKind(enum.StrEnum):
+    OPENED = "opened"
+    UPDATE = "update"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    NOTE = "note"
+    MAINTENANCE_SCHEDULED = "maintenance_scheduled"
+    MAINTENANCE_STARTED = "maintenance_started"
+    MAINTENANCE_COMPLETED = "maintenance_completed"
+    MAINTENANCE_CANCELLED = "maintenance_cancelled"
+    MAINTENANCE_EXTENDED = "maintenance_extended"
+
+
+class Platform(enum.StrEnum):
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+def _enum_column(enum_type: type[enum.StrEnum], **kwargs: Any) -> Any:
+    """A VARCHAR column holding the enum's values (no native PostgreSQL enum to migrate)."""
+    return sa.Column(
+        sa.Enum(
+            enum_type,
+            native_enum=False,
+            create_constraint=False,
+            length=24,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        **kwargs,
+    )
+
+
+class Component(SQLModel, table=True):
+    """A service customers recognise, such as "Posta" or "DNS"."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=40, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IncidentComponent(SQLModel, table=True):
+    """Which components an incident or maintenance affects."""
+
+    __tablename__ = "incident_component"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
+    component_id: int = Field(foreign_key="component.id", primary_key=True)
+
+
+class Incident(SQLModel, table=True):
+    """An incident or a scheduled maintenance, with its current state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: IncidentKind = Field(sa_column=_enum_column(IncidentKind, nullable=False))
+    title: str = Field(max_length=200)
+    severity: int | None = Field(default=None)
+    status: IncidentStatus = Field(sa_column=_enum_column(IncidentStatus, nullable=False))
+    opened_by: str = Field(max_length=120)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    changed_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    auto_transitions: bool = Field(default=True)
+
+    __table_args__ = (sa.Index("ix_incident_status_opened", "status", "opened_at"),)
+
+
+class Update(SQLModel, table=True):
+    """One entry of an incident's timeline; public unless it is a note."""
+
+    __tablename__ = "incident_update"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True, ondelete="CASCADE")
+    number: int
+    kind: UpdateKind = Field(sa_column=_enum_column(UpdateKind, nullable=False))
+    status: IncidentStatus = Field(sa_column=_enum_column(IncidentStatus, nullable=False))
+    severity: int | None = Field(default=None)
+    text: str = Field(default="", sa_type=sa.Text)
+    public: bool = Field(default=True)
+    author: str = Field(max_length=120)
+    front_end: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revision: int = Field(default=0)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChannelComponent(SQLModel, table=True):
+    """The components a channel follows; none means every component."""
+
+    __tablename__ = "channel_component"
+
+    channel_id: int = Field(foreign_key="channel.id", primary_key=True, ondelete="CASCADE")
+    component_id: int = Field(foreign_key="component.id", primary_key=True)
+
+
+class Channel(SQLModel, table=True):
+    """A customer-facing destination that follows incidents."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = Field(sa_column=_enum_column(Platform, nullable=False))
+    address: str = Field(max_length=500)
+    locale: str = Field(default="it", max_length=8)
+    min_severity: int | None = Field(default=None)
+    enabled: bool = Field(default=True)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    secret: str | None = Field(default=None, max_length=200, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (update, channel, revision) to be sent by the worker."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("update_id", "channel_id", "revision"),
+        sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    update_id: int = Field(foreign_key="incident_update.id", ondelete="CASCADE")
+    channel_id: int = Field(foreign_key="channel.id", index=True, ondelete="CASCADE")
+    revision: int = Field(default=0)
+    state: DeliveryState = Field(sa_column=_enum_column(DeliveryState, nullable=False))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    remote_ref: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when, and through which front-end."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=120)
+    front_end: str = Field(max_length=20)
+    action: str = Field(max_length=60)
+    incident_id: int | None = Field(default=None, index=True)
+    detail: str = Field(default="{}", sa_type=sa.Text)

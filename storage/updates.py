@@ -1,0 +1,101 @@
+"""Queries for the timeline; every public update queues its deliveries here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from storage.channels import list_followers
+from storage.deliveries import create_deliveries, list_channels_reached_by
+from storage.models import Incident, IncidentStatus, Update, UpdateKind
+
+
+def create_update(
+    *,
+    session: Session,
+    incident: Incident,
+    kind: UpdateKind,
+    text: str,
+    author: str,
+    front_end: str,
+    at: datetime,
+    component_ids: set[int],
+    public: bool = True,
+) -> Update:
+    """Append an update to the timeline and, if public, queue it for every follower.
+
+    The caller holds the incident locked (get_incident(for_change=True)), so the
+    numbering is safe, and commits the update and its deliveries together.
+    """
+    assert incident.id is not None
+    last = session.exec(
+        select(func.max(Update.number)).where(Update.incident_id == incident.id)
+    ).one()
+    update = Update(
+        incident_id=incident.id,
+        number=(last or 0) + 1,
+        kind=kind,
+        status=IncidentStatus(incident.status),
+        severity=incident.severity,
+        text=text,
+        public=public,
+        author=author,
+        front_end=front_end,
+        at=at,
+    )
+    session.add(update)
+    incident.changed_at = max(incident.changed_at, at)
+    session.add(incident)
+    session.flush()
+    if public:
+        followers = list_followers(session=session, incident=incident, component_ids=component_ids)
+        create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
+    return update
+
+
+def correct_update(*, session: Session, update: Update, text: str, at: datetime) -> Update:
+    """Replace an update's text and queue the correction wherever it was posted."""
+    update.text = text
+    update.revision += 1
+    update.edited_at = at
+    session.add(update)
+    session.flush()
+    if update.public:
+        assert update.id is not None
+        channels = list_channels_reached_by(session=session, update_id=update.id)
+        create_deliveries(
+            session=session,
+            update=update,
+            channels=[c for c in channels if c.enabled],
+            revision=update.revision,
+            at=at,
+        )
+    return update
+
+
+def list_updates(
+    *, session: Session, incident_id: int, public_only: bool = False
+) -> Sequence[Update]:
+    """An incident's timeline, oldest first."""
+    query = select(Update).where(Update.incident_id == incident_id)
+    if public_only:
+        query = query.where(col(Update.public).is_(True))
+    return session.exec(query.order_by(col(Update.number))).all()
+
+
+def get_update_by_number(*, session: Session, incident_id: int, number: int) -> Update | None:
+    """The update with this number in an incident's timeline."""
+    query = select(Update).where(Update.incident_id == incident_id, Update.number == number)
+    return session.exec(query).first()
+
+
+def get_last_public_update(*, session: Session, incident_id: int) -> Update | None:
+    """The newest public update of an incident."""
+    query = (
+        select(Update)
+        .where(Update.incident_id == incident_id, col(Update.public).is_(True))
+        .order_by(col(Update.number).desc())
+    )
+    return session.exec(query).first()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from bot.database import Database, open_database, redacted_url
 from bot.settings import Settings
@@ -57,6 +59,13 @@ async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event
 
     from bot.web import create_app
 
+    class Server(uvicorn.Server):
+        # Signals are Herald's to handle (see _main): uvicorn's own handling would
+        # re-raise SIGTERM after shutdown and kill the worker mid-step.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     config = uvicorn.Config(
         create_app(settings, database),
         host=settings.host,
@@ -64,7 +73,8 @@ async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event
         log_config=None,
         proxy_headers=True,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
+    watcher = asyncio.create_task(_stop_server_on(stop, server))
     log.info(
         "web app on http://%s:%d (public URL %s)", settings.host, settings.port, settings.public_url
     )
@@ -72,21 +82,27 @@ async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event
         await server.serve()
     finally:
         stop.set()
+        watcher.cancel()
+
+
+async def _stop_server_on(stop: asyncio.Event, server: Any) -> None:
+    await stop.wait()
+    server.should_exit = True
 
 
 async def _main(settings: Settings, database: Database, process: str) -> None:
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     tasks = []
     if process in ("serve", "worker"):
         ctx = _context(settings, database, Actor("Herald", "scheduler"))
         tasks.append(run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds))
     if process in ("serve", "web"):
         tasks.append(_serve_web(settings, database, stop))
-    else:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
     await asyncio.gather(*tasks)
+    log.info("herald %s stopped", process)
 
 
 def run(settings: Settings, process: str) -> int:

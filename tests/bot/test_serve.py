@@ -1,0 +1,79 @@
+"""`herald serve` with no configuration: migrates SQLite, serves, runs the worker, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "TELEGRAM_", "DATABASE_URL", "DIGEST_"))
+    }
+    env.update(extra)
+    return env
+
+
+def wait_for_health(url: str, process: subprocess.Popen[str], deadline_s: float = 20) -> None:
+    # Polls a real subprocess starting up; there is no clock to fake here.
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        assert process.poll() is None, "herald serve exited early"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("herald serve did not become healthy")
+
+
+def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        assert (tmp_path / "herald.db").exists()
+        cli = subprocess.run(
+            [sys.executable, "-m", "bot", "open", "Posta lenta", "--sev", "2"],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+        assert "Posta lenta" in page
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "Slack: off (set SLACK_BOT_TOKEN" in log
+    assert "Telegram: off (set TELEGRAM_BOT_TOKEN)" in log
+    assert "worker started" in log
+    assert "Traceback" not in log

@@ -1,0 +1,99 @@
+"""Settings: every one documented, secrets hidden, bad values refused in one line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
+DESIGN_SETTINGS = [
+    "DATABASE_URL",
+    "HOST",
+    "PORT",
+    "PUBLIC_URL",
+    "SITE_NAME",
+    "TIMEZONE",
+    "LOCALE",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_INCIDENT_CHANNEL",
+    "SLACK_RESPONDERS",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_RESPONDERS",
+    "TELEGRAM_OPS_CHATS",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "DIGEST_CRON",
+    "DIGEST_SLACK_CHANNEL",
+    "DIGEST_TELEGRAM_CHAT",
+]
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_every_setting_is_in_env_example_and_the_class() -> None:
+    documented = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
+    fields = {name.upper() for name in Settings.model_fields}
+    assert set(DESIGN_SETTINGS) <= fields
+    assert fields == documented
+
+
+def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    plain = settings()
+    assert plain.is_sqlite
+    assert plain.timezone == "Europe/Rome"
+    assert plain.locale == "it"
+    assert {p.split(":")[0] for p in plain.disabled_parts()} == {"Slack", "Telegram"}
+
+
+def test_secrets_never_show_in_repr_or_dumps() -> None:
+    loaded = settings(
+        slack_bot_token="xoxb-very-secret",
+        slack_signing_secret="sign-secret",
+        telegram_bot_token="123:tg-secret",
+        telegram_webhook_secret="hook-secret",
+    )
+    for text in (repr(loaded), str(loaded), loaded.model_dump_json()):
+        for secret in ("xoxb-very-secret", "sign-secret", "tg-secret", "hook-secret"):
+            assert secret not in text
+    assert loaded.slack_bot_token is not None
+    assert loaded.slack_bot_token.get_secret_value() == "xoxb-very-secret"
+
+
+def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_RESPONDERS", "U111, S222 ,U333")
+    monkeypatch.setenv("TELEGRAM_OPS_CHATS", "-1001,-1002")
+    loaded = settings()
+    assert loaded.slack_responders == ["U111", "S222", "U333"]
+    assert loaded.telegram_ops_chats == ["-1001", "-1002"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("timezone", "Mars/Olympus", "unknown time zone"),
+        ("locale", "fr", "LOCALE must be it or en"),
+        ("slack_signing_secret", "changethis", "placeholder"),
+        ("port", 0, "greater than or equal to 1"),
+    ],
+)
+def test_bad_values_are_refused(name: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        settings(**{name: value})
+
+
+def test_postgres_urls_are_normalised() -> None:
+    loaded = settings(database_url="postgres://u:p@db:5432/herald")
+    assert loaded.sqlalchemy_url == "postgresql+psycopg://u:p@db:5432/herald"
+    assert not loaded.is_sqlite

@@ -8,12 +8,13 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import NoReturn
 
 import sqlalchemy.exc
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from commands.errors import HeraldError
+from commands.errors import HeraldError, UsageError
 
 log = logging.getLogger("herald")
 
@@ -85,9 +86,16 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
     return EXIT_OK
 
 
+class _Arguments(argparse.ArgumentParser):
+    """argparse that refuses in one line, like every other Herald refusal."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}. Type `herald --help` for the process commands.")
+
+
 def run_process(argv: Sequence[str], settings: Settings) -> int:
     """Run one of the long-lived process types, or a maintenance task."""
-    parser = argparse.ArgumentParser(prog="herald")
+    parser = _Arguments(prog="herald")
     sub = parser.add_subparsers(dest="process", required=True)
     for name in ("serve", "web"):
         one = sub.add_parser(name)

@@ -21,14 +21,21 @@ Cosa avverrà il 22.05.2021?
 In tale data verranno effettuati degli aggiornamenti dei server applicando tutte le patch di \
 sicurezza disponibili. A turno i server di posta interni verranno fermati, verranno effettuati \
 backup straordinari atti a garantire al massimo l’integrità dei sistemi e poi si procederà agli \
-aggiornamenti. Il tempo complessivo delle operazioni sui singoli server dovrebbe essere inferiore \
+aggiornamenti. Una volta terminati tali aggiornamenti si procederà alla verifica del corretto \
+funzionamento e poi alla rimessa online per passare al server successivo. Il tempo complessivo delle operazioni sui singoli server dovrebbe essere inferiore \
 ai 20 minuti quindi l’impatto sarà minimo. Durante tali operazioni, le caselle di posta non \
 saranno raggiungibili in alcun modo (pop3, imap, webmail)
 
 E’ possibile che vengano perse delle mail in ingresso durante le operazioni?
 No, questo non è possibile in quanto le mail che non possono essere consegnate verranno accodate \
 sui server di posta esterni che provvederanno poi a consegnare quanto in giacenza appena il \
-server interno tornerà online"""
+server interno tornerà online
+
+Sarà possibile inviare mail?
+Certamente, il servizio di invio non verrà coinvolto per gli utenti che accedono via client ma, \
+chi utilizza IMAP, potrebbe non trovare salvata la mail in uscita, che verrà comunque spedita al \
+destinatario. Ovviamente se uno dei destinatari è gestito da uno dei server in manutenzione, la \
+mail verrà recapitata solo ad operazioni concluse"""
 
 ENCRYPTION_ANNOUNCEMENT = """\
 In tale data verranno applicate le modifiche che permetteranno di salvare le nuove mail in \

@@ -65,6 +65,7 @@ IMPACTS: dict[str, dict[int, str]] = {
 }
 
 RESOLVED_SUFFIX = {"it": "(risolto)", "en": "(resolved)"}
+COMPLETED_SUFFIX = {"it": "(conclusa)", "en": "(completed)"}
 CANCELLED_SUFFIX = {"it": "(annullata)", "en": "(cancelled)"}
 
 # Used when the engineer gave no text of their own.

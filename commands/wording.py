@@ -41,13 +41,18 @@ def _clock(moment: datetime, zone: ZoneInfo) -> str:
 
 def window_text(start: datetime, end: datetime, *, locale: str, zone: ZoneInfo) -> str:
     """A maintenance window in words: one day with two times, or two days."""
+    start_zone = start.astimezone(zone).tzname() or ""
+    end_zone = end.astimezone(zone).tzname() or ""
     fields = {
         "day": _day(start, locale, zone),
         "start": _clock(start, zone),
         "end_day": _day(end, locale, zone),
         "end": _clock(end, zone),
-        "zone": end.astimezone(zone).tzname() or "",
+        "zone": end_zone,
     }
+    if locale == "en" and start_zone != end_zone:
+        # A window across a DST change names each end's offset.
+        fields["start"] += f" {start_zone}"
     same_day = start.astimezone(zone).date() == end.astimezone(zone).date()
     template = phrases.WINDOW_SAME_DAY if same_day else phrases.WINDOW_DAYS
     return template[locale].format(**fields)
@@ -55,15 +60,25 @@ def window_text(start: datetime, end: datetime, *, locale: str, zone: ZoneInfo) 
 
 def headline_title(title: str, locale: str) -> str:
     """The title as it reads after a label: `Apertura: problemi …` keeps acronyms whole."""
-    if locale == "it" and len(title) > 1 and title[0].isupper() and title[1].islower():
+    first = title.split(maxsplit=1)[0] if title.strip() else ""
+    # Only an ordinary capitalised word is lowered: VoIP, DNS, Office365 stay whole.
+    if (
+        locale == "it"
+        and len(first) > 1
+        and first.isalpha()
+        and first[0].isupper()
+        and first[1:].islower()
+    ):
         return title[0].lower() + title[1:]
     return title
 
 
 def display_title(incident: Incident, *, locale: str) -> str:
-    """The incident's title, marked `(risolto)` / `(resolved)` once it is closed."""
-    if incident.status in (IncidentStatus.RESOLVED, IncidentStatus.COMPLETED):
+    """The title, marked `(risolto)` / `(resolved)` once resolved; maintenance `(conclusa)`."""
+    if incident.status == IncidentStatus.RESOLVED:
         return f"{incident.title} {phrases.RESOLVED_SUFFIX[locale]}"
+    if incident.status == IncidentStatus.COMPLETED:
+        return f"{incident.title} {phrases.COMPLETED_SUFFIX[locale]}"
     if incident.status == IncidentStatus.CANCELLED:
         return f"{incident.title} {phrases.CANCELLED_SUFFIX[locale]}"
     return incident.title

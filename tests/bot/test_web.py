@@ -15,7 +15,7 @@ from tests.factories import FakeClock, make_context, make_incident, run
 
 
 def client_for(engine: sa.Engine) -> TestClient:
-    settings = Settings(_env_file=None, site_name="Stato <servizi>")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, site_name="Stato <servizi>")
     return TestClient(create_app(settings, Database(engine, make_session_factory(engine))))
 
 

@@ -12,12 +12,14 @@ from commands.errors import UsageError
 DATE_HELP = 'a date like "22/05/2021 10:00", "2021-05-22T10:00+02:00" or "14:50"'
 
 _DAY_FIRST = re.compile(
-    r"^(?P<d>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<y>\d{2}|\d{4})"
-    r"(?:(?:\s+ore)?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2}))?$"
+    r"(?P<d>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<y>\d{2}|\d{4})"
+    r"(?:(?:\s+ore)?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2}))?",
+    re.ASCII | re.IGNORECASE,
 )
-_TIME_ONLY = re.compile(r"^(?P<H>\d{1,2})[:.](?P<M>\d{2})$")
-_DURATION = re.compile(r"^(?P<n>\d{1,4})\s*(?P<unit>m|min|h|d|w)$")
-_MONTH = re.compile(r"^(?P<y>\d{4})-(?P<m>\d{2})$")
+_TIME_ONLY = re.compile(r"(?P<H>\d{1,2})[:.](?P<M>\d{2})", re.ASCII)
+_DURATION = re.compile(r"(?P<n>\d{1,4})\s*(?P<unit>m|min|h|d|w)", re.ASCII)
+_MONTH = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})", re.ASCII)
+YEARS = (1970, 2999)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -36,11 +38,24 @@ def _localize(naive: datetime, zone: ZoneInfo, typed: str) -> datetime:
 def parse_when(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
     """A moment typed by a person, in UTC; local times are read in `zone`."""
     typed = " ".join(text.split())
+    try:
+        moment = _read_moment(typed, zone=zone, now=now)
+    except (OverflowError, ValueError):
+        moment = None
+    if moment is None or not YEARS[0] <= moment.year <= YEARS[1]:
+        raise UsageError(
+            f"{typed!r} is outside the years Herald handles ({YEARS[0]}–{YEARS[1]}); "
+            f"use {DATE_HELP}."
+        )
+    return moment
+
+
+def _read_moment(typed: str, *, zone: ZoneInfo, now: datetime) -> datetime:
     if typed.lower() in ("now", "adesso", "ora"):
         return now
-    if match := _DAY_FIRST.match(typed):
+    if match := _DAY_FIRST.fullmatch(typed):
         year = int(match["y"])
-        year += 2000 if year < 100 else 0
+        year += 2000 if len(match["y"]) == 2 else 0
         try:
             naive = datetime(
                 year, int(match["m"]), int(match["d"]), int(match["H"] or 0), int(match["M"] or 0)
@@ -48,7 +63,7 @@ def parse_when(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
         except ValueError as error:
             raise UsageError(f"{typed!r} is not a real date ({error}); use {DATE_HELP}.") from None
         return _localize(naive, zone, typed)
-    if match := _TIME_ONLY.match(typed):
+    if match := _TIME_ONLY.fullmatch(typed):
         try:
             clock = time(int(match["H"]), int(match["M"]))
         except ValueError:
@@ -66,7 +81,7 @@ def parse_when(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
 
 def parse_since(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
     """A starting point: a duration back from now (`7d`, `24h`, `2w`) or a date."""
-    if match := _DURATION.match(text.strip().lower()):
+    if match := _DURATION.fullmatch(text.strip().lower()):
         return now - timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
     try:
         return parse_when(text, zone=zone, now=now)
@@ -98,8 +113,10 @@ def parse_period(text: str, *, zone: ZoneInfo, now: datetime) -> Period:
         return Period("the last 7 days", now - timedelta(days=7), now)
     if word in ("month", "mese"):
         return Period("the last 30 days", now - timedelta(days=30), now)
-    if match := _MONTH.match(word):
+    if match := _MONTH.fullmatch(word):
         year, month = int(match["y"]), int(match["m"])
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise UsageError(f"{text!r} is outside the years Herald handles; use {PERIOD_HELP}.")
         if not 1 <= month <= 12:
             raise UsageError(f"{text!r} has no month {month}; use {PERIOD_HELP}.")
         first = date(year, month, 1)

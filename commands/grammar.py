@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-VALUE_KINDS = ("int", "sev", "text", "list", "when", "since", "status", "lang", "flag")
+# "words" reads every word up to the next option; "when" also takes a time after a date.
+VALUE_KINDS = ("int", "sev", "text", "words", "list", "when", "since", "status", "lang", "flag")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Form:
 
 SEV = Option("sev", "sev", "1-4")
 COMPONENTS = Option("components", "list", "a,b")
-MESSAGE = Option("message", "text", "TEXT")
+MESSAGE = Option("message", "words", "TEXT")
 AT = Option("at", "when", "WHEN")
 LANG = Option("lang", "lang", "it|en")
 MIN_SEV = Option("min-sev", "sev", "N")
@@ -73,7 +74,7 @@ FORMS: dict[str, Form] = {
             "list",
             "list [--all] [--since 7d|2025-01-28]",
             "list open incidents and maintenance; --all adds closed ones",
-            (Option("all", "flag"), Option("since", "since", "WHEN")),
+            (Option("all", "flag"), Option("since", "when", "WHEN")),
         ),
         Form(
             "summary",

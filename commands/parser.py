@@ -20,12 +20,14 @@ from storage.models import OPEN_INCIDENT_STATUSES, IncidentStatus, Platform
 TITLE_LIMIT = 200
 TEXT_LIMIT = 4000
 LOCALES = ("it", "en")
-_REF = re.compile(r"^(?:inc-?|#)?(\d{1,9})$", re.IGNORECASE)
-_SEV = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_TELEGRAM_CHAT = re.compile(r"^(?:-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
-_SLACK_CHANNEL = re.compile(r"^(?:[CGD][A-Z0-9]{6,}|#[a-z0-9][a-z0-9_-]{0,79})$")
-_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$", re.IGNORECASE)
+# Matched with fullmatch and ASCII digits: "posta\n" or "١٢٣" are not keys or ids.
+_REF = re.compile(r"(?:inc-?|#)?([0-9]{1,9})", re.IGNORECASE)
+_SEV = re.compile(r"(?:sev)?([1-4])", re.IGNORECASE)
+_UPDATE_NUMBER = re.compile(r"#?([0-9]{1,6})")
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
+_SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{6,}|#[a-z0-9][a-z0-9_-]{0,79}")
+_URL = re.compile(r"https?://[^\s/]+(?:/\S*)?", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,51 @@ class Arguments:
 
     def text(self, start: int = 0) -> str:
         """The words from `start` on, joined with the line breaks the person typed."""
-        parts: list[str] = []
-        for index, token in enumerate(self.words[start:]):
-            if index:
-                parts.append(_gap(token))
-            parts.append(token.text)
-        return "".join(parts)
+        return join_words(self.words[start:])
+
+
+def join_words(words: Sequence[Token]) -> str:
+    """Words as one text: a lone quoted word loses its quotes, quotes among others stay."""
+    if len(words) == 1:
+        return words[0].text
+    parts: list[str] = []
+    for index, token in enumerate(words):
+        if index:
+            parts.append(_gap(token))
+        parts.append(token.as_typed)
+    return "".join(parts)
 
 
 def _gap(token: Token) -> str:
     newlines = token.gap.count("\n")
     return "\n\n" if newlines >= 2 else "\n" if newlines else " "
+
+
+_CLOCK_WORD = re.compile(r"[0-9]{1,2}[:.][0-9]{2}", re.ASCII)
+_DATE_WORD = re.compile(
+    r"[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII
+)
+
+
+def _value_words(option: Option, tokens: Sequence[Token], index: int) -> int:
+    """How many words after an option make its value (at least one)."""
+    if option.kind == "words":
+        end = index + 1
+        while end < len(tokens) and option_name(tokens[end]) is None:
+            end += 1
+        return end - index
+    if (
+        option.kind == "when"
+        and not tokens[index].quoted
+        and _DATE_WORD.fullmatch(tokens[index].text)
+    ):
+        # Phones rarely quote: `--start 22/05/2021 10:00` and `… ore 10:00` mean one moment.
+        following = [t.text.lower() for t in tokens[index + 1 : index + 3]]
+        if following[:1] and _CLOCK_WORD.fullmatch(following[0]):
+            return 2
+        if following[:1] == ["ore"] and len(following) == 2 and _CLOCK_WORD.fullmatch(following[1]):
+            return 3
+    return 1
 
 
 def clean_text(text: str, *, what: str, limit: int, single_line: bool = False) -> str:
@@ -84,7 +120,7 @@ def clean_text(text: str, *, what: str, limit: int, single_line: bool = False) -
 
 def parse_ref(word: str) -> int:
     """An incident id typed as INC-42, #42 or 42."""
-    if match := _REF.match(word.strip()):
+    if match := _REF.fullmatch(word.strip()):
         return int(match[1])
     raise UsageError(f"{word!r} is not an incident id; type it as INC-42, #42 or 42 (see `list`).")
 
@@ -128,8 +164,9 @@ def _split(form: Form, tokens: Sequence[Token]) -> Arguments:
                 raise UsageError(
                     f"--{name} needs a value ({option.placeholder}). Usage: {form.usage}"
                 )
-            value = tokens[index].text
-            index += 1
+            count = _value_words(option, tokens, index)
+            value = join_words(tokens[index : index + count])
+            index += count
         options[name] = value
     for option in form.options:
         if option.required and option.name not in options:
@@ -150,7 +187,7 @@ def _unknown_option(form: Form, name: str) -> UsageError:
 
 
 def _sev(value: str, name: str) -> int:
-    if match := _SEV.match(value.strip()):
+    if match := _SEV.fullmatch(value.strip()):
         return int(match[1])
     raise UsageError(f"--{name} takes 1 to 4 (1 critical … 4 minor), not {value!r}.")
 
@@ -280,12 +317,13 @@ def _note(r: _Reader) -> v.Command:
 
 def _edit(r: _Reader) -> v.Command:
     number = r.raw("update")
-    if number is not None and not number.strip().lstrip("#").isdigit():
+    match = None if number is None else _UPDATE_NUMBER.fullmatch(number.strip())
+    if number is not None and match is None:
         raise UsageError(f"--update takes the update's number from `show`, not {number!r}.")
     return v.EditUpdate(
         incident_id=r.ref(),
         text=r.body(1, required=True, what="the corrected text"),
-        number=None if number is None else int(number.strip().lstrip("#")),
+        number=None if match is None else int(match[1]),
     )
 
 
@@ -299,6 +337,8 @@ def _show(r: _Reader) -> v.Command:
 def _list_incidents(r: _Reader) -> v.Command:
     r.no_words()
     since = r.raw("since")
+    if since is not None:
+        since = " ".join(since.split())
     return v.ListIncidents(
         include_closed=r.flag("all") or since is not None,
         since=None if since is None else parse_since(since, zone=r.clock.zone, now=r.clock.now),
@@ -350,7 +390,7 @@ def _component_key(r: _Reader) -> str:
     if not r.args.words:
         raise UsageError(f"{r.args.form.name} needs KEY. Usage: {r.args.form.usage}")
     key = r.args.words[0].text.lower()
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise UsageError(
             f"{key!r} is not a component key: use lowercase letters, digits, - or _, like posta."
         )
@@ -380,16 +420,16 @@ def _components_remove(r: _Reader) -> v.Command:
 
 
 def _channel_address(platform: Platform, address: str) -> str:
-    if platform == Platform.TELEGRAM and not _TELEGRAM_CHAT.match(address):
+    if platform == Platform.TELEGRAM and not _TELEGRAM_CHAT.fullmatch(address):
         raise UsageError(
             f"{address!r} is not a Telegram chat: give its numeric id (like -1001234567890) "
             "or its @channelname."
         )
-    if platform == Platform.SLACK and not _SLACK_CHANNEL.match(address):
+    if platform == Platform.SLACK and not _SLACK_CHANNEL.fullmatch(address):
         raise UsageError(
             f"{address!r} is not a Slack channel: give its id (like C0123456789) or #name."
         )
-    if platform == Platform.WEBHOOK and not _URL.match(address):
+    if platform == Platform.WEBHOOK and not _URL.fullmatch(address):
         raise UsageError(f"{address!r} is not a URL: give one like https://example.com/hook.")
     return address
 
@@ -502,6 +542,8 @@ def _form_for(tokens: list[Token]) -> tuple[Form, list[Token]]:
 def parse_tokens(tokens: Sequence[Token], *, clock: Clock) -> v.Command:
     """Read a command from tokens (the CLI's argv, or a tokenized chat message)."""
     tokens = [t for t in tokens if t.text or t.quoted]
+    if any("\x00" in t.text for t in tokens):
+        raise UsageError("The command contains a NUL character; type it again without it.")
     if not tokens:
         raise UsageError("Type a command, like: open Mail delivery delayed --sev 2. Or: help.")
     form, rest = _form_for(tokens)

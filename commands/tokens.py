@@ -28,6 +28,12 @@ class Token:
     text: str
     quoted: bool = False
     gap: str = ""
+    raw: str = ""
+
+    @property
+    def as_typed(self) -> str:
+        """The word with its quotes, for text where a quoted word stands among others."""
+        return self.raw or self.text
 
 
 def _closing_index(text: str, start: int, closers: tuple[str, ...]) -> int:
@@ -55,7 +61,9 @@ def tokenize(text: str) -> list[Token]:
                 raise UsageError(
                     f"The quote at {fragment!r} is never closed: close it, or leave it out."
                 )
-            tokens.append(Token(text[index + 1 : end], quoted=True, gap=gap))
+            tokens.append(
+                Token(text[index + 1 : end], quoted=True, gap=gap, raw=text[index : end + 1])
+            )
             index = gap_start = end + 1
             continue
         end = index

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import getpass
+import gc
 import logging
 import sys
-import uuid
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import sqlalchemy.exc
-from pydantic import ValidationError
-
-from bot.settings import Settings
 from commands.errors import HeraldError, UsageError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
 
 log = logging.getLogger("herald")
 
@@ -41,6 +41,8 @@ def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
 
 
 def _settings() -> Settings:
+    from bot.settings import Settings
+
     return Settings()
 
 
@@ -64,6 +66,8 @@ def _usage() -> str:
 
 def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
     """Parse and run one chat verb, printing the reply."""
+    import getpass
+
     from bot.database import open_database
     from commands.context import Actor, Context
     from commands.dispatch import execute
@@ -106,6 +110,7 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
     db.add_argument("action", choices=["upgrade", "current"])
     sub.add_parser("demo")
     args = parser.parse_args(list(argv))
+    gc.enable()
     if getattr(args, "host", None):
         settings = settings.model_copy(update={"host": args.host})
     if getattr(args, "port", None):
@@ -126,6 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         _say(_usage())
         return EXIT_OK if args else EXIT_USAGE
+    # A chat verb is a short-lived process: collecting garbage, during imports and
+    # again at exit, costs a third of its run time. Process types turn it back on.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(args)
+    finally:
+        gc.freeze()  # the final collection at exit then skips everything alive now
+        if was_enabled:
+            gc.enable()
+
+
+def _main(args: list[str]) -> int:
+    import sqlalchemy.exc
+    from pydantic import ValidationError
+
     try:
         settings = _settings()
     except ValidationError as error:
@@ -148,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception:
+        import uuid
+
         error_id = uuid.uuid4().hex[:8]
         log.exception("unexpected error %s", error_id)
         _complain(f"sorry, something went wrong (error {error_id}); nothing more was done.")

@@ -89,13 +89,9 @@ def list_incidents(command: v.ListIncidents, ctx: Context) -> Reply:
             total = incident_store.count_incidents(
                 session=session, include_closed=command.include_closed, since=command.since
             )
-        keys = {
-            i.id: [
-                c.key for c in component_store.list_components_of(session=session, incident_id=i.id)
-            ]
-            for i in found
-            if i.id is not None
-        }
+        keys = component_store.list_component_keys_of(
+            session=session, incident_ids=[i.id for i in found if i.id is not None]
+        )
     if not found:
         scope = "since then" if command.since else "open" if not command.include_closed else ""
         return Reply(f"No incidents {scope}. Open one with: open TITLE --sev 2".replace("  ", " "))

@@ -66,3 +66,21 @@ def set_components_of(
     for component in components:
         assert component.id is not None
         session.add(IncidentComponent(incident_id=incident_id, component_id=component.id))
+
+
+def list_component_keys_of(
+    *, session: Session, incident_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The component keys of many incidents in one query."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(IncidentComponent.incident_id, Component.key)
+        .join(Component, col(Component.id) == col(IncidentComponent.component_id))
+        .where(col(IncidentComponent.incident_id).in_(incident_ids))
+        .order_by(col(Component.id))
+    ).all()
+    keys: dict[int, list[str]] = {incident_id: [] for incident_id in incident_ids}
+    for incident_id, key in rows:
+        keys[incident_id].append(key)
+    return keys

@@ -123,7 +123,10 @@ class Incident(SQLModel, table=True):
     window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     auto_transitions: bool = Field(default=True)
 
-    __table_args__ = (sa.Index("ix_incident_status_opened", "status", "opened_at"),)
+    __table_args__ = (
+        sa.Index("ix_incident_status_opened", "status", "opened_at"),
+        sa.Index("ix_incident_opened_id", "opened_at", "id"),
+    )
 
 
 class Update(SQLModel, table=True):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from storage.migrate import HEAD_REVISION
 
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 CONSOLE_SCRIPT = shutil.which("herald", path=str(Path(sys.executable).parent))
@@ -260,10 +261,10 @@ def test_an_unreachable_database_is_one_line_exit_1_without_the_password(tmp_pat
 def test_db_upgrade_then_current_prints_the_revision(tmp_path: Path) -> None:
     upgraded = herald(tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip().endswith("is at revision 0001.")
+    assert upgraded.stdout.strip().endswith(f"is at revision {HEAD_REVISION}.")
     current = herald(tmp_path, "db", "current")
     assert current.returncode == 0
-    assert current.stdout == "0001\n"
+    assert current.stdout == f"{HEAD_REVISION}\n"
 
 
 def test_db_current_on_an_empty_database_says_so(tmp_path: Path) -> None:
@@ -277,7 +278,7 @@ def test_a_fresh_directory_needs_no_db_upgrade_on_sqlite(tmp_path: Path) -> None
     assert listed.returncode == 0, listed.stderr
     assert listed.stderr == ""
     assert listed.stdout.startswith("No incidents open.")
-    assert herald(tmp_path, "db", "current").stdout == "0001\n"
+    assert herald(tmp_path, "db", "current").stdout == f"{HEAD_REVISION}\n"
 
 
 def test_with_no_configuration_at_all_it_uses_herald_db_in_the_current_directory(
@@ -303,7 +304,7 @@ def test_a_postgres_url_is_accepted(tmp_path: Path) -> None:
     # Only read the revision: migrating here would race the other PostgreSQL tests.
     result = herald(tmp_path, "db", "current", env=clean_env(tmp_path, DATABASE_URL=url))
     assert result.returncode == 0, result.stderr
-    assert result.stdout in ("0001\n", "empty: run herald db upgrade\n")
+    assert result.stdout in (f"{HEAD_REVISION}\n", "empty: run herald db upgrade\n")
     assert not (tmp_path / "herald.db").exists()
 
 

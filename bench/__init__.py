@@ -1,0 +1,1 @@
+"""Benchmarks: seed a large realistic database and time Herald's commands against it."""

@@ -96,12 +96,24 @@ async def _main(settings: Settings, database: Database, process: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     tasks = []
+    delivery = None
     if process in ("serve", "worker"):
+        from bot.delivery.setup import build_worker, listen_for_outbox
+
         ctx = _context(settings, database, Actor("Herald", "scheduler"))
+        delivery = build_worker(settings, database)
         tasks.append(run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds))
+        tasks.append(delivery.run(stop))
+        tasks.append(listen_for_outbox(settings, delivery, stop))
     if process in ("serve", "web"):
         tasks.append(_serve_web(settings, database, stop))
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        if delivery is not None:
+            from bot.delivery.setup import close_senders
+
+            await close_senders(delivery)
     log.info("herald %s stopped", process)
 
 

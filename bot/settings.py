@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     locale: str = "it"
     log_level: str = "INFO"
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    delivery_retry_horizon_hours: float = Field(default=24.0, gt=0)
+    delivery_lease_seconds: float = Field(default=90.0, ge=5)
+    delivery_concurrency: int = Field(default=200, ge=1, le=2000)
+    telegram_messages_per_second: float = Field(default=29.0, gt=0, le=30)
+    slack_messages_per_second: float = Field(default=4.8, gt=0, le=50)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

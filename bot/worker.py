@@ -1,4 +1,4 @@
-"""The worker loop: moves scheduled maintenance along on time; delivery senders plug in here."""
+"""The scheduler loop: moves scheduled maintenance along on time."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def tick(ctx: Context) -> None:
 async def run_worker(ctx: Context, stop: asyncio.Event, *, poll_seconds: float) -> None:
     """Tick until `stop` is set; a failing tick is logged and retried on the next one."""
     log.info(
-        "worker started: %d deliveries wait in the outbox (no sender is configured yet)",
+        "worker started: %d deliveries wait in the outbox",
         await asyncio.to_thread(pending_deliveries, ctx),
     )
     while not stop.is_set():

@@ -21,7 +21,8 @@ from commands.incidents import (
 )
 from commands.maintenance import extend_maintenance, schedule_maintenance, step_maintenance
 from commands.parser import parse
-from commands.queries import list_incidents, show_incident, summarize
+from commands.queries import list_incidents, summarize
+from commands.show import show_incident
 
 HANDLERS: dict[type[Any], Callable[[Any, Context], Reply]] = {
     v.OpenIncident: open_incident,

@@ -1,4 +1,4 @@
-"""Handlers that only read: show, list and summary."""
+"""Handlers that only read: list and summary."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from datetime import datetime
 from commands import verbs as v
 from commands.context import Context, Reply
 from commands.dates import parse_period
-from commands.lookup import duration, get_incident, ref, short_time
-from commands.wording import pick_locale, render_update
+from commands.lookup import duration, ref, short_time
 from storage import components as component_store
-from storage import deliveries as delivery_store
 from storage import incidents as incident_store
-from storage import updates as update_store
-from storage.models import DeliveryState, Incident, IncidentKind, IncidentStatus
+from storage.models import Incident, IncidentKind, IncidentStatus
 
 LIST_LIMIT = 50
 
 
-def _headline(incident: Incident, zone_ctx: Context, keys: list[str]) -> str:
+def headline(incident: Incident, zone_ctx: Context, keys: list[str]) -> str:
     what = f"SEV{incident.severity}" if incident.kind == IncidentKind.INCIDENT else "MAINT"
     parts = [f"{ref(incident.id):<8} {what:<5} {incident.status.value:<13} {incident.title}"]
     if incident.kind == IncidentKind.MAINTENANCE:
@@ -30,49 +27,6 @@ def _headline(incident: Incident, zone_ctx: Context, keys: list[str]) -> str:
     if keys:
         parts.append(", ".join(keys))
     return " · ".join(parts)
-
-
-def show_incident(command: v.ShowIncident, ctx: Context) -> Reply:
-    """An incident with its timeline, internal notes included, and where each update went."""
-    with ctx.sessions() as session:
-        incident = get_incident(session, command.incident_id)
-        assert incident.id is not None
-        keys = [
-            c.key
-            for c in component_store.list_components_of(session=session, incident_id=incident.id)
-        ]
-        timeline = update_store.list_updates(session=session, incident_id=incident.id)
-        deliveries = delivery_store.list_deliveries_of_updates(
-            session=session, update_ids=[u.id for u in timeline if u.id is not None]
-        )
-    states: dict[int, Counter[str]] = {}
-    for delivery in deliveries:
-        states.setdefault(delivery.update_id, Counter())[DeliveryState(delivery.state).value] += 1
-    lines = [_headline(incident, ctx, keys)]
-    opened = f"Opened {short_time(incident.opened_at, ctx.zone)} by {incident.opened_by}"
-    if incident.closed_at is not None:
-        took = duration((incident.closed_at - incident.opened_at).total_seconds())
-        opened += f" · closed {short_time(incident.closed_at, ctx.zone)} after {took}"
-    lines.append(opened)
-    locale = pick_locale(ctx.locale)
-    for update in timeline:
-        post = render_update(incident, update, locale=locale, zone=ctx.zone)
-        tag = "internal" if not update.public else post.label
-        edited = " (edited)" if update.revision else ""
-        lines.append(
-            f"#{update.number} {short_time(update.at, ctx.zone)} {tag} "
-            f"[{update.status.value}] by {update.author}{edited}"
-        )
-        lines.extend("    " + line for line in post.body.splitlines())
-        if update.public and update.id is not None:
-            counts = states.get(update.id)
-            sent = (
-                ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-                if counts
-                else ("no channel follows it")
-            )
-            lines.append(f"    → {sent}")
-    return Reply("\n".join(lines), incident_id=incident.id)
 
 
 def list_incidents(command: v.ListIncidents, ctx: Context) -> Reply:
@@ -95,7 +49,7 @@ def list_incidents(command: v.ListIncidents, ctx: Context) -> Reply:
     if not found:
         scope = "since then" if command.since else "open" if not command.include_closed else ""
         return Reply(f"No incidents {scope}. Open one with: open TITLE --sev 2".replace("  ", " "))
-    lines = [_headline(i, ctx, keys.get(i.id or 0, [])) for i in found]
+    lines = [headline(i, ctx, keys.get(i.id or 0, [])) for i in found]
     if total > len(found):
         lines.append(f"… and {total - len(found)} more; narrow it with --since 7d.")
     return Reply("\n".join(lines))

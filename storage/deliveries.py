@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from storage.models import Channel, Delivery, DeliveryState, Update
+
+OUTBOX_CHANNEL = "herald_outbox"
 
 
 def create_deliveries(
@@ -33,6 +36,9 @@ def create_deliveries(
         )
         session.add(delivery)
         deliveries.append(delivery)
+    if deliveries and session.get_bind().dialect.name == "postgresql":
+        # Delivered to listening workers when the transaction commits, not before.
+        session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
     return deliveries
 
 

@@ -182,6 +182,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("update_id", "channel_id", "revision"),
         sa.Index("ix_delivery_due", "state", "next_attempt_at"),
+        sa.Index("ix_delivery_channel_queue", "channel_id", "state", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -195,6 +196,8 @@ class Delivery(SQLModel, table=True):
     remote_ref: str | None = Field(default=None, max_length=200)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -34,7 +34,7 @@ def test_show_lists_the_timeline_with_notes_and_delivery_counts(ctx: Context) ->
     assert lines[0].split()[:3] == [f"INC-{incident_id}", "SEV2", "investigating"]
     assert "Opened 2025-01-28 14:50 CET by alice" in lines[1]
     assert "#1 2025-01-28 14:50 CET Apertura [investigating] by alice" in text
-    assert "    → 1 pending" in text
+    assert "    → #1 telegram -1001: pending, next attempt 2025-01-28 14:50 CET" in text
     assert "#2 2025-01-28 14:50 CET internal" in text
 
 

@@ -1,0 +1,1 @@
+"""Delivery of public updates to customer channels: the worker, its senders and their limits."""

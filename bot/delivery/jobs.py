@@ -1,0 +1,171 @@
+"""Everything a sender needs to deliver one outbox row, loaded in one short transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from commands.wording import PublicPost, display_title, render_update, status_label
+from storage import components as component_store
+from storage import outbox
+from storage.models import Channel, Delivery, Incident, Platform, Update, UpdateKind
+
+ROOT_STATUS_KINDS = frozenset(
+    {
+        UpdateKind.RESOLVED,
+        UpdateKind.REOPENED,
+        UpdateKind.MAINTENANCE_STARTED,
+        UpdateKind.MAINTENANCE_COMPLETED,
+        UpdateKind.MAINTENANCE_CANCELLED,
+        UpdateKind.MAINTENANCE_EXTENDED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A channel as a sender sees it."""
+
+    channel_id: int
+    platform: Platform
+    address: str
+    locale: str
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class RootView:
+    """The thread's first message, as it should read now: current title and status."""
+
+    post: PublicPost
+    title: str
+    status: str
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One delivery to make: the post, where it goes, and the thread it belongs to."""
+
+    delivery_id: int
+    attempts: int
+    revision: int
+    queued_at: datetime
+    destination: Destination
+    incident_id: int
+    incident_status: str
+    severity: int | None
+    update_id: int
+    update_kind: UpdateKind
+    update_status: str
+    post: PublicPost
+    root: RootView
+    is_root: bool
+    own_ref: str | None
+    status_changed: bool
+    resolved: bool
+
+    @property
+    def is_correction(self) -> bool:
+        """True when this delivery edits a message already posted."""
+        return self.revision > 0
+
+
+def _started_at(session: Session, incident_id: int) -> datetime | None:
+    return session.exec(
+        select(Update.at)
+        .where(Update.incident_id == incident_id)
+        .where(Update.kind == UpdateKind.MAINTENANCE_STARTED)
+        .order_by(col(Update.number).desc())
+    ).first()
+
+
+def _previous_status(session: Session, update: Update) -> str | None:
+    previous = session.exec(
+        select(Update.status)
+        .where(Update.incident_id == update.incident_id)
+        .where(col(Update.public).is_(True), col(Update.number) < update.number)
+        .order_by(col(Update.number).desc())
+    ).first()
+    return None if previous is None else str(previous)
+
+
+def load_job(
+    sessions: sessionmaker[Session], delivery_id: int, zone: ZoneInfo
+) -> DeliveryJob | None:
+    """Load a claimed delivery with its post rendered in the channel's locale."""
+    with sessions() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            return None
+        update = session.get(Update, delivery.update_id)
+        channel = session.get(Channel, delivery.channel_id)
+        assert update is not None
+        assert channel is not None
+        assert channel.id is not None
+        incident = session.get(Incident, update.incident_id)
+        assert incident is not None
+        assert incident.id is not None
+        assert update.id is not None
+        names = [
+            c.name
+            for c in component_store.list_components_of(session=session, incident_id=incident.id)
+        ]
+        started = _started_at(session, incident.id)
+        post = render_update(
+            incident, update, locale=channel.locale, zone=zone, components=names, started_at=started
+        )
+        root = outbox.get_thread_root(
+            session=session, channel_id=channel.id, incident_id=incident.id
+        )
+        root_update = update if root is None else session.get(Update, root[0])
+        assert root_update is not None
+        root_post = render_update(
+            incident,
+            root_update,
+            locale=channel.locale,
+            zone=zone,
+            components=names,
+            started_at=started,
+        )
+        own_ref = None
+        if delivery.revision > 0:
+            own_ref = outbox.get_sent_ref(
+                session=session, channel_id=channel.id, update_id=update.id
+            )
+        previous = _previous_status(session, update)
+        return DeliveryJob(
+            delivery_id=delivery_id,
+            attempts=delivery.attempts,
+            revision=delivery.revision,
+            queued_at=delivery.created_at,
+            destination=Destination(
+                channel_id=channel.id,
+                platform=Platform(channel.platform),
+                address=channel.address,
+                locale=post.locale,
+                secret=channel.secret,
+            ),
+            incident_id=incident.id,
+            incident_status=str(incident.status),
+            severity=incident.severity,
+            update_id=update.id,
+            update_kind=UpdateKind(update.kind),
+            update_status=str(update.status),
+            post=post,
+            root=RootView(
+                post=root_post,
+                title=display_title(incident, locale=post.locale),
+                status=status_label(incident.status, locale=post.locale),
+                ref=None if root is None else root[1],
+            ),
+            is_root=root is None or root[0] == update.id,
+            own_ref=own_ref,
+            status_changed=previous is not None
+            and (previous != str(update.status) or update.kind in ROOT_STATUS_KINDS),
+            resolved=incident.status.is_closed,
+        )

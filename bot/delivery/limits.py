@@ -1,0 +1,96 @@
+"""Keep under the platforms' rate limits before they enforce them, and obey their 429s."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiolimiter import AsyncLimiter
+
+from storage.models import Platform
+
+
+@dataclass(frozen=True)
+class RateSettings:
+    """Messages per second Herald allows itself, below each platform's published limits."""
+
+    telegram_per_second: float = 29.0
+    telegram_group_interval: float = 3.1
+    telegram_chat_interval: float = 1.1
+    slack_per_second: float = 4.8
+    slack_channel_interval: float = 1.1
+    webhook_per_second: float = 20.0
+
+
+def _spaced(interval: float) -> AsyncLimiter:
+    # A bucket of one: strictly spaced requests, so no window of any length holds
+    # more than the platform allows (a bigger bucket would allow bursts over it).
+    return AsyncLimiter(1, interval)
+
+
+def telegram_is_group(address: str) -> bool:
+    """Channels and groups (negative ids, @names) get 20 messages a minute, chats 1 a second."""
+    return address.startswith(("-", "@"))
+
+
+class RateLimits:
+    """Per-platform and per-destination limiters, plus the pauses that 429s impose."""
+
+    def __init__(self, rates: RateSettings, *, clock: Callable[[], datetime]) -> None:
+        self.rates = rates
+        self.clock = clock
+        self._global = {
+            Platform.TELEGRAM: _spaced(1 / rates.telegram_per_second),
+            Platform.SLACK: _spaced(1 / rates.slack_per_second),
+            Platform.WEBHOOK: _spaced(1 / rates.webhook_per_second),
+        }
+        self._destinations: dict[tuple[Platform, str], AsyncLimiter] = {}
+        self._paused: dict[str, datetime] = {}
+
+    def _destination(self, platform: Platform, address: str) -> AsyncLimiter | None:
+        key = (platform, address)
+        limiter = self._destinations.get(key)
+        if limiter is None:
+            if platform == Platform.TELEGRAM:
+                interval = (
+                    self.rates.telegram_group_interval
+                    if telegram_is_group(address)
+                    else self.rates.telegram_chat_interval
+                )
+            elif platform == Platform.SLACK:
+                interval = self.rates.slack_channel_interval
+            else:
+                return None
+            limiter = self._destinations[key] = _spaced(interval)
+        return limiter
+
+    async def acquire(self, platform: Platform, address: str) -> None:
+        """Wait until one more request to this destination keeps within every limit."""
+        destination = self._destination(platform, address)
+        if destination is not None:
+            await destination.acquire()
+        await self._global[platform].acquire()
+
+    def pause(self, scope: str, seconds: float) -> datetime:
+        """Send nothing to `scope` for `seconds` (a platform said 429); return the end."""
+        until = self.clock() + timedelta(seconds=seconds)
+        self._paused[scope] = max(until, self._paused.get(scope, until))
+        return self._paused[scope]
+
+    def paused_until(self, scope: str) -> datetime | None:
+        """When a pause on `scope` ends, or None when there is none now."""
+        until = self._paused.get(scope)
+        if until is not None and until <= self.clock():
+            del self._paused[scope]
+            return None
+        return until
+
+
+class Unlimited(RateLimits):
+    """No limiter waits (tests driving a fake clock); 429 pauses still apply."""
+
+    async def acquire(self, platform: Platform, address: str) -> None:
+        """Return at once."""
+        await asyncio.sleep(0)

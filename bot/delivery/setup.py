@@ -1,0 +1,143 @@
+"""Build the worker and its senders from the settings, and wake it on PostgreSQL NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.database import Database
+from bot.delivery.jobs import Destination
+from bot.delivery.limits import RateLimits, RateSettings
+from bot.delivery.senders import Sender
+from bot.delivery.worker import ChannelAlert, DeliveryWorker, WorkerSettings
+from bot.settings import Settings
+from storage.deliveries import OUTBOX_CHANNEL
+from storage.models import Platform, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def rate_settings(settings: Settings) -> RateSettings:
+    """Herald's own pace per platform."""
+    return RateSettings(
+        telegram_per_second=settings.telegram_messages_per_second,
+        slack_per_second=settings.slack_messages_per_second,
+    )
+
+
+def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Sender]:
+    """A sender per configured platform; webhooks need no configuration."""
+    from bot.delivery.webhook import WebhookSender
+
+    senders: dict[Platform, Sender] = {
+        Platform.WEBHOOK: WebhookSender(limits=limits, public_url=settings.public_url)
+    }
+    if settings.telegram_bot_token is not None:
+        from bot.delivery.telegram import TelegramSender
+
+        senders[Platform.TELEGRAM] = TelegramSender(
+            settings.telegram_bot_token.get_secret_value(),
+            api_url=settings.telegram_api_url,
+            limits=limits,
+        )
+    if settings.slack_bot_token is not None:
+        from bot.delivery.slack import SlackSender
+
+        senders[Platform.SLACK] = SlackSender(
+            settings.slack_bot_token.get_secret_value(),
+            api_url=settings.slack_api_url,
+            limits=limits,
+        )
+    return senders
+
+
+def _alert(settings: Settings, senders: dict[Platform, Sender]) -> ChannelAlert:
+    async def tell_responders(text: str) -> None:
+        targets: list[Destination] = []
+        if settings.slack_incident_channel and Platform.SLACK in senders:
+            targets.append(Destination(0, Platform.SLACK, settings.slack_incident_channel, "en"))
+        if Platform.TELEGRAM in senders:
+            targets.extend(
+                Destination(0, Platform.TELEGRAM, chat, "en")
+                for chat in settings.telegram_ops_chats
+            )
+        for target in targets:
+            try:
+                await senders[target.platform].probe(target, f"Herald: {text}")
+            except Exception as error:
+                log.warning("could not alert responders on %s: %s", target.address, error)
+        if not targets:
+            log.warning(
+                "responders not alerted (no SLACK_INCIDENT_CHANNEL or TELEGRAM_OPS_CHATS): %s", text
+            )
+
+    return tell_responders
+
+
+def build_worker(
+    settings: Settings,
+    database: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    limits: RateLimits | None = None,
+) -> DeliveryWorker:
+    """The delivery worker for this process."""
+    limits = limits or RateLimits(rate_settings(settings), clock=clock)
+    senders = build_senders(settings, limits)
+    missing = [p.value for p in (Platform.TELEGRAM, Platform.SLACK) if p not in senders]
+    if missing:
+        log.info("no sender for %s: their deliveries wait in the outbox", ", ".join(missing))
+    return DeliveryWorker(
+        database.sessions,
+        senders,
+        limits,
+        zone=settings.zone,
+        clock=clock,
+        settings=WorkerSettings(
+            concurrency=settings.delivery_concurrency,
+            batch=min(200, settings.delivery_concurrency),
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            horizon=timedelta(hours=settings.delivery_retry_horizon_hours),
+            poll_seconds=settings.worker_poll_seconds,
+        ),
+        name=f"{socket.gethostname()}:{os.getpid()}",
+        alert=_alert(settings, senders),
+    )
+
+
+async def close_senders(worker: DeliveryWorker) -> None:
+    """Close every sender's connections."""
+    for sender in worker.senders.values():
+        try:
+            await sender.close()
+        except Exception:
+            log.debug("closing a sender failed", exc_info=True)
+
+
+async def listen_for_outbox(
+    settings: Settings, worker: DeliveryWorker, stop: asyncio.Event
+) -> None:
+    """On PostgreSQL, wake the worker whenever a transaction queues deliveries."""
+    if settings.is_sqlite:
+        return
+    import psycopg
+
+    url = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+                await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                log.info("listening for new deliveries on %s", OUTBOX_CHANNEL)
+                worker.wake()
+                while not stop.is_set():
+                    async for _ in connection.notifies(timeout=5):
+                        worker.wake()
+        except (psycopg.Error, OSError) as error:
+            log.warning("LISTEN connection lost (%s); polling until it is back", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)

@@ -1,0 +1,135 @@
+"""Slack customer channels: the opening as a Block Kit message, updates in its thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.delivery.errors import ChannelGone, RateLimited, Rejected, Unavailable
+from bot.delivery.jobs import DeliveryJob, Destination
+from bot.delivery.limits import RateLimits
+from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
+from storage.models import Platform
+
+log = logging.getLogger(__name__)
+
+GONE = {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
+HARMLESS_EDIT = {"message_not_found", "cant_update_message", "edit_window_closed"}
+
+
+def split_ref(ref: str | None) -> tuple[str, str] | None:
+    """A stored `channel/ts` reference as its two parts."""
+    if not ref or "/" not in ref:
+        return None
+    channel, ts = ref.split("/", 1)
+    return channel, ts
+
+
+class SlackSender:
+    """Sends through slack_sdk's AsyncWebClient, pointed at SLACK_API_URL."""
+
+    def __init__(self, token: str, *, api_url: str, limits: RateLimits) -> None:
+        self.client = AsyncWebClient(token=token, base_url=api_url, timeout=15)
+        self.limits = limits
+
+    def scope(self, destination: Destination) -> str:
+        """Slack's 429s on chat.postMessage are per channel."""
+        return f"slack:{destination.address}"
+
+    async def _call(
+        self, destination: Destination, call: Callable[[], Awaitable[AsyncSlackResponse]]
+    ) -> AsyncSlackResponse:
+        await self.limits.acquire(Platform.SLACK, destination.address)
+        try:
+            return await call()
+        except SlackApiError as error:
+            response = error.response
+            code = str(response.get("error", "")) if response is not None else ""
+            status = response.status_code if response is not None else 0
+            if status == 429:
+                retry_after = float(response.headers.get("Retry-After", "30"))
+                raise RateLimited(
+                    "ratelimited", retry_after=retry_after, scope=self.scope(destination)
+                ) from error
+            if status >= 500:
+                raise Unavailable(f"HTTP {status}") from error
+            if code in GONE:
+                raise ChannelGone(code) from error
+            if code in {"invalid_auth", "not_authed", "token_revoked", "account_inactive"}:
+                # The token, not the channel: retrying keeps the queue until someone fixes it.
+                raise Unavailable(code) from error
+            raise Rejected(code or "unknown error") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise Unavailable(f"{type(error).__name__}: {error}") from error
+
+    async def _post(
+        self, destination: Destination, text: str, blocks: list[dict[str, Any]], thread: str | None
+    ) -> str:
+        response = await self._call(
+            destination,
+            lambda: self.client.chat_postMessage(
+                channel=destination.address,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+        )
+        return f"{response['channel']}/{response['ts']}"
+
+    async def _update(
+        self, destination: Destination, ref: str | None, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        parts = split_ref(ref)
+        if parts is None:
+            return
+        channel, ts = parts
+        try:
+            await self._call(
+                destination,
+                lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+            )
+        except Rejected as error:
+            if error.reason not in HARMLESS_EDIT:
+                raise
+
+    async def send(self, job: DeliveryJob) -> str | None:
+        """Post the update (root or thread reply), or edit it for a correction."""
+        destination = job.destination
+        if job.is_correction:
+            text, blocks = root_message(job.root) if job.is_root else post_message(job.post)
+            await self._update(
+                destination, job.root.ref if job.is_root else job.own_ref, text, blocks
+            )
+            return None
+        if job.is_root:
+            text, blocks = root_message(job.root)
+            return await self._post(destination, text, blocks, None)
+        thread = split_ref(job.root.ref)
+        text, blocks = post_message(job.post)
+        ref = await self._post(destination, text, blocks, thread[1] if thread else None)
+        if job.status_changed:
+            root_text, root_blocks = root_message(job.root)
+            try:
+                await self._update(destination, job.root.ref, root_text, root_blocks)
+            except (RateLimited, Unavailable, Rejected) as error:
+                log.warning("could not refresh the root of INC-%s: %s", job.incident_id, error)
+        return ref
+
+    async def probe(self, destination: Destination, text: str) -> str:
+        """Send a test message."""
+        ref = await self._post(destination, mrkdwn_escape(text), [], None)
+        return f"message {ref} posted"
+
+    async def close(self) -> None:
+        """Close the HTTP session if the client opened one."""
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()

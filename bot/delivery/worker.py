@@ -1,0 +1,282 @@
+"""The delivery worker: claims due deliveries, sends them within limits, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.delivery import metrics
+from bot.delivery.errors import (
+    ChannelGone,
+    ChatMoved,
+    DeliveryError,
+    RateLimited,
+    Rejected,
+)
+from bot.delivery.jobs import DeliveryJob, load_job
+from bot.delivery.limits import RateLimits
+from bot.delivery.senders import Sender
+from storage import outbox
+from storage.audit import create_audit_event
+from storage.models import Platform
+
+log = logging.getLogger(__name__)
+
+ChannelAlert = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How hard the worker tries, and for how long."""
+
+    batch: int = 200
+    concurrency: int = 200
+    lease: timedelta = timedelta(seconds=90)
+    horizon: timedelta = timedelta(hours=24)
+    first_backoff: float = 5.0
+    max_backoff: float = 3600.0
+    poll_seconds: float = 1.0
+    send_timeout: float = 60.0
+
+
+def backoff(attempts: int, settings: WorkerSettings) -> float:
+    """Seconds before the next try: exponential, capped, with jitter so retries spread out."""
+    ceiling = min(settings.max_backoff, settings.first_backoff * 2 ** max(0, attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
+
+
+class DeliveryWorker:
+    """One worker; any number may run against PostgreSQL, one against SQLite."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: Mapping[Platform, Sender],
+        limits: RateLimits,
+        *,
+        zone: ZoneInfo,
+        clock: Callable[[], datetime],
+        settings: WorkerSettings | None = None,
+        name: str = "worker",
+        alert: ChannelAlert | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self.limits = limits
+        self.zone = zone
+        self.clock = clock
+        self.settings = settings or WorkerSettings()
+        self.name = name
+        self.alert = alert
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for new deliveries now instead of at the next poll."""
+        self._wake.set()
+
+    def _claim(self, limit: int) -> list[int]:
+        with self.sessions() as session, session.begin():
+            claimed = outbox.claim_deliveries(
+                session=session,
+                now=self.clock(),
+                limit=limit,
+                worker=self.name,
+                lease=self.settings.lease,
+            )
+            return [d.id for d in claimed if d.id is not None]
+
+    def _write(self, action: Callable[[Session], object]) -> None:
+        with self.sessions() as session, session.begin():
+            action(session)
+
+    async def _record(self, action: Callable[[Session], object]) -> None:
+        await asyncio.to_thread(self._write, action)
+
+    async def deliver(self, delivery_id: int) -> None:
+        """Send one claimed delivery and record what happened; never raises."""
+        try:
+            job = await asyncio.to_thread(load_job, self.sessions, delivery_id, self.zone)
+            if job is not None:
+                await self._deliver(job)
+        except Exception:
+            log.exception("delivery %s: unexpected failure; it will be retried", delivery_id)
+            with contextlib.suppress(Exception):
+                retry = self.clock() + timedelta(seconds=self.settings.first_backoff)
+                await self._record(
+                    lambda s: outbox.release_delivery(
+                        session=s, delivery_id=delivery_id, next_attempt_at=retry
+                    )
+                )
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        platform = job.destination.platform
+        sender = self.senders.get(platform)
+        if sender is None:
+            # Its platform is not configured in this process: leave it for one that is.
+            later = self.clock() + timedelta(seconds=60)
+            await self._record(
+                lambda s: outbox.release_delivery(
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=later
+                )
+            )
+            return
+        paused = self.limits.paused_until(sender.scope(job.destination))
+        if paused is not None:
+            await self._record(
+                lambda s: outbox.release_delivery(
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=paused
+                )
+            )
+            return
+        try:
+            ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
+        except DeliveryError as error:
+            await self._failed(job, error)
+        except TimeoutError:
+            await self._failed(job, DeliveryError(f"no answer in {self.settings.send_timeout} s"))
+        else:
+            now = self.clock()
+            await self._record(
+                lambda s: outbox.record_sent(
+                    session=s, delivery_id=job.delivery_id, remote_ref=ref, at=now
+                )
+            )
+            metrics.SENT.labels(platform.value).inc()
+
+    async def _failed(self, job: DeliveryJob, error: DeliveryError) -> None:
+        platform = job.destination.platform.value
+        metrics.FAILED.labels(platform, type(error).__name__).inc()
+        now = self.clock()
+        delivery_id = job.delivery_id
+        if isinstance(error, RateLimited):
+            until = self.limits.pause(error.scope, error.retry_after)
+            log.warning("%s: %s; pausing %s until %s", platform, error.reason, error.scope, until)
+            metrics.RETRIED.labels(platform).inc()
+            await self._record(
+                lambda s: outbox.record_failure(
+                    session=s,
+                    delivery_id=delivery_id,
+                    error=error.reason,
+                    next_attempt_at=until,
+                    counts_as_attempt=False,
+                )
+            )
+        elif isinstance(error, ChatMoved):
+            log.info("channel %s moved to %s", job.destination.address, error.address)
+            await self._record(lambda s: self._move(s, job, error.address))
+        elif isinstance(error, ChannelGone):
+            await self._record(lambda s: self._disable(s, job, error.reason))
+            if self.alert is not None:
+                with contextlib.suppress(Exception):
+                    await self.alert(
+                        f"Channel #{job.destination.channel_id} {platform} "
+                        f"{job.destination.address} was disabled: {error.reason}. Its updates "
+                        f"wait; fix it, then: channels enable #{job.destination.channel_id}"
+                    )
+        else:
+            dead = isinstance(error, Rejected) or now - job.queued_at > self.settings.horizon
+            retry = now + timedelta(seconds=backoff(job.attempts + 1, self.settings))
+            (metrics.DEAD if dead else metrics.RETRIED).labels(platform).inc()
+            log.warning(
+                "delivery %s to %s %s %s: %s",
+                delivery_id,
+                platform,
+                job.destination.address,
+                "is dead" if dead else f"failed, next try {retry:%H:%M:%S}",
+                error.reason,
+            )
+            await self._record(
+                lambda s: outbox.record_failure(
+                    session=s,
+                    delivery_id=delivery_id,
+                    error=error.reason,
+                    next_attempt_at=retry,
+                    dead=dead,
+                )
+            )
+
+    def _move(self, session: Session, job: DeliveryJob, address: str) -> None:
+        outbox.move_channel(session=session, channel_id=job.destination.channel_id, address=address)
+        outbox.release_delivery(
+            session=session, delivery_id=job.delivery_id, next_attempt_at=self.clock()
+        )
+        create_audit_event(
+            session=session,
+            actor="Herald",
+            front_end="worker",
+            action="channel_moved",
+            at=self.clock(),
+            detail={"channel": job.destination.channel_id, "address": address},
+        )
+
+    def _disable(self, session: Session, job: DeliveryJob, reason: str) -> None:
+        log.warning("channel %s disabled: %s", job.destination.channel_id, reason)
+        outbox.disable_channel(
+            session=session, channel_id=job.destination.channel_id, reason=reason
+        )
+        outbox.release_delivery(
+            session=session, delivery_id=job.delivery_id, next_attempt_at=self.clock()
+        )
+        create_audit_event(
+            session=session,
+            actor="Herald",
+            front_end="worker",
+            action="channel_disabled",
+            at=self.clock(),
+            detail={"channel": job.destination.channel_id, "reason": reason},
+        )
+
+    async def run_once(self) -> int:
+        """Claim one batch, deliver all of it, and return how many were claimed."""
+        ids = await asyncio.to_thread(self._claim, self.settings.batch)
+        await asyncio.gather(*(self.deliver(i) for i in ids))
+        return len(ids)
+
+    async def drain(self, rounds: int = 10_000) -> int:
+        """Deliver until nothing is due now; return how many deliveries were claimed."""
+        total = 0
+        for _ in range(rounds):
+            claimed = await self.run_once()
+            if not claimed:
+                break
+            total += claimed
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, waking on new work or every poll interval."""
+        inflight: set[asyncio.Task[None]] = set()
+        log.info("delivery worker %s started", self.name)
+        while not stop.is_set():
+            room = self.settings.concurrency - len(inflight)
+            if room > 0:
+                try:
+                    ids = await asyncio.to_thread(self._claim, min(room, self.settings.batch))
+                except Exception:
+                    log.exception("could not claim deliveries; trying again shortly")
+                    ids = []
+                inflight.update(asyncio.create_task(self.deliver(i)) for i in ids)
+            self._wake.clear()
+            waiters: set[asyncio.Future[object]] = {
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(stop.wait()),
+            }
+            await asyncio.wait(
+                waiters | inflight,
+                timeout=self.settings.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for waiter in waiters:
+                waiter.cancel()
+            inflight = {task for task in inflight if not task.done()}
+        if inflight:
+            await asyncio.wait(inflight, timeout=self.settings.send_timeout)
+        log.info("delivery worker %s stopped", self.name)

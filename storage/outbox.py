@@ -1,0 +1,160 @@
+"""The worker's side of the outbox: claim due deliveries in order, record how they went."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, or_, select
+
+from storage.models import Channel, Delivery, DeliveryState, Update
+
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.FAILED)
+
+
+def claim_deliveries(
+    *, session: Session, now: datetime, limit: int, worker: str, lease: timedelta
+) -> list[Delivery]:
+    """Lease up to `limit` due deliveries, each the oldest unfinished one of its channel.
+
+    Only the head of each channel's queue is ever claimable, so update n+1 is
+    never sent before update n is sent or dead. On PostgreSQL the rows are locked
+    with SKIP LOCKED, so concurrent workers claim disjoint sets.
+    """
+    earlier = aliased(Delivery)
+    head = (
+        select(func.min(earlier.id))
+        .where(earlier.channel_id == Delivery.channel_id)
+        .where(col(earlier.state).in_(OPEN_STATES))
+        .scalar_subquery()
+    )
+    query = (
+        select(Delivery)
+        .join(Channel, col(Channel.id) == col(Delivery.channel_id))
+        .where(col(Channel.enabled).is_(True))
+        .where(col(Delivery.state).in_(OPEN_STATES))
+        .where(col(Delivery.next_attempt_at) <= now)
+        .where(or_(col(Delivery.claimed_until).is_(None), col(Delivery.claimed_until) < now))
+        .where(col(Delivery.id) == head)
+        .order_by(col(Delivery.id))
+        .limit(limit)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Delivery, skip_locked=True)
+    claimed = list(session.exec(query).all())
+    for delivery in claimed:
+        delivery.claimed_by = worker
+        delivery.claimed_until = now + lease
+        session.add(delivery)
+    return claimed
+
+
+def record_sent(
+    *, session: Session, delivery_id: int, remote_ref: str | None, at: datetime
+) -> None:
+    """Mark a delivery sent, keeping the platform's reference to the message."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        return
+    delivery.state = DeliveryState.SENT
+    delivery.attempts += 1
+    delivery.sent_at = at
+    delivery.remote_ref = remote_ref
+    delivery.last_error = None
+    delivery.claimed_by = None
+    delivery.claimed_until = None
+    session.add(delivery)
+
+
+def record_failure(
+    *,
+    session: Session,
+    delivery_id: int,
+    error: str,
+    next_attempt_at: datetime,
+    dead: bool = False,
+    counts_as_attempt: bool = True,
+) -> None:
+    """Mark a delivery failed (to be retried at next_attempt_at) or dead."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        return
+    delivery.state = DeliveryState.DEAD if dead else DeliveryState.FAILED
+    delivery.attempts += 1 if counts_as_attempt else 0
+    delivery.last_error = error[:2000]
+    delivery.next_attempt_at = next_attempt_at
+    delivery.claimed_by = None
+    delivery.claimed_until = None
+    session.add(delivery)
+
+
+def release_delivery(*, session: Session, delivery_id: int, next_attempt_at: datetime) -> None:
+    """Give a claimed delivery back untouched, to be tried at next_attempt_at."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        return
+    delivery.next_attempt_at = next_attempt_at
+    delivery.claimed_by = None
+    delivery.claimed_until = None
+    session.add(delivery)
+
+
+def get_thread_root(
+    *, session: Session, channel_id: int, incident_id: int
+) -> tuple[int, str | None] | None:
+    """The first sent update of an incident on a channel: (update id, remote ref)."""
+    row = session.exec(
+        select(Delivery.update_id, Delivery.remote_ref)
+        .join(Update, col(Update.id) == col(Delivery.update_id))
+        .where(Update.incident_id == incident_id)
+        .where(Delivery.channel_id == channel_id, Delivery.revision == 0)
+        .where(Delivery.state == DeliveryState.SENT)
+        .order_by(col(Delivery.id))
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def get_sent_ref(*, session: Session, channel_id: int, update_id: int) -> str | None:
+    """The remote reference of the message that first carried an update on a channel."""
+    return session.exec(
+        select(Delivery.remote_ref)
+        .where(Delivery.channel_id == channel_id, Delivery.update_id == update_id)
+        .where(Delivery.revision == 0, Delivery.state == DeliveryState.SENT)
+    ).first()
+
+
+def disable_channel(*, session: Session, channel_id: int, reason: str) -> Channel | None:
+    """Stop sending to a channel; its queue waits until it is enabled again."""
+    channel = session.get(Channel, channel_id, with_for_update=True)
+    if channel is None:
+        return None
+    channel.enabled = False
+    channel.disabled_reason = reason[:500]
+    session.add(channel)
+    return channel
+
+
+def move_channel(*, session: Session, channel_id: int, address: str) -> Channel | None:
+    """Follow a chat to its new address (a Telegram group upgraded to a supergroup)."""
+    channel = session.get(Channel, channel_id, with_for_update=True)
+    if channel is None:
+        return None
+    channel.address = address
+    session.add(channel)
+    return channel
+
+
+def queue_depth(*, session: Session) -> tuple[int, datetime | None]:
+    """How many deliveries wait to be sent, and when the oldest of them was queued."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(Delivery.created_at)).where(
+            col(Delivery.state).in_(OPEN_STATES)
+        )
+    ).one()
+    if isinstance(oldest, str):  # SQLite hands back text for aggregates of typed columns
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), oldest

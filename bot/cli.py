@@ -6,7 +6,7 @@ import argparse
 import gc
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from commands.errors import HeraldError, UsageError
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from bot.settings import Settings
+    from storage.models import Channel
 
 log = logging.getLogger("herald")
 
@@ -83,6 +84,7 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
             locale=settings.locale,
             actor=Actor(getpass.getuser(), "cli"),
             grant_hint="the CLI is for operators with access to the database",
+            probe=_probe(settings),
         )
         _say(execute(command, ctx).text)
     finally:
@@ -95,6 +97,15 @@ class _Arguments(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}. Type `herald --help` for the process commands.")
+
+
+def _probe(settings: Settings) -> Callable[[Channel], str]:
+    def probe(channel: Channel) -> str:
+        from bot.delivery.probe import probe_for
+
+        return probe_for(settings)(channel)
+
+    return probe
 
 
 def run_process(argv: Sequence[str], settings: Settings) -> int:

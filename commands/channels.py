@@ -8,11 +8,15 @@ from sqlmodel import Session
 
 from commands import verbs as v
 from commands.context import Context, Reply
-from commands.errors import Refused
+from commands.errors import HeraldError, Refused
 from commands.lookup import get_components
 from storage import audit as audit_store
 from storage import channels as channel_store
 from storage.models import Channel, Platform
+
+
+class ProbeFailed(HeraldError):
+    """A test message did not go through; the message says what the platform answered."""
 
 
 def describe(channel: Channel, components: list[str]) -> str:
@@ -102,8 +106,27 @@ def find_channel(session: Session, target: str) -> Channel:
     raise Refused(f"There is no channel {text}; see the ids with: channels list")
 
 
+def test_channel(command: v.ChangeChannel, ctx: Context) -> Reply:
+    """Send a test message to a channel now, outside the outbox."""
+    with ctx.sessions() as session:
+        channel = find_channel(session, command.target)
+    label = f"#{channel.id} {channel.platform.value} {channel.address}"
+    if ctx.probe is None:
+        raise Refused(
+            f"This front-end cannot reach {channel.platform.value}; "
+            f"try: herald channels test {channel.id}"
+        )
+    try:
+        outcome = ctx.probe(channel)
+    except ProbeFailed as error:
+        raise Refused(f"Test message to {label} failed: {error.message}") from None
+    return Reply(f"Test message to {label}: {outcome}.")
+
+
 def change_channel(command: v.ChangeChannel, ctx: Context) -> Reply:
-    """Remove, disable or enable a channel."""
+    """Remove, disable, enable or test a channel."""
+    if command.action == "test":
+        return test_channel(command, ctx)
     with ctx.sessions() as session, session.begin():
         channel = find_channel(session, command.target)
         _audit(ctx, session, f"channel_{command.action}", channel)

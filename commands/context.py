@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from commands.parser import Clock
-from storage.models import utcnow
+from storage.models import Channel, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Context:
     actor: Actor
     now: Callable[[], datetime] = field(default=utcnow)
     grant_hint: str = "ask an administrator to add you to the responders"
+    # Sends a test message to a channel and says how it went; front-ends that can
+    # reach the platforms provide it (commands/ itself never talks to them).
+    probe: Callable[[Channel], str] | None = None
 
     def clock(self) -> Clock:
         """The zone and moment that typed dates are read against."""

@@ -124,6 +124,11 @@ FORMS: dict[str, Form] = {
         Form("channels remove", "channels remove CHANNEL", "remove a channel"),
         Form("channels disable", "channels disable CHANNEL [REASON…]", "stop sending to a channel"),
         Form("channels enable", "channels enable CHANNEL", "send to a channel again"),
+        Form(
+            "channels test",
+            "channels test CHANNEL",
+            "send a test message to a channel and report what the platform said",
+        ),
         Form("help", "help [VERB]", "show the commands, or one command in full"),
     )
 }
@@ -131,7 +136,7 @@ FORMS: dict[str, Form] = {
 GROUPS = {
     "maintenance": ("schedule", "start", "complete", "cancel", "extend"),
     "components": ("list", "add", "rename", "remove"),
-    "channels": ("list", "add", "remove", "disable", "enable"),
+    "channels": ("list", "add", "remove", "disable", "enable", "test"),
 }
 VERBS = (
     "open",

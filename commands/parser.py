@@ -516,6 +516,7 @@ BUILDERS: dict[str, Callable[[_Reader], v.Command]] = {
     "channels remove": _channel_change("remove"),
     "channels disable": _channel_change("disable"),
     "channels enable": _channel_change("enable"),
+    "channels test": _channel_change("test"),
     "help": _help,
 }
 

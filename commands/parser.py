@@ -258,7 +258,7 @@ class _Reader:
         return parse_ref(self.args.words[0].text)
 
     def body(self, start: int, *, required: bool, what: str = "text") -> str:
-        text = clean_text(self.args.text(start), what=what, limit=TEXT_LIMIT)
+        text = clean_text(self.args.text(start), what=what.removeprefix("the "), limit=TEXT_LIMIT)
         if required and not text:
             raise UsageError(f"{self.args.form.name} needs {what}. Usage: {self.args.form.usage}")
         return text

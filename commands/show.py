@@ -25,7 +25,9 @@ def _delivery_line(delivery: Delivery, channel: Channel | None, ctx: Context) ->
         if channel is not None
         else f"#{delivery.channel_id} (removed)"
     )
-    what = f" correction {delivery.revision}" if delivery.revision else ""
+    what = f" correction {delivery.revision}" if delivery.revision > 0 else ""
+    if delivery.revision < 0:
+        what = " status on the first message"
     state = DeliveryState(delivery.state)
     if state == DeliveryState.SENT:
         status = f"delivered {short_time(delivery.sent_at, ctx.zone)}"

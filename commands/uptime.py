@@ -21,6 +21,7 @@ from storage.models import IncidentStatus
 
 NO_DATA = "no_data"
 DAYS = 90
+EVENTS_SHOWN = 3
 # Like Statuspage: a major outage counts fully as downtime, a partial outage for 30%,
 # degraded performance and maintenance not at all.
 DOWNTIME_WEIGHT = {"major_outage": 1.0, "partial_outage": 0.3}
@@ -43,12 +44,13 @@ class DayEvent:
 
 @dataclass(frozen=True)
 class DayMark:
-    """One day of one component: its worst state, and what caused it."""
+    """One day of one component: its worst state, the worst events, and how many more."""
 
     day: date
     label: str
     state: str
     events: tuple[DayEvent, ...]
+    more: int
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,30 @@ def build_uptime(
     )
 
 
-def _day_events(touching: list[tuple[PublicIncident, Span]]) -> tuple[DayEvent, ...]:
-    events = [
-        DayEvent(
-            ref=incident.ref,
-            incident_id=incident.id,
-            title=incident.title,
-            state=incident.component_state,
-            minutes=round((span[1] - span[0]).total_seconds() / 60),
-            took=duration((span[1] - span[0]).total_seconds()),
+def _day_events(touching: list[tuple[PublicIncident, Span]]) -> tuple[tuple[DayEvent, ...], int]:
+    """The worst and longest few events of a day, and how many more there were."""
+    ranked = sorted(
+        touching,
+        key=lambda item: (
+            -STATE_RANK[item[0].component_state],
+            item[1][0] - item[1][1],  # the longest first
+            item[0].id,
+        ),
+    )
+    shown = []
+    for incident, (start, end) in ranked[:EVENTS_SHOWN]:
+        seconds = (end - start).total_seconds()
+        shown.append(
+            DayEvent(
+                ref=incident.ref,
+                incident_id=incident.id,
+                title=incident.title,
+                state=incident.component_state,
+                minutes=round(seconds / 60),
+                took=duration(seconds),
+            )
         )
-        for incident, span in touching
-    ]
-    return tuple(sorted(events, key=lambda e: (-STATE_RANK[e.state], -e.minutes, e.incident_id)))
+    return tuple(shown), max(0, len(touching) - EVENTS_SHOWN)
 
 
 def _bar(
@@ -165,7 +178,7 @@ def _bar(
     observed = downtime = 0.0
     for day, label, (lower, upper), touching in zip(calendar, labels, bounds, pieces, strict=True):
         if day < first or upper <= lower:
-            marks.append(DayMark(day, label, NO_DATA, ()))
+            marks.append(DayMark(day, label, NO_DATA, (), 0))
             continue
         observed += (upper - lower).total_seconds()
         by_state: dict[str, list[Span]] = {}
@@ -175,6 +188,7 @@ def _bar(
         either = _covered(by_state.get("major_outage", []) + by_state.get("partial_outage", []))
         downtime += major + DOWNTIME_WEIGHT["partial_outage"] * (either - major)
         worst = max(by_state, key=STATE_RANK.__getitem__, default=OPERATIONAL)
-        marks.append(DayMark(day, label, worst, _day_events(touching)))
+        events, more = _day_events(touching)
+        marks.append(DayMark(day, label, worst, events, more))
     percent = None if observed <= 0 else max(0.0, 100.0 * (1 - downtime / observed))
     return UptimeBar(component=component, days=tuple(marks), percent=percent)

@@ -42,20 +42,24 @@ def get_public_data_version(*, session: Session) -> PublicDataVersion:
     audit event. Nothing here needs a full table scan.
     """
     latest_update = select(Update.recorded_at).order_by(col(Update.id).desc()).limit(1)
-    row = session.connection().execute(
-        sa.select(
-            select(func.max(Incident.changed_at)).scalar_subquery(),
-            select(func.count()).select_from(Incident).scalar_subquery(),
-            select(func.max(Update.id)).scalar_subquery(),
-            select(func.count()).select_from(Update).scalar_subquery(),
-            latest_update.scalar_subquery(),
-            select(func.max(AuditEvent.id)).scalar_subquery(),
-            select(func.max(AuditEvent.at)).scalar_subquery(),
-            select(func.count()).select_from(Component).scalar_subquery(),
-            select(func.max(Component.created_at)).scalar_subquery(),
-            select(func.max(Component.removed_at)).scalar_subquery(),
+    row = (
+        session.connection()
+        .execute(
+            sa.select(
+                select(func.max(Incident.changed_at)).scalar_subquery(),
+                select(func.count()).select_from(Incident).scalar_subquery(),
+                select(func.max(Update.id)).scalar_subquery(),
+                select(func.count()).select_from(Update).scalar_subquery(),
+                latest_update.scalar_subquery(),
+                select(func.max(AuditEvent.id)).scalar_subquery(),
+                select(func.max(AuditEvent.at)).scalar_subquery(),
+                select(func.count()).select_from(Component).scalar_subquery(),
+                select(func.max(Component.created_at)).scalar_subquery(),
+                select(func.max(Component.removed_at)).scalar_subquery(),
+            )
         )
-    ).one()
+        .one()
+    )
     times = [value for value in (row[0], row[4], row[6], row[8], row[9]) if value is not None]
     return PublicDataVersion(token=tuple(row), changed_at=max(times, default=_EPOCH))
 

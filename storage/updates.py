@@ -9,7 +9,21 @@ from sqlmodel import Session, col, func, select
 
 from storage.channels import list_followers
 from storage.deliveries import create_deliveries, list_channels_reached_by
-from storage.models import Incident, IncidentStatus, Update, UpdateKind
+from storage.models import Incident, IncidentStatus, Platform, Update, UpdateKind
+
+# A delivery with this revision edits the thread's first message to show the current
+# status; being an outbox row, it is retried, ordered and never lost like any other.
+ROOT_REFRESH = -1
+ROOT_STATUS_KINDS = frozenset(
+    {
+        UpdateKind.RESOLVED,
+        UpdateKind.REOPENED,
+        UpdateKind.MAINTENANCE_STARTED,
+        UpdateKind.MAINTENANCE_COMPLETED,
+        UpdateKind.MAINTENANCE_CANCELLED,
+        UpdateKind.MAINTENANCE_EXTENDED,
+    }
+)
 
 
 def create_update(
@@ -52,7 +66,25 @@ def create_update(
     if public:
         followers = list_followers(session=session, incident=incident, component_ids=component_ids)
         create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
+        if _changes_the_root(session, update):
+            threads = [c for c in followers if c.platform != Platform.WEBHOOK]
+            create_deliveries(
+                session=session, update=update, channels=threads, revision=ROOT_REFRESH, at=at
+            )
     return update
+
+
+def _changes_the_root(session: Session, update: Update) -> bool:
+    """True when the thread's first message must be edited to show a new status."""
+    previous = session.exec(
+        select(Update.status)
+        .where(Update.incident_id == update.incident_id, col(Update.public).is_(True))
+        .where(col(Update.number) < update.number)
+        .order_by(col(Update.number).desc())
+    ).first()
+    if previous is None:
+        return False
+    return str(previous) != str(update.status) or update.kind in ROOT_STATUS_KINDS
 
 
 def correct_update(*, session: Session, update: Update, text: str, at: datetime) -> Update:

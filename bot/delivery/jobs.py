@@ -13,17 +13,7 @@ from commands.wording import PublicPost, display_title, render_update, status_la
 from storage import components as component_store
 from storage import outbox
 from storage.models import Channel, Delivery, Incident, Platform, Update, UpdateKind
-
-ROOT_STATUS_KINDS = frozenset(
-    {
-        UpdateKind.RESOLVED,
-        UpdateKind.REOPENED,
-        UpdateKind.MAINTENANCE_STARTED,
-        UpdateKind.MAINTENANCE_COMPLETED,
-        UpdateKind.MAINTENANCE_CANCELLED,
-        UpdateKind.MAINTENANCE_EXTENDED,
-    }
-)
+from storage.updates import ROOT_REFRESH
 
 
 @dataclass(frozen=True)
@@ -66,13 +56,17 @@ class DeliveryJob:
     root: RootView
     is_root: bool
     own_ref: str | None
-    status_changed: bool
     resolved: bool
 
     @property
     def is_correction(self) -> bool:
-        """True when this delivery edits a message already posted."""
+        """True when this delivery edits a message already posted with corrected text."""
         return self.revision > 0
+
+    @property
+    def is_root_refresh(self) -> bool:
+        """True when this delivery edits the thread's first message to show the status."""
+        return self.revision == ROOT_REFRESH
 
 
 def _started_at(session: Session, incident_id: int) -> datetime | None:
@@ -82,16 +76,6 @@ def _started_at(session: Session, incident_id: int) -> datetime | None:
         .where(Update.kind == UpdateKind.MAINTENANCE_STARTED)
         .order_by(col(Update.number).desc())
     ).first()
-
-
-def _previous_status(session: Session, update: Update) -> str | None:
-    previous = session.exec(
-        select(Update.status)
-        .where(Update.incident_id == update.incident_id)
-        .where(col(Update.public).is_(True), col(Update.number) < update.number)
-        .order_by(col(Update.number).desc())
-    ).first()
-    return None if previous is None else str(previous)
 
 
 def load_job(
@@ -137,7 +121,6 @@ def load_job(
             own_ref = outbox.get_sent_ref(
                 session=session, channel_id=channel.id, update_id=update.id
             )
-        previous = _previous_status(session, update)
         return DeliveryJob(
             delivery_id=delivery_id,
             attempts=delivery.attempts,
@@ -165,7 +148,5 @@ def load_job(
             ),
             is_root=root is None or root[0] == update.id,
             own_ref=own_ref,
-            status_changed=previous is not None
-            and (previous != str(update.status) or update.kind in ROOT_STATUS_KINDS),
             resolved=incident.status.is_closed,
         )

@@ -103,6 +103,11 @@ class SlackSender:
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (root or thread reply), or edit it for a correction."""
         destination = job.destination
+        if job.is_root_refresh:
+            if not job.is_root:
+                text, blocks = root_message(job.root)
+                await self._update(destination, job.root.ref, text, blocks)
+            return None
         if job.is_correction:
             text, blocks = root_message(job.root) if job.is_root else post_message(job.post)
             await self._update(
@@ -114,14 +119,7 @@ class SlackSender:
             return await self._post(destination, text, blocks, None)
         thread = split_ref(job.root.ref)
         text, blocks = post_message(job.post)
-        ref = await self._post(destination, text, blocks, thread[1] if thread else None)
-        if job.status_changed:
-            root_text, root_blocks = root_message(job.root)
-            try:
-                await self._update(destination, job.root.ref, root_text, root_blocks)
-            except (RateLimited, Unavailable, Rejected) as error:
-                log.warning("could not refresh the root of INC-%s: %s", job.incident_id, error)
-        return ref
+        return await self._post(destination, text, blocks, thread[1] if thread else None)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

@@ -130,6 +130,11 @@ class TelegramSender:
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
         address = job.destination.address
+        if job.is_root_refresh:
+            root_id = _first_id(job.root.ref)
+            if root_id is not None and not job.is_root:
+                await self._edit(address, root_id, root_html(job.root)[0])
+            return None
         if job.is_correction:
             message_id = _first_id(job.root.ref if job.is_root else job.own_ref)
             if message_id is not None:
@@ -142,19 +147,7 @@ class TelegramSender:
         for text in texts:
             message = await self._post(address, text, reply_to or (sent[0] if sent else None))
             sent.append(message.message_id)
-        if not job.is_root and job.status_changed:
-            await self._refresh_root(job)
         return ",".join(str(i) for i in sent)
-
-    async def _refresh_root(self, job: DeliveryJob) -> None:
-        root_id = _first_id(job.root.ref)
-        if root_id is None:
-            return
-        try:
-            await self._edit(job.destination.address, root_id, root_html(job.root)[0])
-        except (RateLimited, Unavailable, Rejected) as error:
-            # The reply went out; a stale status line on the root is not worth resending it.
-            log.warning("could not refresh the root of INC-%s: %s", job.incident_id, error.reason)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

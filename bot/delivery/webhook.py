@@ -97,6 +97,8 @@ class WebhookSender:
 
     async def send(self, job: DeliveryJob) -> str | None:
         """POST the event for this update or correction."""
+        if job.is_root_refresh:
+            return None
         payload = event(job, self.public_url)
         return await self._post(job.destination, payload, str(payload["type"]))
 

@@ -141,6 +141,7 @@ EVERY_FORM: dict[str, tuple[str, v.Command]] = {
         v.ChangeChannel("disable", "@statusfeed", "Il cliente ha chiesto una pausa"),
     ),
     "channels enable": ("channels enable 3", v.ChangeChannel("enable", "3")),
+    "channels test": ("channels test #3", v.ChangeChannel("test", "#3")),
     "help": ("help maintenance", v.Help("maintenance")),
 }
 

@@ -38,6 +38,7 @@ class ScriptedSender:
     scope_key: str = "scripted"
     counter: int = 0
     delivered: list[Sent] = field(default_factory=list)
+    refreshes: list[Sent] = field(default_factory=list)
 
     def scope(self, destination: Destination) -> str:
         return self.scope_key
@@ -55,9 +56,12 @@ class ScriptedSender:
         error = self.script(job)
         if error is not None:
             raise error
+        if job.is_root_refresh:
+            self.refreshes.append(sent)
+            return None
         self.delivered.append(sent)
         self.counter += 1
-        return None if job.is_correction else f"m{self.counter}"
+        return None if job.revision != 0 else f"m{self.counter}"
 
     async def probe(self, destination: Destination, text: str) -> str:
         return "ok"

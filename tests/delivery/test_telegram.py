@@ -1,0 +1,253 @@
+"""Telegram channels through python-telegram-bot against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.telegram import TelegramSender
+from bot.delivery.worker import DeliveryWorker
+from commands.context import Context
+from storage.models import Channel, DeliveryState, Platform
+from tests.delivery.helpers import states
+from tests.factories import ROME, FakeClock, make_channel, make_context, make_incident, run
+from tests.fakes.telegram import FakeTelegram
+
+TOKEN = "123456:TEST-TOKEN"
+
+
+@pytest.fixture
+def telegram(clock: FakeClock) -> Iterator[FakeTelegram]:
+    with FakeTelegram(token=TOKEN, clock=lambda: clock.current.timestamp()) as fake:
+        for chat in ("-1001", "-1002", "-1003"):
+            fake.add_chat(int(chat), "channel")
+        yield fake
+
+
+@pytest.fixture
+def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
+    context = make_context(sessions, clock)
+    make_channel(context, "-1001", options="--lang it")
+    return context
+
+
+def scenario(
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    telegram: FakeTelegram,
+    body: Callable[[DeliveryWorker], Awaitable[Any]],
+) -> Any:
+    """Run `body` with a worker whose Telegram sender talks to the fake, in one event loop."""
+
+    async def main() -> Any:
+        limits = Unlimited(RateSettings(), clock=clock)
+        sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
+        worker = DeliveryWorker(
+            sessions, {Platform.TELEGRAM: sender}, limits, zone=ROME, clock=clock
+        )
+        try:
+            return await body(worker)
+        finally:
+            await sender.close()
+
+    return asyncio.run(main())
+
+
+async def settle(worker: DeliveryWorker, clock: FakeClock, rounds: int = 10) -> None:
+    """Deliver what is due, letting the fake clock pass any short 429 pause."""
+    for _ in range(rounds):
+        await worker.drain()
+        clock.advance(seconds=2)
+
+
+def test_opening_then_replies_and_the_root_kept_current(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    async def body(worker: DeliveryWorker) -> None:
+        incident_id = make_incident(ctx, "Problemi consegna posta", message="Stiamo verificando")
+        await settle(worker, clock)
+        clock.current = datetime(2025, 1, 28, 14, 10, tzinfo=UTC)
+        run(ctx, f"update {incident_id} --status identified Il nodo è stato escluso")
+        await settle(worker, clock)
+        clock.advance(minutes=20)
+        run(ctx, f"resolve {incident_id}")
+        await settle(worker, clock)
+
+    scenario(sessions, clock, telegram, body)
+    root, first, last = telegram.messages(-1001)
+    assert root.reply_to is None
+    assert (first.reply_to, last.reply_to) == (root.message_id, root.message_id)
+    assert first.plain.startswith("Aggiornamento: problemi consegna posta\n28/01/2025 ore 15:10")
+    assert "Il nodo è stato escluso" in first.plain
+    assert last.plain.startswith("Chiusura: problemi consegna posta")
+    assert root.plain.startswith(
+        "Apertura: Problemi consegna posta (risolto)\n28/01/2025 ore 14:50"
+    )
+    assert root.plain.endswith("Stato: Risolto")
+    assert len(root.edits) == 2  # identified, then resolved
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_correction_edits_the_message_that_carried_it(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    async def body(worker: DeliveryWorker) -> None:
+        incident_id = make_incident(ctx, message="Testo")
+        run(ctx, f"update {incident_id} Aggiornamento con refuso")
+        await settle(worker, clock)
+        run(ctx, f"edit {incident_id} Aggiornamento corretto")
+        await settle(worker, clock)
+
+    scenario(sessions, clock, telegram, body)
+    _root, update = telegram.messages(-1001)
+    assert "Aggiornamento corretto" in update.plain
+    assert "(corretto)" in update.plain
+    assert update.edits
+    assert "Aggiornamento con refuso" in update.edits[0]
+    assert len(telegram.messages(-1001)) == 2
+
+
+INJECTIONS = [
+    "<script>alert(1)</script> & <b>bold</b> &amp; &lt;",
+    "*bold* _italic_ [link](http://x) `code` ~strike~ ||spoiler||",
+    "<!channel> <!here> <@U123> @everyone",
+    "emoji 🚨🔥 ✅ and right-to-left \u202eevil\u202c \u200fمرحبا",
+]
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+def test_user_text_arrives_escaped_and_intact(
+    ctx: Context,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    telegram: FakeTelegram,
+    text: str,
+) -> None:
+    async def body(worker: DeliveryWorker) -> None:
+        run(ctx, f'open "Titolo {text}" --message "{text}"')
+        await worker.drain()
+
+    scenario(sessions, clock, telegram, body)
+    [root] = telegram.messages(-1001)
+    assert root.parse_mode == "HTML"
+    assert f"Titolo {text}" in root.plain
+    assert text in root.plain.split("\n", 2)[2]
+
+
+def test_a_5000_character_text_is_split_at_word_boundaries(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    words = " ".join(f"parola{n}" for n in range(700))[:3990]
+    incident_id = make_incident(ctx)
+
+    async def body(worker: DeliveryWorker) -> None:
+        run(ctx, f'update {incident_id} "{words}"')
+        run(ctx, f'update {incident_id} "{words} <&>"')
+        await settle(worker, clock)
+
+    scenario(sessions, clock, telegram, body)
+    messages = telegram.messages(-1001)
+    assert all(len(m.plain) <= 4096 for m in messages)
+    assert len(messages) >= 3
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_blocked_channel_is_disabled_and_others_carry_on(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    make_channel(ctx, "-1002")
+    telegram.block(-1001)
+
+    async def body(worker: DeliveryWorker) -> None:
+        make_incident(ctx)
+        await worker.drain()
+
+    scenario(sessions, clock, telegram, body)
+    assert len(telegram.messages(-1002)) == 1
+    with sessions() as session:
+        channel = session.exec(select(Channel).where(Channel.address == "-1001")).one()
+    assert not channel.enabled
+    assert "kicked" in (channel.disabled_reason or "")
+
+
+def test_a_migrated_group_is_followed(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    telegram.add_chat(-1009, "supergroup")
+    telegram.migrate(-1001, -1009)
+
+    async def body(worker: DeliveryWorker) -> None:
+        make_incident(ctx)
+        await worker.drain()
+
+    scenario(sessions, clock, telegram, body)
+    assert len(telegram.messages(-1009)) == 1
+    assert "-1009" in run(ctx, "channels list").text
+
+
+def test_429_storm_no_request_before_retry_after(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    make_channel(ctx, "-1002")
+    make_channel(ctx, "-1003")
+    telegram.fail_next(
+        3, status=429, description="Too Many Requests: retry after 30", retry_after=30
+    )
+
+    async def body(worker: DeliveryWorker) -> list[float]:
+        make_incident(ctx)
+        refused_at: list[float] = []
+        for _ in range(60):
+            before = len(telegram.requests)
+            await worker.drain()
+            if any(r.status == 429 for r in telegram.requests[before:]):
+                refused_at.append(clock.current.timestamp())
+            clock.advance(seconds=5)
+        return refused_at
+
+    refused_at = scenario(sessions, clock, telegram, body)
+    sends = [r for r in telegram.requests if r.method.lower() == "sendmessage"]
+    for when in refused_at:
+        assert not [r for r in sends if when < r.at < when + 30]
+    assert sum(1 for r in sends if r.status == 200) == 3
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_ten_minute_outage_everything_delivered_in_order_once(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    make_channel(ctx, "-1002")
+
+    async def body(worker: DeliveryWorker) -> None:
+        telegram.set_outage(True)
+        incident_id = make_incident(ctx)
+        for n in range(3):
+            clock.advance(minutes=2)
+            run(ctx, f"update {incident_id} aggiornamento {n}")
+            await worker.drain()
+        clock.advance(minutes=4)
+        run(ctx, f"resolve {incident_id}")
+        await worker.drain()
+        telegram.set_outage(False)
+        for _ in range(120):
+            clock.advance(seconds=30)
+            await worker.drain()
+
+    scenario(sessions, clock, telegram, body)
+    for chat in (-1001, -1002):
+        messages = telegram.messages(chat)
+        heads = [m.plain.split("\n", 1)[0].split(":")[0] for m in messages]
+        assert heads == ["Apertura", "Aggiornamento", "Aggiornamento", "Aggiornamento", "Chiusura"]
+        assert [m.plain.split("\n")[3] for m in messages[1:4]] == [
+            "aggiornamento 0",
+            "aggiornamento 1",
+            "aggiornamento 2",
+        ]
+    assert set(states(sessions).values()) == {DeliveryState.SENT}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,12 +35,12 @@ class FakeClock:
 
 def make_context(
     sessions: sessionmaker[Session],
-    clock: FakeClock | None = None,
+    clock: Callable[[], datetime] | None = None,
     *,
     actor: Actor = RESPONDER,
     locale: str = "it",
 ) -> Context:
-    """A command context on the test database with a fake clock."""
+    """A command context on the test database with a fake clock (or the one given)."""
     return Context(
         sessions=sessions, zone=ROME, locale=locale, actor=actor, now=clock or FakeClock()
     )

@@ -39,6 +39,9 @@ class Context:
     # Sends a test message to a channel and says how it went; front-ends that can
     # reach the platforms provide it (commands/ itself never talks to them).
     probe: Callable[[Channel], str] | None = None
+    # Called after a change is committed, so an in-process worker sends it at once
+    # instead of at its next poll; must be safe to call from any thread.
+    changed: Callable[[], None] | None = None
 
     def clock(self) -> Clock:
         """The zone and moment that typed dates are read against."""

@@ -55,7 +55,10 @@ def execute(command: v.Command, ctx: Context) -> Reply:
             f"Only responders can change incidents, components or channels; {ctx.grant_hint}. "
             "Anyone may use list, show, summary and help."
         )
-    return HANDLERS[type(command)](command, ctx)
+    reply = HANDLERS[type(command)](command, ctx)
+    if reply.changed and ctx.changed is not None:
+        ctx.changed()
+    return reply
 
 
 def run_text(text: str, ctx: Context) -> Reply:

@@ -78,10 +78,17 @@ class DeliveryWorker:
         self.name = name
         self.alert = alert
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Look for new deliveries now instead of at the next poll."""
+        """Look for new deliveries now instead of at the next poll (from the worker's loop)."""
         self._wake.set()
+
+    def wake_from_any_thread(self) -> None:
+        """Like wake(), for handlers running in worker threads of the same process."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
 
     def _claim(self, limit: int) -> list[int]:
         with self.sessions() as session, session.begin():
@@ -254,6 +261,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set, waking on new work or every poll interval."""
         inflight: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
         log.info("delivery worker %s started", self.name)
         while not stop.is_set():
             room = self.settings.concurrency - len(inflight)

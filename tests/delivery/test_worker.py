@@ -237,3 +237,37 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
     assert all(2.5 <= d <= 5 for d in first)
     assert len(set(first)) > 1
     assert all(150 <= backoff(20, settings) <= 300 for _ in range(50))
+
+
+def test_an_in_process_change_wakes_the_worker_at_once(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    sender = ScriptedSender(clock)
+    worker = make_worker(sessions, clock, sender, settings=WorkerSettings(poll_seconds=60))
+
+    async def main() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.05)
+        base = make_context(sessions, clock)
+        ctx = Context(
+            base.sessions,
+            base.zone,
+            base.locale,
+            base.actor,
+            base.now,
+            changed=worker.wake_from_any_thread,
+        )
+        make_channel(ctx, "-1001")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.to_thread(make_incident, ctx)
+        while not sender.delivered and loop.time() - started < 10:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        return loop.time() - started
+
+    took = asyncio.run(main())
+    assert len(sender.delivered) == 1
+    assert took < 5  # woken, not waiting for the 60 s poll

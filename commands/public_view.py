@@ -159,11 +159,6 @@ class Overall:
     indicator: str
     maintenance: bool
 
-    @property
-    def operational(self) -> bool:
-        """True when nothing affects customers at all."""
-        return self.indicator == "none" and not self.maintenance
-
 
 def overall_of(active: Iterable[PublicIncident]) -> Overall:
     """The worst public impact of the open incidents, and any maintenance in progress."""
@@ -177,11 +172,17 @@ def overall_of(active: Iterable[PublicIncident]) -> Overall:
 
 
 def component_statuses(
-    components: Iterable[PublicComponent], active: Iterable[PublicIncident]
+    components: Iterable[PublicComponent],
+    active: Iterable[PublicIncident],
+    last_closed: dict[int, datetime] | None = None,
 ) -> tuple[ComponentStatus, ...]:
-    """Each live component's state: the worst of the open incidents and running maintenance."""
+    """Each live component's state: the worst of the open incidents and running maintenance.
+
+    Its time is the latest public change of what affects it now, or the end of
+    what affected it last.
+    """
     worst: dict[int, str] = {}
-    changed: dict[int, datetime] = {}
+    changed: dict[int, datetime] = dict(last_closed or {})
     for incident in active:
         if incident.is_maintenance and incident.status != IncidentStatus.IN_PROGRESS:
             continue
@@ -220,11 +221,15 @@ class PublicView:
         return tuple(c for c in self.components.values() if not c.removed)
 
     def component_by_key(self, key: str) -> PublicComponent:
-        """A component by key, removed ones included, or UnknownComponent."""
+        """A component by key in any case, removed ones included, or UnknownComponent."""
         for component in self.components.values():
-            if component.key == key.strip().lower():
+            if component.key.lower() == key.strip().lower():
                 return component
         raise UnknownComponent(key)
+
+    def last_closings(self) -> dict[int, datetime]:
+        """When what affected each component last ended."""
+        return public_store.list_last_closing_by_component(session=self.session)
 
     def incident(self, incident_id: int) -> PublicIncident | None:
         """One incident or maintenance with its whole public timeline."""

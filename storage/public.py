@@ -175,3 +175,14 @@ def list_public_updates_by_incident(
         for update in session.exec(query):
             found.setdefault(update.incident_id, []).append(update)
     return found
+
+
+def list_last_closing_by_component(*, session: Session) -> dict[int, datetime]:
+    """When an incident or maintenance affecting each component last ended."""
+    query = (
+        select(IncidentComponent.component_id, func.max(Incident.closed_at))
+        .join(Incident, col(Incident.id) == col(IncidentComponent.incident_id))
+        .where(col(Incident.closed_at).is_not(None))
+        .group_by(col(IncidentComponent.component_id))
+    )
+    return {component_id: closed for component_id, closed in session.exec(query) if closed}

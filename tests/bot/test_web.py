@@ -1,10 +1,13 @@
-"""The web app: health check and the plain list of open incidents."""
+"""The web app: health check, the status page at `/`, and room for more routes."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.database import Database
@@ -32,7 +35,7 @@ def test_healthz_fails_when_the_database_is_gone(tmp_path: object) -> None:
     assert response.json()["database"] == "unreachable"
 
 
-def test_home_lists_open_incidents_escaped(
+def test_home_shows_open_incidents_escaped(
     engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
     ctx = make_context(sessions, clock)
@@ -42,7 +45,25 @@ def test_home_lists_open_incidents_escaped(
     page = client_for(engine).get("/").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; posta" in page
     assert "<script>" not in page
-    assert "Stato &lt;servizi&gt;" in page
-    assert "Già risolto" not in page
-    assert "In analisi" in page
-    assert "Investigating" in client_for(engine).get("/?lang=en").text
+    assert "<title>Stato &lt;servizi&gt;: " in page
+    active = page[page.index('id="incidents-title"') : page.index('id="components-title"')]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; posta" in active
+    assert "In analisi" in active
+    assert "Già risolto" not in active
+    assert "Già risolto (risolto)" in page  # in the history instead
+    english = client_for(engine).get("/?lang=en").text
+    assert '<html lang="en">' in english
+    assert "Investigating" in english
+    assert "Già risolto (resolved)" in english
+
+
+def test_extra_routes_are_served_beside_the_status_page(engine: sa.Engine) -> None:
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse("herald_up 1\n")
+
+    settings = Settings(_env_file=None)
+    database = Database(engine, make_session_factory(engine))
+    client = TestClient(create_app(settings, database, [Route("/metrics", metrics)]))
+    assert client.get("/metrics").text == "herald_up 1\n"
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/").status_code == 200

@@ -1,0 +1,1 @@
+"""The public status page, its feeds and the Statuspage-compatible API."""

@@ -1,0 +1,101 @@
+"""HTTP details of the public pages: language, compression and conditional requests."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime, parsedate_to_datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.status.cache import Rendered
+from commands.wording import LOCALES
+
+CACHE_CONTROL = "public, max-age=30"
+VARY = "Accept-Encoding, Accept-Language"
+
+
+def _weighted(header: str) -> list[tuple[str, float]]:
+    """The items of an Accept-* header with their q-values, best first (ties keep order)."""
+    items: list[tuple[str, float]] = []
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if name.strip():
+            items.append((name.strip().lower(), quality))
+    return sorted(items, key=lambda item: -item[1])
+
+
+def choose_language(request: Request, default: str) -> str:
+    """`?lang=it|en` first, then the best of Accept-Language that Herald speaks, else default."""
+    asked = request.query_params.get("lang", "").strip().lower()
+    if asked in LOCALES:
+        return asked
+    for tag, quality in _weighted(request.headers.get("accept-language", "")):
+        base = tag.split("-")[0]
+        if quality > 0 and base in LOCALES:
+            return base
+    return default if default in LOCALES else LOCALES[0]
+
+
+def accepts_gzip(request: Request) -> bool:
+    """True when the client takes gzip (and did not refuse it with q=0)."""
+    weights = dict(_weighted(request.headers.get("accept-encoding", "")))
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+def _not_modified_since(header: str, entry: Rendered) -> bool:
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return entry.last_modified <= since
+
+
+def respond(request: Request, entry: Rendered, *, extra: dict[str, str] | None = None) -> Response:
+    """The cached body, gzipped if the client takes it, or 304 when the client has it already.
+
+    If-None-Match wins over If-Modified-Since, as RFC 9110 says; the gzip body
+    has its own ETag, since it is a different representation.
+    """
+    packed = entry.gzipped is not None and accepts_gzip(request)
+    etag = f'{entry.etag[:-1]}-gz"' if packed else entry.etag
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(entry.last_modified, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        "Vary": VARY,
+        "X-Content-Type-Options": "nosniff",
+        **(extra or {}),
+    }
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        fresh = _etag_matches(match, etag)
+        if not fresh and packed and _etag_matches(match, entry.etag):
+            # The client holds the plain body, which is just as current.
+            fresh, headers["ETag"] = True, entry.etag
+    else:
+        since = request.headers.get("if-modified-since")
+        fresh = since is not None and _not_modified_since(since, entry)
+    if fresh:
+        return Response(status_code=304, headers=headers)
+    if packed:
+        assert entry.gzipped is not None
+        headers["Content-Encoding"] = "gzip"
+        return Response(entry.gzipped, media_type=entry.media_type, headers=headers)
+    return Response(entry.body, media_type=entry.media_type, headers=headers)

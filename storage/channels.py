@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -68,12 +69,13 @@ def create_channel(
 
 def delete_channel(*, session: Session, channel: Channel) -> None:
     """Remove a channel, its filters and its pending deliveries."""
-    for link in session.exec(
-        select(ChannelComponent).where(ChannelComponent.channel_id == channel.id)
-    ):
-        session.delete(link)
-    for delivery in session.exec(select(Delivery).where(Delivery.channel_id == channel.id)):
-        session.delete(delivery)
+    # Statements, not ORM deletes: with no relationships mapped, the unit of work may
+    # delete the channel first, and the database's ON DELETE CASCADE then leaves the
+    # ORM's own delivery deletes matching nothing (an SAWarning).
+    session.execute(
+        sa.delete(ChannelComponent).where(col(ChannelComponent.channel_id) == channel.id)
+    )
+    session.execute(sa.delete(Delivery).where(col(Delivery.channel_id) == channel.id))
     session.delete(channel)
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.models import (
+    Audience,
     Channel,
     ChannelComponent,
     Component,
@@ -97,11 +98,12 @@ def list_followers(
 ) -> Sequence[Channel]:
     """Enabled channels that get this incident's public updates.
 
-    A channel follows when the incident touches one of its components (or it
-    filters none) and is at least as severe as its minimum; maintenance has no
-    severity and reaches every channel of its components. A channel that already
-    received part of this incident keeps following it to the end, so customers
-    never see an opening without its closing.
+    The internal incident channel follows every incident. A public channel follows
+    when the incident touches one of its components (or it filters none) and is at
+    least as severe as its minimum; maintenance has no severity and reaches every
+    channel of its components. A channel that already received part of this incident
+    keeps following it to the end, so customers never see an opening without its
+    closing.
     """
     channels = session.exec(
         select(Channel).where(col(Channel.enabled).is_(True)).order_by(col(Channel.id))
@@ -124,7 +126,7 @@ def list_followers(
     followers = []
     for channel in channels:
         assert channel.id is not None
-        if channel.id in already:
+        if channel.id in already or channel.is_internal:
             followers.append(channel)
             continue
         wanted = filters.get(channel.id)
@@ -139,3 +141,48 @@ def list_followers(
             continue
         followers.append(channel)
     return followers
+
+
+def list_internal_channels(*, session: Session) -> Sequence[Channel]:
+    """The responders' incident channels, enabled or not, oldest first."""
+    query = select(Channel).where(Channel.audience == Audience.INTERNAL)
+    return session.exec(query.order_by(col(Channel.id))).all()
+
+
+def ensure_internal_channel(
+    *, session: Session, platform: Platform, address: str, locale: str
+) -> tuple[Channel, list[Channel]]:
+    """Make `address` the one enabled incident channel; return it and the channels retired.
+
+    A customer channel at the same address becomes the incident channel. An incident
+    channel at another address is disabled rather than moved, so its threads stay where
+    they are; a new address starts new threads.
+    """
+    current = session.exec(
+        select(Channel).where(Channel.platform == platform, Channel.address == address)
+    ).first()
+    if current is None:
+        current = Channel(
+            platform=platform, address=address, locale=locale, audience=Audience.INTERNAL
+        )
+    current.audience = Audience.INTERNAL
+    session.add(current)
+    session.flush()
+    retired = [
+        c for c in list_internal_channels(session=session) if c.id != current.id and c.enabled
+    ]
+    for channel in retired:
+        channel.enabled = False
+        channel.disabled_reason = f"replaced by the incident channel {address}"
+        session.add(channel)
+    return current, retired
+
+
+def retire_internal_channels(*, session: Session, reason: str) -> list[Channel]:
+    """Disable every incident channel (the setting was removed); return those disabled."""
+    retired = [c for c in list_internal_channels(session=session) if c.enabled]
+    for channel in retired:
+        channel.enabled = False
+        channel.disabled_reason = reason
+        session.add(channel)
+    return retired

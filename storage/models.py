@@ -67,6 +67,13 @@ class Platform(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
+class Audience(enum.StrEnum):
+    """Who reads a channel: customers, or the responders in the incident channel."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -161,7 +168,11 @@ class ChannelComponent(SQLModel, table=True):
 
 
 class Channel(SQLModel, table=True):
-    """A customer-facing destination that follows incidents."""
+    """A destination that follows incidents: a customer channel, or the incident channel.
+
+    An internal channel (the responders' incident channel) follows every incident and
+    also receives internal notes; public channels never do.
+    """
 
     __table_args__ = (sa.UniqueConstraint("platform", "address"),)
 
@@ -174,6 +185,15 @@ class Channel(SQLModel, table=True):
     disabled_reason: str | None = Field(default=None, max_length=500)
     secret: str | None = Field(default=None, max_length=200, repr=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    audience: Audience = Field(
+        default=Audience.PUBLIC,
+        sa_column=_enum_column(Audience, nullable=False, server_default=Audience.PUBLIC.value),
+    )
+
+    @property
+    def is_internal(self) -> bool:
+        """True for the responders' incident channel."""
+        return Audience(self.audience) == Audience.INTERNAL
 
 
 class Delivery(SQLModel, table=True):

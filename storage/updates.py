@@ -38,10 +38,12 @@ def create_update(
     component_ids: set[int],
     public: bool = True,
 ) -> Update:
-    """Append an update to the timeline and, if public, queue it for every follower.
+    """Append an update to the timeline and queue it for every channel that gets it.
 
-    The caller holds the incident locked (get_incident(for_change=True)), so the
-    numbering is safe, and commits the update and its deliveries together.
+    A public update goes to every follower; an internal one (a note) only to the
+    internal incident channel. The caller holds the incident locked
+    (get_incident(for_change=True)), so the numbering is safe, and commits the update
+    and its deliveries together.
     """
     assert incident.id is not None
     last = session.exec(
@@ -63,14 +65,24 @@ def create_update(
     incident.changed_at = max(incident.changed_at, at)
     session.add(incident)
     session.flush()
-    if public:
-        followers = list_followers(session=session, incident=incident, component_ids=component_ids)
-        create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
-        if _changes_the_root(session, update):
-            threads = [c for c in followers if c.platform != Platform.WEBHOOK]
-            create_deliveries(
-                session=session, update=update, channels=threads, revision=ROOT_REFRESH, at=at
-            )
+    followers = list_followers(session=session, incident=incident, component_ids=component_ids)
+    if not public:
+        internal = [c for c in followers if c.is_internal]
+        create_deliveries(session=session, update=update, channels=internal, revision=0, at=at)
+        return update
+    create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
+    status_changed = _changes_the_root(session, update)
+    # The incident channel's first message also shows severity and components, which any
+    # public update may change; customers' first messages show only the status.
+    threads = [
+        c
+        for c in followers
+        if c.platform != Platform.WEBHOOK
+        and (status_changed or (c.is_internal and update.number > 1))
+    ]
+    create_deliveries(
+        session=session, update=update, channels=threads, revision=ROOT_REFRESH, at=at
+    )
     return update
 
 
@@ -94,16 +106,16 @@ def correct_update(*, session: Session, update: Update, text: str, at: datetime)
     update.edited_at = at
     session.add(update)
     session.flush()
-    if update.public:
-        assert update.id is not None
-        channels = list_channels_reached_by(session=session, update_id=update.id)
-        create_deliveries(
-            session=session,
-            update=update,
-            channels=[c for c in channels if c.enabled],
-            revision=update.revision,
-            at=at,
-        )
+    assert update.id is not None
+    channels = list_channels_reached_by(session=session, update_id=update.id)
+    create_deliveries(
+        session=session,
+        update=update,
+        # A note only ever reached the incident channel; checked again, never assumed.
+        channels=[c for c in channels if c.enabled and (update.public or c.is_internal)],
+        revision=update.revision,
+        at=at,
+    )
     return update
 
 

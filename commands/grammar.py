@@ -78,8 +78,10 @@ FORMS: dict[str, Form] = {
         ),
         Form(
             "summary",
-            "summary [today|week|month|YYYY-MM]",
-            "count incidents and maintenance in a period (default: week)",
+            "summary [today|week|month|YYYY-MM] [--share]",
+            "count incidents and maintenance in a period (default: week); "
+            "--share shows it to the whole chat",
+            (Option("share", "flag"),),
         ),
         Form(
             "maintenance schedule",

@@ -353,7 +353,7 @@ def _summary(r: _Reader) -> v.Command:
         raise UsageError(f"summary takes one period. Usage: {r.args.form.usage}")
     period = words[0] if words else "week"
     parse_period(period, zone=r.clock.zone, now=r.clock.now)
-    return v.Summarize(period.lower())
+    return v.Summarize(period.lower(), share=r.flag("share"))
 
 
 def _schedule(r: _Reader) -> v.Command:

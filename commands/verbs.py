@@ -70,6 +70,7 @@ class ListIncidents:
 @dataclass(frozen=True)
 class Summarize:
     period: str = "week"
+    share: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,17 @@ from sqlmodel import Session, col, select
 from commands.wording import PublicPost, display_title, render_update, status_label
 from storage import components as component_store
 from storage import outbox
-from storage.models import Channel, Delivery, Incident, Platform, Update, UpdateKind
+from storage.models import (
+    Audience,
+    Channel,
+    Delivery,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    Platform,
+    Update,
+    UpdateKind,
+)
 from storage.updates import ROOT_REFRESH
 
 
@@ -25,6 +35,34 @@ class Destination:
     address: str
     locale: str
     secret: str | None = None
+    audience: Audience = Audience.PUBLIC
+
+    @property
+    def is_internal(self) -> bool:
+        """True for the responders' incident channel."""
+        return self.audience == Audience.INTERNAL
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What responders see beside the customer post: severity, components, who and when.
+
+    Loaded for the internal incident channel only; customer channels never get them.
+    """
+
+    kind: IncidentKind
+    severity: int | None
+    status: IncidentStatus
+    components: tuple[str, ...]
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    update_number: int
+    update_author: str
+    update_public: bool
+    update_severity: int | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +95,7 @@ class DeliveryJob:
     is_root: bool
     own_ref: str | None
     resolved: bool
+    facts: IncidentFacts | None = None
 
     @property
     def is_correction(self) -> bool:
@@ -132,6 +171,7 @@ def load_job(
                 address=channel.address,
                 locale=post.locale,
                 secret=channel.secret,
+                audience=Audience(channel.audience),
             ),
             incident_id=incident.id,
             incident_status=str(incident.status),
@@ -149,4 +189,23 @@ def load_job(
             is_root=root is None or root[0] == update.id,
             own_ref=own_ref,
             resolved=incident.status.is_closed,
+            facts=_facts(incident, update, names) if channel.is_internal else None,
         )
+
+
+def _facts(incident: Incident, update: Update, components: list[str]) -> IncidentFacts:
+    return IncidentFacts(
+        kind=IncidentKind(incident.kind),
+        severity=incident.severity,
+        status=IncidentStatus(incident.status),
+        components=tuple(components),
+        opened_by=incident.opened_by,
+        opened_at=incident.opened_at,
+        closed_at=incident.closed_at,
+        window_start=incident.window_start,
+        window_end=incident.window_end,
+        update_number=update.number,
+        update_author=update.author,
+        update_public=update.public,
+        update_severity=update.severity,
+    )

@@ -52,6 +52,7 @@ def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Send
             settings.slack_bot_token.get_secret_value(),
             api_url=settings.slack_api_url,
             limits=limits,
+            public_url=settings.public_url,
         )
     return senders
 

@@ -1,4 +1,8 @@
-"""Slack customer channels: the opening as a Block Kit message, updates in its thread."""
+"""Slack channels: the opening as a Block Kit message, updates in its thread.
+
+Customer channels get the public post; the internal incident channel gets the same
+timeline with the responders' details, its notes, and the buttons (bot/slack/thread.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from bot.delivery.errors import ChannelGone, RateLimited, Rejected, Unavailable
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
+from bot.slack.thread import incident_reply, incident_root
 from storage.models import Platform
 
 log = logging.getLogger(__name__)
@@ -34,9 +39,12 @@ def split_ref(ref: str | None) -> tuple[str, str] | None:
 class SlackSender:
     """Sends through slack_sdk's AsyncWebClient, pointed at SLACK_API_URL."""
 
-    def __init__(self, token: str, *, api_url: str, limits: RateLimits) -> None:
+    def __init__(
+        self, token: str, *, api_url: str, limits: RateLimits, public_url: str = ""
+    ) -> None:
         self.client = AsyncWebClient(token=token, base_url=api_url, timeout=15)
         self.limits = limits
+        self.public_url = public_url
 
     def scope(self, destination: Destination) -> str:
         """Slack's 429s on chat.postMessage are per channel."""
@@ -100,25 +108,35 @@ class SlackSender:
             if error.reason not in HARMLESS_EDIT:
                 raise
 
+    def _root(self, job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
+        if job.destination.is_internal and job.facts is not None:
+            return incident_root(job, self.public_url)
+        return root_message(job.root)
+
+    def _reply(self, job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
+        if job.destination.is_internal and job.facts is not None:
+            return incident_reply(job)
+        return post_message(job.post)
+
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (root or thread reply), or edit it for a correction."""
         destination = job.destination
         if job.is_root_refresh:
             if not job.is_root:
-                text, blocks = root_message(job.root)
+                text, blocks = self._root(job)
                 await self._update(destination, job.root.ref, text, blocks)
             return None
         if job.is_correction:
-            text, blocks = root_message(job.root) if job.is_root else post_message(job.post)
+            text, blocks = self._root(job) if job.is_root else self._reply(job)
             await self._update(
                 destination, job.root.ref if job.is_root else job.own_ref, text, blocks
             )
             return None
         if job.is_root:
-            text, blocks = root_message(job.root)
+            text, blocks = self._root(job)
             return await self._post(destination, text, blocks, None)
         thread = split_ref(job.root.ref)
-        text, blocks = post_message(job.post)
+        text, blocks = self._reply(job)
         return await self._post(destination, text, blocks, thread[1] if thread else None)
 
     async def probe(self, destination: Destination, text: str) -> str:

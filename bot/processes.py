@@ -8,13 +8,16 @@ import getpass
 import logging
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.database import Database, open_database, redacted_url
 from bot.settings import Settings
 from bot.worker import run_worker
 from commands.context import Actor, Context
 from storage.migrate import current_revision
+
+if TYPE_CHECKING:
+    from bot.slack.setup import SlackFrontEnd
 
 log = logging.getLogger("herald")
 
@@ -54,7 +57,9 @@ def demo(settings: Settings, say: Callable[[str], None]) -> int:
     return 0
 
 
-async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event) -> None:
+async def _serve_web(
+    settings: Settings, database: Database, stop: asyncio.Event, slack: SlackFrontEnd | None
+) -> None:
     import uvicorn
 
     from bot.web import create_app
@@ -68,8 +73,12 @@ async def _serve_web(settings: Settings, database: Database, stop: asyncio.Event
 
     from bot.metrics import metrics_route
 
+    routes = [metrics_route(database)]
+    if slack is not None and settings.slack_signing_secret is not None:
+        routes.insert(0, slack.route())
+        log.info("Slack: requests at %s/slack/events", settings.public_url.rstrip("/"))
     config = uvicorn.Config(
-        create_app(settings, database, [metrics_route(database)]),
+        create_app(settings, database, routes),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -107,11 +116,23 @@ async def _main(settings: Settings, database: Database, process: str) -> None:
         tasks.append(run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds))
         tasks.append(delivery.run(stop))
         tasks.append(listen_for_outbox(settings, delivery, stop))
+    slack = None
+    if process in ("serve", "web") and settings.slack_bot_token is not None:
+        from bot.slack.setup import build_slack, slack_configured
+
+        wake = delivery.wake_from_any_thread if delivery is not None else None
+        slack = (
+            build_slack(settings, database, changed=wake) if slack_configured(settings) else None
+        )
+        if slack is not None and settings.slack_app_token is not None:
+            tasks.append(slack.run_socket_mode(settings.slack_app_token.get_secret_value(), stop))
     if process in ("serve", "web"):
-        tasks.append(_serve_web(settings, database, stop))
+        tasks.append(_serve_web(settings, database, stop, slack))
     try:
         await asyncio.gather(*tasks)
     finally:
+        if slack is not None:
+            await slack.close()
         if delivery is not None:
             from bot.delivery.setup import close_senders
 
@@ -125,6 +146,10 @@ def run(settings: Settings, process: str) -> int:
     log.info("herald %s on %s", process, redacted_url(settings))
     for part in settings.disabled_parts():
         log.info(part)
+    if settings.slack_bot_token is not None:
+        from bot.slack.setup import ensure_incident_channel
+
+        ensure_incident_channel(settings, database)
     try:
         asyncio.run(_main(settings, database, process))
     finally:

@@ -1,0 +1,294 @@
+"""The Slack listeners: each acknowledges first, then parses, calls the core and answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.slack import modals
+from bot.slack.caller import Answers, Caller, caller_of, plain_text
+from bot.slack.forms import load_components, load_incident_form
+from bot.slack.http import SlackHttp
+from bot.slack.replies import refusal_message, reply_message, summary_message
+from bot.slack.responders import Responders
+from bot.slack.runner import CommandRunner
+from bot.slack.submissions import read_submission, refreshed_view
+from bot.slack.thread import EDIT_BUTTON, NOTE_BUTTON, RESOLVE_BUTTON, UPDATE_BUTTON
+from commands import verbs as v
+from commands.dispatch import execute
+from commands.errors import NotAllowed, Refused, UsageError
+from commands.lookup import ref
+from commands.parser import Clock, parse, parse_tokens
+from commands.queries import summary_view
+from commands.tokens import Token, tokenize
+
+log = logging.getLogger(__name__)
+
+# A trigger_id is good for 3 s: reading the form's data must leave time to open it.
+FORM_SECONDS = 1.8
+STILL_SAVING = "Still working on it (the database is slow); the outcome will follow here."
+FORM_UNREADABLE = "That form could not be read; open it again, or type the command instead."
+TRIGGER_EXPIRED = "The form could not open in time; type the command again, or use its text form."
+BUTTONS = re.compile(f"^({'|'.join((UPDATE_BUTTON, RESOLVE_BUTTON, NOTE_BUTTON, EDIT_BUTTON))})$")
+
+
+def open_prefill(text: str, clock: Clock) -> v.OpenIncident | None:
+    """`open` typed without a title: its options, to fill the modal with; else None."""
+    try:
+        tokens = tokenize(text)
+    except UsageError:
+        return None
+    if not tokens or tokens[0].text.lower().lstrip("/") != "open":
+        return None
+    try:
+        command = parse_tokens([tokens[0], Token("…", quoted=True), *tokens[1:]], clock=clock)
+    except UsageError:
+        return None
+    assert isinstance(command, v.OpenIncident)
+    return v.OpenIncident(
+        title="",
+        severity=command.severity,
+        components=command.components,
+        status=command.status,
+        message=command.message,
+    )
+
+
+class SlackHandlers:
+    """The listeners of the Slack app, sharing one runner, one client and one way to answer."""
+
+    def __init__(
+        self,
+        *,
+        runner: CommandRunner,
+        http: SlackHttp,
+        responders: Responders,
+        sessions: sessionmaker[Session],
+        zone: ZoneInfo,
+        clock: Callable[[], datetime],
+        public_url: str,
+        incident_channel: str | None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runner = runner
+        self.http = http
+        self.answers = Answers(http)
+        self.responders = responders
+        self.sessions = sessions
+        self.zone = zone
+        self.clock = clock
+        self.public_url = public_url
+        self.incident_channel = incident_channel
+        self.monotonic = monotonic
+
+    async def on_command(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
+        """`/incident TEXT`: a modal for `open` without a title, else the command language."""
+        started = self.monotonic()
+        await ack()
+        caller = caller_of(body)
+        if not await self._first_time(caller, body, request):
+            return
+        text = plain_text(str(body.get("text") or ""))
+        clock = Clock(self.zone, self.clock())
+        if not text.strip():
+            await self._open_form(caller, None, started)
+            return
+        try:
+            command = parse(text, clock=clock)
+        except UsageError as error:
+            prefill = open_prefill(text, clock)
+            if prefill is None:
+                await self._refuse(caller, error, changing=False)
+            else:
+                await self._open_form(caller, prefill, started)
+            return
+        await self._run(caller, command, started)
+
+    async def on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Update / Resolve / Add note / Edit last update under an incident: open its modal."""
+        started = self.monotonic()
+        await ack()
+        caller = caller_of(body)
+        if not await self._first_time(caller, body, None):
+            return
+        try:
+            allowed = await asyncio.wait_for(self.responders.includes(caller.user_id), 1.0)
+        except (TimeoutError, Refused):
+            allowed = True  # not known in time: the submission is checked again
+        if not allowed:
+            grant = self.responders.grant_hint(caller.user_id)
+            refusal = NotAllowed(
+                f"Only responders can change incidents, components or channels; {grant}. "
+                "Anyone may use list, show, summary and help."
+            )
+            await self._refuse(caller, refusal, changing=True)
+            return
+        try:
+            form, choices = await asyncio.wait_for(
+                asyncio.to_thread(load_incident_form, self.sessions, int(action.get("value") or 0)),
+                timeout=max(0.1, started + FORM_SECONDS - self.monotonic()),
+            )
+        except Exception as error:
+            await self._refuse(caller, error, changing=False)
+            return
+        meta = {"channel": caller.channel_id, "response_url": caller.response_url}
+        now = self.clock()
+        kind = action.get("action_id")
+        if kind == UPDATE_BUTTON:
+            view = modals.update_modal(form, choices, meta, zone=self.zone, now=now)
+        elif kind == RESOLVE_BUTTON:
+            view = modals.resolve_modal(form, meta, zone=self.zone, now=now)
+        elif kind == NOTE_BUTTON:
+            view = modals.note_modal(form, meta)
+        elif form.last_public is None:
+            await self._refuse(
+                caller,
+                Refused(f"{ref(form.incident_id)} has no public update to correct."),
+                changing=False,
+            )
+            return
+        else:
+            view = modals.edit_modal(form, meta, zone=self.zone, now=now)
+        await self._show(caller, view)
+
+    async def on_preview(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Refresh preview: render the customer post again from what the modal holds now."""
+        await ack()
+        view = body.get("view") or {}
+        fresh = refreshed_view(view, zone=self.zone, now=self.clock())
+        try:
+            await self.http.client().views_update(
+                view_id=view.get("id"), hash=view.get("hash"), view=fresh
+            )
+        except SlackApiError as error:
+            log.info("preview not refreshed: %s", error.response.get("error"))
+
+    async def on_submission(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        """A modal submitted: refuse it field by field, or close it and run its command."""
+        started = self.monotonic()
+        try:
+            command = read_submission(view)
+        except modals.ModalErrors as refusal:
+            await ack(response_action="errors", errors=refusal.errors)
+            return
+        except (ValueError, KeyError, TypeError, AttributeError):
+            await ack()  # a form Herald cannot read: close it rather than leave Slack waiting
+            log.warning("unreadable modal submission %s", view.get("callback_id"), exc_info=True)
+            command = None
+        else:
+            await ack()
+        caller = caller_of(body).with_metadata(str(view.get("private_metadata") or ""))
+        if command is None:
+            await self.answers.tell(caller, FORM_UNREADABLE)
+            return
+        key = f"view:{view.get('id')}:{view.get('hash')}"
+        if not self.runner.first_time(key):
+            return
+        await self._run(caller, command, started)
+
+    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        """Anything a listener let through: answered like every other failure."""
+        text, blocks = refusal_message(error, changing=False)
+        if body:
+            await self.answers.tell(caller_of(body), text, blocks)
+
+    async def _first_time(
+        self, caller: Caller, body: dict[str, Any], request: AsyncBoltRequest | None
+    ) -> bool:
+        if self.runner.first_time(body.get("trigger_id")):
+            return True
+        retry = request.headers.get("x-slack-retry-num", [""])[0] if request else ""
+        log.info(
+            "request from %s delivered again (retry %s): ignored", caller.user_id, retry or "?"
+        )
+        await self.answers.tell(
+            caller, "Slack delivered this request twice; Herald ran it once (see the answer above)."
+        )
+        return False
+
+    async def _run(self, caller: Caller, command: v.Command, started: float) -> None:
+        changing = v.changes_state(command)
+
+        async def still_working() -> None:
+            await self.answers.tell(caller, STILL_SAVING)
+
+        try:
+            if isinstance(command, v.Summarize):
+                summary = await self.runner.run(
+                    caller,
+                    lambda ctx: summary_view(command, ctx),
+                    changing=False,
+                    started=started,
+                    when_slow=still_working,
+                )
+                text, blocks = summary_message(summary, self.zone)
+                await self.answers.tell(caller, text, blocks, in_channel=summary.share)
+                return
+            reply = await self.runner.run(
+                caller,
+                lambda ctx: execute(command, ctx),
+                changing=changing,
+                started=started,
+                when_slow=still_working,
+            )
+        except Exception as error:
+            await self._refuse(caller, error, changing=changing)
+            return
+        text, blocks = reply_message(
+            reply, public_url=self.public_url, incident_channel=self.incident_channel
+        )
+        announce = reply.changed and reply.incident_id is not None and not self.incident_channel
+        await self.answers.tell(caller, text, blocks, in_channel=announce)
+
+    async def _refuse(self, caller: Caller, error: BaseException, *, changing: bool) -> None:
+        text, blocks = refusal_message(
+            error, changing=changing, responders=self.responders.listing()
+        )
+        await self.answers.tell(caller, text, blocks)
+
+    async def _open_form(
+        self, caller: Caller, prefill: v.OpenIncident | None, started: float
+    ) -> None:
+        try:
+            choices = await asyncio.wait_for(
+                asyncio.to_thread(load_components, self.sessions),
+                timeout=max(0.1, started + FORM_SECONDS - self.monotonic()),
+            )
+        except Exception as error:
+            await self._refuse(caller, error, changing=False)
+            return
+        meta = {"channel": caller.channel_id, "response_url": caller.response_url}
+        view = modals.open_modal(choices, prefill, meta, zone=self.zone, now=self.clock())
+        await self._show(caller, view)
+
+    async def _show(self, caller: Caller, view: dict[str, Any]) -> None:
+        try:
+            await self.http.client().views_open(trigger_id=caller.trigger_id, view=view)
+        except SlackApiError as error:
+            log.warning("views.open failed: %s", error.response.get("error"))
+            await self.answers.tell(caller, TRIGGER_EXPIRED)
+
+
+def register(app: AsyncApp, handlers: SlackHandlers) -> None:
+    """Every listener of the Slack front-end, in one place."""
+    # Any slash command: the manifest names it (/incident by default), Herald answers it.
+    app.command(re.compile(r"^/.+"))(handlers.on_command)
+    app.action(BUTTONS)(handlers.on_button)
+    app.action(modals.PREVIEW_BUTTON)(handlers.on_preview)
+    app.view_submission(re.compile(r"^herald_"))(handlers.on_submission)
+    app.error(handlers.on_error)

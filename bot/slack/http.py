@@ -1,0 +1,55 @@
+"""One pooled HTTP session for all the Slack front-end sends: Web API calls, response_urls."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+TIMEOUT_SECONDS = 10
+
+
+class SlackHttp:
+    """Clients that share one keep-alive session per event loop.
+
+    slack_sdk opens a new session, and a new connection, for every call when given none;
+    under load that handshake costs more than the call.
+    """
+
+    def __init__(self, token: str, api_url: str) -> None:
+        self.token = token
+        self.api_url = api_url
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _shared(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A listener still running at shutdown: its answer is lost, not a session leaked.
+            raise aiohttp.ClientConnectionError("Herald is shutting down")
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+            )
+            self._loop = loop
+        return self._session
+
+    def client(self) -> AsyncWebClient:
+        """The Web API client with the bot token, at SLACK_API_URL."""
+        return AsyncWebClient(
+            token=self.token, base_url=self.api_url, session=self._shared(), timeout=TIMEOUT_SECONDS
+        )
+
+    def webhook(self, url: str) -> AsyncWebhookClient:
+        """A client for one response_url."""
+        return AsyncWebhookClient(url, session=self._shared(), timeout=TIMEOUT_SECONDS)
+
+    async def close(self) -> None:
+        """Close the session (at shutdown, on the loop that used it); no new one opens."""
+        self._closed = True
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,108 @@
+"""Herald's answers as Block Kit: replies, refusals, and the managers' summary."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy.exc
+
+from bot.delivery.slack_format import MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
+from bot.delivery.telegram_format import split_text
+from bot.slack.thread import incident_url
+from commands.context import Reply
+from commands.errors import HeraldError, NotAllowed
+from commands.lookup import duration, ref, short_time
+from commands.queries import SummaryView
+
+log = logging.getLogger(__name__)
+
+Message = tuple[str, list[dict[str, Any]]]
+
+NOT_SAVED = "Could not save: the database did not answer. Nothing was published; try again."
+NOT_READ = "Could not read the incidents: the database did not answer; try again."
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def reply_message(reply: Reply, *, public_url: str, incident_channel: str | None = None) -> Message:
+    """A reply: one line as a sentence, several as a code block (show, list, help)."""
+    text = mrkdwn_escape(reply.text)
+    if "\n" in reply.text:
+        chunks = split_text(text, SECTION_LIMIT - 8)
+        blocks = [_section(f"```{chunk}```") for chunk in chunks][: MAX_BLOCKS - 1]
+    else:
+        blocks = [_section(text)]
+    notes = []
+    if reply.incident_id is not None:
+        url = incident_url(public_url, reply.incident_id)
+        notes.append(f"<{url}|{ref(reply.incident_id)} on the status page>")
+    if reply.changed and reply.incident_id is not None and incident_channel:
+        notes.append(f"Announced in <#{incident_channel}>")
+    if notes:
+        blocks.append(_context(" · ".join(notes)))
+    return text[:3000], blocks
+
+
+def refusal_message(error: BaseException, *, changing: bool, responders: str = "") -> Message:
+    """The one error handler: a refusal in one line; anything unknown logged with an id."""
+    if isinstance(error, HeraldError):
+        text = mrkdwn_escape(error.message)
+        blocks = [_section(text)]
+        if isinstance(error, NotAllowed) and responders:
+            blocks.append(_context(f"Responders: {responders}"))
+        return text, blocks
+    if isinstance(error, sqlalchemy.exc.DBAPIError | sqlalchemy.exc.TimeoutError):
+        log.warning("database unreachable from Slack: %s", type(error).__name__)
+        text = NOT_SAVED if changing else NOT_READ
+        return text, [_section(text)]
+    error_id = uuid.uuid4().hex[:8]
+    log.error("unexpected error %s", error_id, exc_info=error)
+    text = f"Sorry, something went wrong (error {error_id}); nothing more was done."
+    return text, [_section(text)]
+
+
+def summary_message(view: SummaryView, zone: ZoneInfo) -> Message:
+    """The managers' summary: counts, time to resolve, the longest, impact per component."""
+    period = view.period
+    span = f"{short_time(period.start, zone)} → {short_time(period.end, zone)}"
+    by_sev = " · ".join(f"SEV{s} {n}" for s, n in view.opened_by_severity.items())
+    fields = [
+        f"*Incidents opened*\n{view.opened} ({by_sev})",
+        f"*Open now*\n{view.open_now}",
+        f"*Resolved*\n{view.resolved}",
+        "*Mean time to resolve*\n"
+        + (duration(view.mean_time_to_resolve) if view.mean_time_to_resolve is not None else "–"),
+        "*Longest*\n"
+        + (
+            f"{ref(view.longest.incident_id)} {mrkdwn_escape(view.longest.title)} · "
+            f"{duration(view.longest.seconds)}"
+            if view.longest is not None
+            else "–"
+        ),
+        f"*Maintenance completed*\n{view.maintenance_done}",
+    ]
+    impact = "\n".join(f"• {mrkdwn_escape(c.name)}: {c.minutes} min" for c in view.impact[:40])
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Summary: {period.name}"}},
+        _context(mrkdwn_escape(span)),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        _section(
+            "*Minutes of impact per component* (SEV1–3)\n"
+            + (impact or "No component was affected.")
+        ),
+        _context(f"Incident time in the period: {duration(view.incident_seconds)}"),
+    ]
+    fallback = (
+        f"Summary {period.name}: {view.opened} opened, {view.resolved} resolved, "
+        f"{view.open_now} open now"
+    )
+    return mrkdwn_escape(fallback), blocks

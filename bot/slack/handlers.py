@@ -44,17 +44,15 @@ BUTTONS = re.compile(f"^({'|'.join((UPDATE_BUTTON, RESOLVE_BUTTON, NOTE_BUTTON, 
 
 
 def open_prefill(text: str, clock: Clock) -> v.OpenIncident | None:
-    """`open` typed without a title: its options, to fill the modal with; else None."""
+    """`open` typed without a title: its options, to fill the modal with; None for any other
+    command. A UsageError about the options (`open --sev 9`) is raised for the caller."""
     try:
         tokens = tokenize(text)
     except UsageError:
         return None
     if not tokens or tokens[0].text.lower().lstrip("/") != "open":
         return None
-    try:
-        command = parse_tokens([tokens[0], Token("…", quoted=True), *tokens[1:]], clock=clock)
-    except UsageError:
-        return None
+    command = parse_tokens([tokens[0], Token("…", quoted=True), *tokens[1:]], clock=clock)
     assert isinstance(command, v.OpenIncident)
     return v.OpenIncident(
         title="",
@@ -109,9 +107,13 @@ class SlackHandlers:
         try:
             command = parse(text, clock=clock)
         except UsageError as error:
-            prefill = open_prefill(text, clock)
+            refusal = error
+            try:
+                prefill = open_prefill(text, clock)
+            except UsageError as about_options:
+                refusal, prefill = about_options, None
             if prefill is None:
-                await self._refuse(caller, error, changing=False)
+                await self._refuse(caller, refusal, changing=False)
             else:
                 await self._open_form(caller, prefill, started)
             return

@@ -81,6 +81,7 @@ def test_long_replies_come_as_code_blocks_in_sections_slack_accepts(world: Slack
         ("update", "update needs ID."),
         ("update INC-9 Testo", "There is no INC-9"),
         ("open Posta --sev 9", "--sev takes 1 to 4"),
+        ("open --sev 9", "--sev takes 1 to 4"),
         ('open "Posta', "is never closed"),
         ("summary 2025-13", "no month 13"),
     ],

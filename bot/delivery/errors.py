@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DeliveryError(Exception):
     """A send did not go through."""
@@ -18,6 +20,14 @@ class RateLimited(DeliveryError):
         super().__init__(reason)
         self.retry_after = retry_after
         self.scope = scope
+
+
+class Paused(DeliveryError):
+    """Not sent: its destination is still paused after a 429; try again at `until`."""
+
+    def __init__(self, reason: str, *, until: datetime) -> None:
+        super().__init__(reason)
+        self.until = until
 
 
 class Unavailable(DeliveryError):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from aiolimiter import AsyncLimiter
 
+from bot.delivery.errors import Paused
 from storage.models import Platform
 
 
@@ -66,12 +67,23 @@ class RateLimits:
             limiter = self._destinations[key] = _spaced(interval)
         return limiter
 
-    async def acquire(self, platform: Platform, address: str) -> None:
-        """Wait until one more request to this destination keeps within every limit."""
+    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+        """Wait until one more request keeps within every limit; raise Paused during a 429 pause.
+
+        The pause is checked after the wait too: a 429 that arrives while a request
+        waits its turn must stop it, or it would go out before retry_after.
+        """
+        self._check(scope)
         destination = self._destination(platform, address)
         if destination is not None:
             await destination.acquire()
         await self._global[platform].acquire()
+        self._check(scope)
+
+    def _check(self, scope: str) -> None:
+        until = self.paused_until(scope)
+        if until is not None:
+            raise Paused(f"{scope} is paused after a 429", until=until)
 
     def pause(self, scope: str, seconds: float) -> datetime:
         """Send nothing to `scope` for `seconds` (a platform said 429); return the end."""
@@ -91,6 +103,8 @@ class RateLimits:
 class Unlimited(RateLimits):
     """No limiter waits (tests driving a fake clock); 429 pauses still apply."""
 
-    async def acquire(self, platform: Platform, address: str) -> None:
-        """Return at once."""
+    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+        """Return at once, unless the scope is paused after a 429."""
+        self._check(scope)
         await asyncio.sleep(0)
+        self._check(scope)

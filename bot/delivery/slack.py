@@ -53,7 +53,7 @@ class SlackSender:
     async def _call(
         self, destination: Destination, call: Callable[[], Awaitable[AsyncSlackResponse]]
     ) -> AsyncSlackResponse:
-        await self.limits.acquire(Platform.SLACK, destination.address)
+        await self.limits.acquire(Platform.SLACK, destination.address, self.scope(destination))
         try:
             return await call()
         except SlackApiError as error:

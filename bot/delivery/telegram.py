@@ -65,7 +65,7 @@ class TelegramSender:
         return self._scope
 
     async def _call(self, address: str, call: Callable[[], Awaitable[T]]) -> T:
-        await self.limits.acquire(Platform.TELEGRAM, address)
+        await self.limits.acquire(Platform.TELEGRAM, address, self._scope)
         try:
             return await call()
         except RetryAfter as error:

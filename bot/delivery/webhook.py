@@ -78,7 +78,7 @@ class WebhookSender:
             "X-Herald-Event": kind,
             SIGNATURE_HEADER: sign(destination.secret or "", int(time.time()), body),
         }
-        await self.limits.acquire(Platform.WEBHOOK, destination.address)
+        await self.limits.acquire(Platform.WEBHOOK, destination.address, self.scope(destination))
         try:
             response = await self.client.post(destination.address, content=body, headers=headers)
         except httpx.HTTPError as error:

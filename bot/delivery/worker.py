@@ -19,6 +19,7 @@ from bot.delivery.errors import (
     ChannelGone,
     ChatMoved,
     DeliveryError,
+    Paused,
     RateLimited,
     Rejected,
 )
@@ -146,6 +147,13 @@ class DeliveryWorker:
             return
         try:
             ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
+        except Paused as paused_by:
+            until = paused_by.until
+            await self._record(
+                lambda s: outbox.release_delivery(
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=until
+                )
+            )
         except DeliveryError as error:
             await self._failed(job, error)
         except TimeoutError:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.delivery.errors import DeliveryError
 from bot.delivery.jobs import DeliveryJob, Destination
-from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.limits import RateLimits, RateSettings, Unlimited
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from storage.models import Channel, Delivery, DeliveryState, Platform, Update
 from tests.factories import ROME, FakeClock
@@ -39,11 +39,16 @@ class ScriptedSender:
     counter: int = 0
     delivered: list[Sent] = field(default_factory=list)
     refreshes: list[Sent] = field(default_factory=list)
+    limits: RateLimits | None = None
 
     def scope(self, destination: Destination) -> str:
         return self.scope_key
 
     async def send(self, job: DeliveryJob) -> str | None:
+        if self.limits is not None:
+            await self.limits.acquire(
+                job.destination.platform, job.destination.address, self.scope_key
+            )
         sent = Sent(
             job.destination.address,
             job.incident_id,
@@ -83,10 +88,12 @@ def make_worker(
     name: str = "test-worker",
 ) -> DeliveryWorker:
     """A worker whose only sender is `sender`, on the fake clock, with no limiter waits."""
+    limits = Unlimited(RateSettings(), clock=clock)
+    sender.limits = limits
     return DeliveryWorker(
         sessions,
         {platform: sender},
-        Unlimited(RateSettings(), clock=clock),
+        limits,
         zone=ROME,
         clock=clock,
         settings=settings or WorkerSettings(),

@@ -117,7 +117,8 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
             WORKER_POLL_SECONDS="0.2",
         )
         command = [sys.executable, "-m", "bot", "worker"]
-        first = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+        logs = [tmp_path / "first.log", tmp_path / "second.log"]
+        first = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=logs[0].open("w"))
         # The fan-out takes ~8 s at 29 messages a second; kill it part-way.
         deadline = time.monotonic() + 30
         while sum(len(telegram.messages(c)) for c in chats) < 60:
@@ -134,16 +135,24 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
             ).one()
         sent_before_restart = sum(len(telegram.messages(c)) for c in chats)
         assert sent_before_restart < len(chats)
-        second = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+        second = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=logs[1].open("w"))
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 90
             while open_deliveries(sessions) and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=30)
+        with sessions() as session:
+            stuck = [
+                (d.id, d.state, d.attempts, d.last_error, d.next_attempt_at, d.claimed_until)
+                for d in session.exec(
+                    select(Delivery).where(Delivery.state != DeliveryState.SENT)
+                ).all()
+            ]
         engine.dispose()
-    assert open_deliveries(sessions) == 0
+    tails = "\n".join(log.read_text()[-3000:] for log in logs)
+    assert stuck == [], f"{stuck}\n{tails}"
     received = Counter({chat: len(telegram.messages(chat)) for chat in chats})
     assert min(received.values()) == 1
     duplicated = sum(n - 1 for n in received.values())

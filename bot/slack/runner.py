@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -43,6 +43,7 @@ class CommandRunner:
         self.monotonic = monotonic
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     def first_time(self, key: str | None) -> bool:
         """False when this request (by its trigger_id) was already received: a redelivery."""
@@ -83,11 +84,18 @@ class CommandRunner:
                 return await asyncio.to_thread(work, ctx)
 
         task = asyncio.ensure_future(in_turn())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
         remaining = started + self.deadline - self.monotonic()
         done, _ = await asyncio.wait({task}, timeout=max(0.0, remaining))
         if not done:
             await when_slow()
         return await task
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the commands under way (at shutdown: what was acknowledged gets saved)."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
 
 
 def slack_context(

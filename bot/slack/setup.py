@@ -63,8 +63,9 @@ class SlackFrontEnd:
         handler = AsyncSlackRequestHandler(self.app)
         return Route(EVENTS_PATH, endpoint=handler.handle, methods=["POST"])
 
-    async def close(self) -> None:
-        """Close the pooled connections to Slack."""
+    async def close(self, timeout: float = 10.0) -> None:
+        """Let the commands under way finish, then close the pooled connections to Slack."""
+        await self.handlers.runner.drain(timeout)
         await self.handlers.http.close()
 
     async def run_socket_mode(self, app_token: str, stop: asyncio.Event) -> None:

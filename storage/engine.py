@@ -56,7 +56,11 @@ def make_engine(url: str | None, *, echo: bool = False) -> sa.Engine:
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return sa.create_engine(normalized, echo=echo, pool_pre_ping=True)
+    # A database host that drops packets must fail in seconds: a Slack command has
+    # three of them to say "could not save", and a CLI user should not wait minutes.
+    return sa.create_engine(
+        normalized, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+    )
 
 
 def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:

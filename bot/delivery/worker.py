@@ -221,23 +221,19 @@ class DeliveryWorker:
 
     def _move(self, session: Session, job: DeliveryJob, address: str) -> None:
         outbox.move_channel(session=session, channel_id=job.destination.channel_id, address=address)
-        outbox.release_delivery(
-            session=session, delivery_id=job.delivery_id, next_attempt_at=self.clock()
-        )
-        create_audit_event(
-            session=session,
-            actor="Herald",
-            front_end="worker",
-            action="channel_moved",
-            at=self.clock(),
-            detail={"channel": job.destination.channel_id, "address": address},
-        )
+        self._retry_now_and_audit(session, job, "channel_moved", {"address": address})
 
     def _disable(self, session: Session, job: DeliveryJob, reason: str) -> None:
         log.warning("channel %s disabled: %s", job.destination.channel_id, reason)
         outbox.disable_channel(
             session=session, channel_id=job.destination.channel_id, reason=reason
         )
+        self._retry_now_and_audit(session, job, "channel_disabled", {"reason": reason})
+
+    def _retry_now_and_audit(
+        self, session: Session, job: DeliveryJob, action: str, detail: dict[str, str]
+    ) -> None:
+        """Put the delivery back in its queue and record what happened to its channel."""
         outbox.release_delivery(
             session=session, delivery_id=job.delivery_id, next_attempt_at=self.clock()
         )
@@ -245,9 +241,9 @@ class DeliveryWorker:
             session=session,
             actor="Herald",
             front_end="worker",
-            action="channel_disabled",
+            action=action,
             at=self.clock(),
-            detail={"channel": job.destination.channel_id, "reason": reason},
+            detail={"channel": job.destination.channel_id, **detail},
         )
 
     async def run_once(self) -> int:

@@ -26,6 +26,8 @@ def describe(channel: Channel, components: list[str]) -> str:
         filters.append(f"SEV{channel.min_severity} and worse")
     state = "enabled" if channel.enabled else f"DISABLED: {channel.disabled_reason or 'by hand'}"
     scope = "; ".join(filters) or "everything"
+    if channel.is_internal:
+        scope = "incident channel (internal: gets notes, never customers')"
     return (
         f"#{channel.id:<4} {channel.platform.value:<9} {channel.address} "
         f"[{channel.locale}] {scope} — {state}"
@@ -86,10 +88,14 @@ def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
         return Reply(text, changed=True)
 
 
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def find_channel(session: Session, target: str) -> Channel:
     """A channel named by `#id`, by its address, or by its bare id."""
     text = target.strip()
-    if text.startswith("#") and text[1:].isdigit():
+    if text.startswith("#") and _is_id(text[1:]):
         found = channel_store.get_channel(session=session, channel_id=int(text[1:]))
         if found is not None:
             return found
@@ -99,7 +105,7 @@ def find_channel(session: Session, target: str) -> Channel:
             raise Refused(f"{text} is a channel on several platforms; name it by its #id.")
         if matches:
             return matches[0]
-        if text.isdigit():
+        if _is_id(text):
             found = channel_store.get_channel(session=session, channel_id=int(text))
             if found is not None:
                 return found
@@ -134,6 +140,14 @@ def change_channel(command: v.ChangeChannel, ctx: Context) -> Reply:
         if command.action == "remove":
             channel_store.delete_channel(session=session, channel=channel)
             return Reply(f"Removed channel {label}.", changed=True)
+        if command.action == "enable" and channel.is_internal:
+            # An old incident channel gets notes; enabling it by hand could send them
+            # somewhere customers read. Herald enables the configured one at start.
+            raise Refused(
+                f"Channel {label} is an incident channel (it gets internal notes); Herald "
+                "enables the one SLACK_INCIDENT_CHANNEL names at start. To send customers "
+                "there, remove it and add it again."
+            )
         channel.enabled = command.action == "enable"
         channel.disabled_reason = None if channel.enabled else (command.reason or "by hand")
         session.add(channel)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from commands import verbs as v
 from commands.context import Context, Reply
 from commands.errors import Refused
-from commands.lookup import get_components, get_incident, ref
+from commands.lookup import get_components, get_incident, ref, short_time
 from storage import audit as audit_store
 from storage import components as component_store
 from storage import incidents as incident_store
@@ -38,6 +38,11 @@ def append_update(
     public: bool = True,
 ) -> Update:
     """Add an update and its deliveries, and audit it, in the caller's transaction."""
+    if at < incident.opened_at:
+        opened = short_time(incident.opened_at, ctx.zone)
+        raise Refused(
+            f"--at is before {ref(incident.id)} was opened ({opened}); give a later time."
+        )
     update = update_store.create_update(
         session=session,
         incident=incident,

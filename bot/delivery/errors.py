@@ -14,7 +14,11 @@ class DeliveryError(Exception):
 
 
 class RateLimited(DeliveryError):
-    """429: nothing more goes to `scope` for `retry_after` seconds."""
+    """429: nothing more goes to `scope` for `retry_after` seconds.
+
+    Senders pause the scope themselves (RateLimits.pause) before raising this, in the
+    same step as they read the 429, so no other send slips out in between.
+    """
 
     def __init__(self, reason: str, *, retry_after: float, scope: str) -> None:
         super().__init__(reason)
@@ -48,3 +52,24 @@ class ChatMoved(DeliveryError):
 
 class Rejected(DeliveryError):
     """The platform will never accept this message: the delivery is dead."""
+
+
+def retry_after_seconds(value: str | None, *, default: float = 60.0) -> float:
+    """Seconds from a Retry-After header (seconds or an HTTP date), kept within 1 s – 1 h."""
+    import math
+    from datetime import UTC
+    from email.utils import parsedate_to_datetime
+
+    seconds = default
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(value)
+                seconds = (when - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
+                seconds = default
+    if not math.isfinite(seconds):
+        seconds = default
+    return min(3600.0, max(1.0, seconds))

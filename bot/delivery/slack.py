@@ -15,7 +15,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.delivery.errors import ChannelGone, RateLimited, Rejected, Unavailable
+from bot.delivery.errors import (
+    ChannelGone,
+    RateLimited,
+    Rejected,
+    Unavailable,
+    retry_after_seconds,
+)
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
@@ -61,7 +67,8 @@ class SlackSender:
             code = str(response.get("error", "")) if response is not None else ""
             status = response.status_code if response is not None else 0
             if status == 429:
-                retry_after = float(response.headers.get("Retry-After", "30"))
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"), default=30)
+                self.limits.pause(self.scope(destination), retry_after)
                 raise RateLimited(
                     "ratelimited", retry_after=retry_after, scope=self.scope(destination)
                 ) from error

@@ -69,9 +69,9 @@ class TelegramSender:
         try:
             return await call()
         except RetryAfter as error:
-            raise RateLimited(
-                str(error), retry_after=_seconds(error.retry_after), scope=self._scope
-            ) from error
+            seconds = _seconds(error.retry_after)
+            self.limits.pause(self._scope, seconds)
+            raise RateLimited(str(error), retry_after=seconds, scope=self._scope) from error
         except ChatMigrated as error:
             raise ChatMoved(str(error), address=str(error.new_chat_id)) from error
         except Forbidden as error:

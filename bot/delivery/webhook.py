@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.delivery.errors import ChannelGone, RateLimited, Rejected, Unavailable
+from bot.delivery.errors import (
+    ChannelGone,
+    RateLimited,
+    Rejected,
+    Unavailable,
+    retry_after_seconds,
+)
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from storage.models import Platform
@@ -87,7 +93,8 @@ class WebhookSender:
         if 200 <= status < 300:
             return f"HTTP {status}"
         if status == 429:
-            retry_after = float(response.headers.get("Retry-After", "60") or 60)
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            self.limits.pause(self.scope(destination), retry_after)
             raise RateLimited("HTTP 429", retry_after=retry_after, scope=self.scope(destination))
         if status in (404, 410):
             raise ChannelGone(f"HTTP {status} from the receiver")

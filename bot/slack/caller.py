@@ -117,14 +117,17 @@ class Answers:
                     response_type="in_channel" if in_channel else "ephemeral",
                     replace_original=False,
                 )
-                if answered.status_code != 200:
-                    log.warning(
-                        "response_url refused the answer to %s: %s %s",
-                        caller.user_id,
-                        answered.status_code,
-                        answered.body[:200],
-                    )
-            elif caller.channel_id and in_channel:
+                if answered.status_code == 200:
+                    return
+                # A response_url serves 5 answers in 30 minutes; a modal left open longer
+                # must still tell the person what happened, so fall back to the channel.
+                log.warning(
+                    "response_url refused the answer to %s: %s %s",
+                    caller.user_id,
+                    answered.status_code,
+                    answered.body[:200],
+                )
+            if caller.channel_id and in_channel:
                 await self.http.client().chat_postMessage(
                     channel=caller.channel_id, text=text, blocks=blocks
                 )

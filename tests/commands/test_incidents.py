@@ -216,3 +216,13 @@ def test_usage_errors_save_nothing(ctx: Context, sessions: sessionmaker[Session]
         run(ctx, "open Titolo --sev 7")
     with sessions() as session:
         assert session.exec(select(Incident)).all() == []
+
+
+def test_at_before_the_opening_is_refused(ctx: Context, clock: FakeClock) -> None:
+    incident_id = make_incident(ctx)
+    with pytest.raises(
+        Refused, match=r"--at is before INC-\d+ was opened \(2025-01-28 14:50 CET\)"
+    ):
+        run(ctx, f'resolve {incident_id} --at "27/01/2025 10:00"')
+    with pytest.raises(Refused, match="give a later time"):
+        run(ctx, f'update {incident_id} --at "28/01/2025 14:00" testo')

@@ -72,3 +72,26 @@ def test_webhook_secret_is_generated_and_shown_once(ctx: Context) -> None:
     assert "Signing secret" not in run(ctx, "channels list").text
     given = run(ctx, "channels add webhook https://example.com/other --secret s3cr3t-value")
     assert "s3cr3t-value" not in given.text
+
+
+def test_a_huge_channel_id_is_a_refusal_not_a_crash(ctx: Context) -> None:
+    for target in ("99999999999999999999", "#99999999999999999999"):
+        with pytest.raises(Refused, match="There is no channel"):
+            run(ctx, f"channels enable {target}")
+
+
+def test_an_old_incident_channel_cannot_be_enabled_by_hand(ctx: Context) -> None:
+    from storage.channels import ensure_internal_channel
+    from storage.models import Platform
+
+    with ctx.sessions() as session, session.begin():
+        ensure_internal_channel(
+            session=session, platform=Platform.SLACK, address="C0OLDINC1", locale="it"
+        )
+        ensure_internal_channel(
+            session=session, platform=Platform.SLACK, address="C0NEWINC1", locale="it"
+        )
+    listing = run(ctx, "channels list").text
+    assert "C0OLDINC1 [it] incident channel (internal" in listing
+    with pytest.raises(Refused, match="is an incident channel"):
+        run(ctx, "channels enable C0OLDINC1")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from bot.delivery.errors import DeliveryError
+from bot.delivery.errors import DeliveryError, RateLimited
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits, RateSettings, Unlimited
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
@@ -59,6 +59,8 @@ class ScriptedSender:
         )
         self.calls.append((self.clock.current.timestamp(), sent))
         error = self.script(job)
+        if isinstance(error, RateLimited) and self.limits is not None:
+            self.limits.pause(error.scope, error.retry_after)  # as the real senders do
         if error is not None:
             raise error
         if job.is_root_refresh:

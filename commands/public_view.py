@@ -69,7 +69,7 @@ class PublicComponent:
 class TimelineEntry:
     """One public update, worded for one locale."""
 
-    number: int
+    number: int  # its position in the public timeline
     kind: UpdateKind
     status: IncidentStatus
     at: datetime
@@ -324,7 +324,7 @@ def _timeline(
     names: tuple[str, ...],
 ) -> tuple[TimelineEntry, ...]:
     started = next((u.at for u in updates if u.kind == UpdateKind.MAINTENANCE_STARTED), None)
-    entries = []
+    entries: list[TimelineEntry] = []
     for update in updates:
         if not update.public:
             continue
@@ -333,7 +333,9 @@ def _timeline(
         )
         entries.append(
             TimelineEntry(
-                number=update.number,
+                # Counted among public updates only: gaps in the raw numbers would tell
+                # customers how many internal notes there are.
+                number=len(entries) + 1,
                 kind=UpdateKind(update.kind),
                 status=IncidentStatus(update.status),
                 at=update.at,

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from commands.wording import PublicPost, display_title, render_update, status_label
 from storage import components as component_store
@@ -90,6 +90,7 @@ class DeliveryJob:
     update_id: int
     update_kind: UpdateKind
     update_status: str
+    public_number: int
     post: PublicPost
     root: RootView
     is_root: bool
@@ -115,6 +116,18 @@ def _started_at(session: Session, incident_id: int) -> datetime | None:
         .where(Update.kind == UpdateKind.MAINTENANCE_STARTED)
         .order_by(col(Update.number).desc())
     ).first()
+
+
+def _public_number(session: Session, update: Update) -> int:
+    """The update's position among the public ones: notes leave no gaps customers can count."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Update)
+            .where(Update.incident_id == update.incident_id, col(Update.public).is_(True))
+            .where(col(Update.number) <= update.number)
+        ).one()
+    )
 
 
 def load_job(
@@ -179,6 +192,7 @@ def load_job(
             update_id=update.id,
             update_kind=UpdateKind(update.kind),
             update_status=str(update.status),
+            public_number=_public_number(session, update),
             post=post,
             root=RootView(
                 post=root_post,

@@ -50,7 +50,7 @@ def event(job: DeliveryJob, public_url: str) -> dict[str, Any]:
             "url": f"{public_url.rstrip('/')}/incidents/{job.incident_id}",
         },
         "update": {
-            "number": post.update_number,
+            "number": job.public_number,
             "kind": job.update_kind.value,
             "status": job.update_status,
             "at": post.at.isoformat(),

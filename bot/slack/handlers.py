@@ -162,6 +162,19 @@ class SlackHandlers:
                 changing=False,
             )
             return
+        elif len(form.last_public.text) > modals.INPUT_LIMIT:
+            # A Slack form holds 3,000 characters; prefilling a cut text would make a
+            # one-word fix publish the truncated update everywhere.
+            number = form.last_public.number
+            await self._refuse(
+                caller,
+                Refused(
+                    f"Update #{number} is longer than a Slack form holds; correct it with: "
+                    f"/incident edit {ref(form.incident_id)} --update {number} TEXT…"
+                ),
+                changing=False,
+            )
+            return
         else:
             view = modals.edit_modal(form, meta, zone=self.zone, now=now)
         await self._show(caller, view)

@@ -357,3 +357,10 @@ def test_a_form_herald_cannot_read_is_closed_and_explained(world: SlackWorld) ->
     assert response.text == ""
     assert "That form could not be read" in world.answer_text(url)
     assert world.incidents() == []
+
+
+def test_edit_of_an_update_longer_than_a_form_points_to_the_command(opened: SlackWorld) -> None:
+    opened.run(f'update INC-1 "{"parola " * 500}fine"')
+    url = click(opened, "herald_edit", 1)
+    assert "longer than a Slack form holds" in opened.answer_text(url)
+    assert "/incident edit INC-1 --update 2 TEXT" in opened.answer_text(url)

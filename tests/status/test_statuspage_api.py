@@ -238,3 +238,22 @@ def test_api_keeps_private_data_out(
         assert CHANNEL not in body
         assert "alice" not in body.lower()
         assert '"cli"' not in body
+
+
+def test_update_ids_do_not_reveal_internal_notes(
+    sessions: sessionmaker[Session], clock: FakeClock, engine: sa.Engine
+) -> None:
+    from bot.database import Database
+    from bot.settings import Settings
+    from bot.web import create_app
+    from storage.engine import make_session_factory
+    from tests.factories import make_incident
+
+    ctx = make_context(sessions, clock)
+    incident_id = make_incident(ctx)
+    run(ctx, f"note {incident_id} segreto")
+    run(ctx, f"update {incident_id} pubblico")
+    app = create_app(Settings(_env_file=None), Database(engine, make_session_factory(engine)))
+    incidents = TestClient(app).get("/api/v2/incidents.json").json()["incidents"]
+    ids = sorted(u["id"] for u in incidents[0]["incident_updates"])
+    assert ids == [f"{incident_id}-1", f"{incident_id}-2"]

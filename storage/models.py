@@ -109,6 +109,7 @@ class IncidentComponent(SQLModel, table=True):
     """Which components an incident or maintenance affects."""
 
     __tablename__ = "incident_component"
+    __table_args__ = (sa.Index("ix_incident_component_component", "component_id"),)
 
     incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
     component_id: int = Field(foreign_key="component.id", primary_key=True)
@@ -133,6 +134,7 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_incident_status_opened", "status", "opened_at"),
         sa.Index("ix_incident_opened_id", "opened_at", "id"),
+        sa.Index("ix_incident_kind_window", "kind", "window_start"),
     )
 
 

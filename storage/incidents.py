@@ -50,7 +50,15 @@ def get_incident(
     *, session: Session, incident_id: int, for_change: bool = False
 ) -> Incident | None:
     """The incident with this id; locked against concurrent changes when for_change."""
-    return session.get(Incident, incident_id, with_for_update=for_change or None)
+    # populate_existing: a row already in this session (say, from a listing) must be
+    # refreshed from the locked read, or a change another worker committed meanwhile
+    # would be acted on as if it had not happened.
+    return session.get(
+        Incident,
+        incident_id,
+        with_for_update=for_change or None,
+        populate_existing=for_change,
+    )
 
 
 def list_incidents(

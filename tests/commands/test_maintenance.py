@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
@@ -142,3 +143,21 @@ def test_maintenance_verbs_refuse_incidents_and_back(ctx: Context) -> None:
     with pytest.raises(Refused, match="no incident status"):
         run(ctx, f"update {maintenance_id} --status identified testo")
     assert run(ctx, f"update {maintenance_id} Nota per i clienti").changed
+
+
+def test_a_locked_read_sees_what_another_worker_committed(
+    engine: sa.Engine, ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers: no other worker can commit in between")
+    from storage.incidents import get_incident, list_due_maintenance
+
+    incident_id = schedule(ctx)
+    clock.advance(hours=8)
+    with sessions() as session, session.begin():
+        [due] = list_due_maintenance(session=session, now=clock())
+        assert due.status == IncidentStatus.SCHEDULED
+        assert advance_due_maintenance(ctx) == [incident_id]  # another worker, another session
+        locked = get_incident(session=session, incident_id=incident_id, for_change=True)
+        assert locked is not None
+        assert locked.status == IncidentStatus.IN_PROGRESS

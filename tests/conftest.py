@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
+from commands.context import Context
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
-from tests.factories import FakeClock
+from tests.factories import FakeClock, make_component, make_context
 
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -78,3 +79,12 @@ def sessions(engine: sa.Engine) -> sessionmaker[Session]:
 def clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     return FakeClock()
+
+
+@pytest.fixture
+def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
+    """A responder's context on the test database with the components posta and web."""
+    context = make_context(sessions, clock)
+    make_component(context, "posta", "Posta")
+    make_component(context, "web", "Web")
+    return context

@@ -14,19 +14,10 @@ from storage.models import AuditEvent, Incident, IncidentStatus, Update, UpdateK
 from tests.factories import (
     VIEWER,
     FakeClock,
-    make_component,
     make_context,
     make_incident,
     run,
 )
-
-
-@pytest.fixture
-def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
-    context = make_context(sessions, clock)
-    make_component(context, "posta", "Posta")
-    make_component(context, "web", "Web")
-    return context
 
 
 def timeline(sessions: sessionmaker[Session], incident_id: int) -> list[Update]:

@@ -13,17 +13,10 @@ from commands.context import Context
 from commands.errors import Refused, UsageError
 from commands.maintenance import advance_due_maintenance
 from storage.models import Incident, IncidentStatus, Update, UpdateKind
-from tests.factories import FakeClock, make_component, make_context, make_incident, run
+from tests.factories import FakeClock, make_incident, run
 
 # The clock starts at 2025-01-28 13:50 UTC (14:50 in Rome).
 WINDOW = '--start "28/01/2025 22:00" --end "29/01/2025 02:00"'
-
-
-@pytest.fixture
-def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
-    context = make_context(sessions, clock)
-    make_component(context, "posta", "Posta")
-    return context
 
 
 def schedule(ctx: Context, extra: str = "") -> int:

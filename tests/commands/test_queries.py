@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
-
 from commands.context import Context
 from commands.queries import LIST_LIMIT
 from tests.factories import (
     FakeClock,
     make_channel,
-    make_component,
-    make_context,
     make_incident,
     run,
 )
-
-
-@pytest.fixture
-def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
-    context = make_context(sessions, clock)
-    make_component(context, "posta", "Posta")
-    return context
 
 
 def test_show_lists_the_timeline_with_notes_and_delivery_counts(ctx: Context) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
@@ -18,19 +17,10 @@ from tests.delivery.helpers import ScriptedSender, make_worker, states
 from tests.factories import (
     FakeClock,
     make_channel,
-    make_component,
     make_context,
     make_incident,
     run,
 )
-
-
-@pytest.fixture
-def ctx(sessions: sessionmaker[Session], clock: FakeClock) -> Context:
-    context = make_context(sessions, clock)
-    make_component(context, "posta", "Posta")
-    make_component(context, "web", "Web")
-    return context
 
 
 def drain(worker_sender: tuple[object, ScriptedSender]) -> None:

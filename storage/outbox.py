@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, func, or_, select, update
 
 from storage.models import Channel, Delivery, DeliveryState, Update
 
@@ -50,12 +50,34 @@ def claim_deliveries(
     return claimed
 
 
+def renew_leases(*, session: Session, delivery_ids: list[int], worker: str, until: datetime) -> int:
+    """Extend this worker's claims on deliveries it is still sending; return how many."""
+    if not delivery_ids:
+        return 0
+    result = session.connection().execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(delivery_ids))
+        .where(col(Delivery.claimed_by) == worker)
+        .where(col(Delivery.state).in_(OPEN_STATES))
+        .values(claimed_until=until)
+    )
+    return result.rowcount
+
+
+def _settled_elsewhere(delivery: Delivery, worker: str | None) -> bool:
+    # A send that went out is never undone, and a claim another worker has since
+    # taken over is that worker's to record.
+    if delivery.state == DeliveryState.SENT:
+        return True
+    return worker is not None and delivery.claimed_by not in (None, worker)
+
+
 def record_sent(
     *, session: Session, delivery_id: int, remote_ref: str | None, at: datetime
 ) -> None:
     """Mark a delivery sent, keeping the platform's reference to the message."""
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None:
+    if delivery is None or delivery.state == DeliveryState.SENT:
         return
     delivery.state = DeliveryState.SENT
     delivery.attempts += 1
@@ -75,10 +97,11 @@ def record_failure(
     next_attempt_at: datetime,
     dead: bool = False,
     counts_as_attempt: bool = True,
+    worker: str | None = None,
 ) -> None:
     """Mark a delivery failed (to be retried at next_attempt_at) or dead."""
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None:
+    if delivery is None or _settled_elsewhere(delivery, worker):
         return
     delivery.state = DeliveryState.DEAD if dead else DeliveryState.FAILED
     delivery.attempts += 1 if counts_as_attempt else 0
@@ -89,10 +112,12 @@ def record_failure(
     session.add(delivery)
 
 
-def release_delivery(*, session: Session, delivery_id: int, next_attempt_at: datetime) -> None:
+def release_delivery(
+    *, session: Session, delivery_id: int, next_attempt_at: datetime, worker: str | None = None
+) -> None:
     """Give a claimed delivery back untouched, to be tried at next_attempt_at."""
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None:
+    if delivery is None or _settled_elsewhere(delivery, worker):
         return
     delivery.next_attempt_at = next_attempt_at
     delivery.claimed_by = None

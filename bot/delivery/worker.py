@@ -121,7 +121,7 @@ class DeliveryWorker:
                 retry = self.clock() + timedelta(seconds=self.settings.first_backoff)
                 await self._record(
                     lambda s: outbox.release_delivery(
-                        session=s, delivery_id=delivery_id, next_attempt_at=retry
+                        session=s, delivery_id=delivery_id, next_attempt_at=retry, worker=self.name
                     )
                 )
 
@@ -133,7 +133,7 @@ class DeliveryWorker:
             later = self.clock() + timedelta(seconds=60)
             await self._record(
                 lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=later
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=later, worker=self.name
                 )
             )
             return
@@ -141,7 +141,7 @@ class DeliveryWorker:
         if paused is not None:
             await self._record(
                 lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=paused
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=paused, worker=self.name
                 )
             )
             return
@@ -151,7 +151,7 @@ class DeliveryWorker:
             until = paused_by.until
             await self._record(
                 lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=until
+                    session=s, delivery_id=job.delivery_id, next_attempt_at=until, worker=self.name
                 )
             )
         except DeliveryError as error:
@@ -183,6 +183,7 @@ class DeliveryWorker:
                     error=error.reason,
                     next_attempt_at=until,
                     counts_as_attempt=False,
+                    worker=self.name,
                 )
             )
         elif isinstance(error, ChatMoved):
@@ -216,6 +217,7 @@ class DeliveryWorker:
                     error=error.reason,
                     next_attempt_at=retry,
                     dead=dead,
+                    worker=self.name,
                 )
             )
 
@@ -235,7 +237,10 @@ class DeliveryWorker:
     ) -> None:
         """Put the delivery back in its queue and record what happened to its channel."""
         outbox.release_delivery(
-            session=session, delivery_id=job.delivery_id, next_attempt_at=self.clock()
+            session=session,
+            delivery_id=job.delivery_id,
+            next_attempt_at=self.clock(),
+            worker=self.name,
         )
         create_audit_event(
             session=session,
@@ -262,10 +267,24 @@ class DeliveryWorker:
             total += claimed
         return total
 
+    def _renew(self, delivery_ids: list[int]) -> None:
+        until = self.clock() + self.settings.lease
+        with self.sessions() as session, session.begin():
+            outbox.renew_leases(
+                session=session, delivery_ids=delivery_ids, worker=self.name, until=until
+            )
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set, waking on new work or every poll interval."""
-        inflight: set[asyncio.Task[None]] = set()
-        self._loop = asyncio.get_running_loop()
+        """Deliver until `stop` is set, waking on new work or every poll interval.
+
+        Claims still being sent are renewed every third of the lease: a long wait
+        behind the rate limiter must not let a lease lapse, or the same delivery
+        would be claimed and sent a second time.
+        """
+        inflight: dict[int, asyncio.Task[None]] = {}
+        loop = self._loop = asyncio.get_running_loop()
+        renew_every = self.settings.lease.total_seconds() / 3
+        next_renewal = loop.time() + renew_every
         log.info("delivery worker %s started", self.name)
         while not stop.is_set():
             room = self.settings.concurrency - len(inflight)
@@ -275,20 +294,28 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("could not claim deliveries; trying again shortly")
                     ids = []
-                inflight.update(asyncio.create_task(self.deliver(i)) for i in ids)
+                for delivery_id in ids:
+                    if delivery_id not in inflight:
+                        inflight[delivery_id] = asyncio.create_task(self.deliver(delivery_id))
             self._wake.clear()
             waiters: set[asyncio.Future[object]] = {
                 asyncio.ensure_future(self._wake.wait()),
                 asyncio.ensure_future(stop.wait()),
             }
             await asyncio.wait(
-                waiters | inflight,
-                timeout=self.settings.poll_seconds,
+                waiters | set(inflight.values()),
+                timeout=min(self.settings.poll_seconds, renew_every),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             for waiter in waiters:
                 waiter.cancel()
-            inflight = {task for task in inflight if not task.done()}
+            inflight = {i: task for i, task in inflight.items() if not task.done()}
+            if inflight and loop.time() >= next_renewal:
+                try:
+                    await asyncio.to_thread(self._renew, list(inflight))
+                except Exception:
+                    log.exception("could not renew the leases of deliveries in flight")
+                next_renewal = loop.time() + renew_every
         if inflight:
-            await asyncio.wait(inflight, timeout=self.settings.send_timeout)
+            await asyncio.wait(inflight.values(), timeout=self.settings.send_timeout)
         log.info("delivery worker %s stopped", self.name)

@@ -12,7 +12,13 @@ from sqlmodel import Session, select
 
 from commands.context import Context
 from storage.models import Delivery, DeliveryState
-from storage.outbox import claim_deliveries, record_failure, record_sent
+from storage.outbox import (
+    claim_deliveries,
+    record_failure,
+    record_sent,
+    release_delivery,
+    renew_leases,
+)
 from tests.factories import FakeClock, make_channel, make_context, make_incident, run
 
 LEASE = timedelta(seconds=60)
@@ -111,3 +117,84 @@ def test_concurrent_claims_never_overlap(
     assert len(ids) == 42  # one head per channel, each claimed exactly once
     with sessions() as session:
         assert set(session.exec(select(Delivery.state)).all()) == {DeliveryState.PENDING}
+
+
+def claim_as(sessions: sessionmaker[Session], clock: FakeClock, worker: str) -> list[int]:
+    with sessions() as session, session.begin():
+        claimed = claim_deliveries(
+            session=session, now=clock(), limit=100, worker=worker, lease=LEASE
+        )
+        return [d.id for d in claimed if d.id is not None]
+
+
+def state_of(sessions: sessionmaker[Session], delivery_id: int) -> tuple[str, str | None]:
+    with sessions() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery.state, delivery.claimed_by
+
+
+def test_a_sent_delivery_is_never_put_back_by_a_late_failure_or_release(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    make_incident(ctx)
+    head = claim_as(sessions, clock, "a")[0]
+    with sessions() as session, session.begin():
+        record_sent(session=session, delivery_id=head, remote_ref="7", at=clock())
+    with sessions() as session, session.begin():
+        # A duplicate send of the same row that then met a 429 reports late.
+        record_failure(
+            session=session, delivery_id=head, error="429", next_attempt_at=clock(), worker="a"
+        )
+        release_delivery(session=session, delivery_id=head, next_attempt_at=clock())
+        record_sent(session=session, delivery_id=head, remote_ref="8", at=clock())
+    with sessions() as session:
+        delivery = session.get(Delivery, head)
+        assert delivery is not None
+        assert (delivery.state, delivery.remote_ref, delivery.attempts) == (
+            DeliveryState.SENT,
+            "7",
+            1,
+        )
+
+
+def test_a_worker_whose_lease_was_taken_over_leaves_the_record_to_the_new_owner(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    make_incident(ctx)
+    head = claim_as(sessions, clock, "a")[0]
+    clock.advance(seconds=61)
+    assert head in claim_as(sessions, clock, "b")
+    with sessions() as session, session.begin():
+        record_failure(
+            session=session, delivery_id=head, error="502", next_attempt_at=clock(), worker="a"
+        )
+    assert state_of(sessions, head) == (DeliveryState.PENDING, "b")
+    with sessions() as session, session.begin():
+        record_failure(
+            session=session, delivery_id=head, error="502", next_attempt_at=clock(), worker="b"
+        )
+    assert state_of(sessions, head) == (DeliveryState.FAILED, None)
+
+
+def test_renewing_extends_only_this_workers_open_claims(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    make_incident(ctx)
+    mine = claim_as(sessions, clock, "a")
+    assert len(mine) == 2
+    with sessions() as session, session.begin():
+        record_sent(session=session, delivery_id=mine[1], remote_ref="1", at=clock())
+    clock.advance(seconds=50)
+    with sessions() as session, session.begin():
+        renewed = renew_leases(
+            session=session, delivery_ids=mine, worker="a", until=clock() + LEASE
+        )
+        assert (
+            renew_leases(session=session, delivery_ids=mine, worker="b", until=clock() + LEASE) == 0
+        )
+    assert renewed == 1
+    clock.advance(seconds=20)  # past the first lease, inside the renewed one
+    assert claim_as(sessions, clock, "b") == []
+    clock.advance(seconds=41)
+    assert claim_as(sessions, clock, "b") == [mine[0]]

@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, func, select
 
-from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.limits import RateLimits, RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
+from commands.context import Context
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Delivery, DeliveryState, Platform, utcnow
@@ -49,15 +51,22 @@ def open_deliveries(sessions: sessionmaker[Session]) -> int:
         )
 
 
+def follow_and_open(ctx: Context, telegram: FakeTelegram, chats: list[int]) -> int:
+    """Each chat a customer channel following everything; then one incident opened."""
+    for chat in chats:
+        telegram.add_chat(chat, "channel")
+        run(ctx, f"channels add telegram {chat}")
+    incident_id = run(ctx, "open Guasto esteso --sev 1").incident_id
+    assert incident_id is not None
+    return incident_id
+
+
 def test_two_workers_over_1000_deliveries_send_each_once_in_order(
     engine: sa.Engine, telegram: FakeTelegram
 ) -> None:
     ctx = make_context(make_session_factory(engine), utcnow)
     chats = [-1_000_000 - n for n in range(100)]
-    for chat in chats:
-        telegram.add_chat(chat, "channel")
-        run(ctx, f"channels add telegram {chat}")
-    incident_id = run(ctx, "open Guasto esteso --sev 1").incident_id
+    incident_id = follow_and_open(ctx, telegram, chats)
     for n in range(9):
         run(ctx, f"update {incident_id} aggiornamento {n}")
 
@@ -104,10 +113,7 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
         sessions = make_session_factory(engine)
         ctx = make_context(sessions, utcnow)
         chats = [-2_000_000 - n for n in range(240)]
-        for chat in chats:
-            telegram.add_chat(chat, "channel")
-            run(ctx, f"channels add telegram {chat}")
-        run(ctx, "open Guasto esteso --sev 1")
+        follow_and_open(ctx, telegram, chats)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
         env.update(
             DATABASE_URL=f"sqlite:///{database}",
@@ -157,3 +163,49 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
     assert min(received.values()) == 1
     duplicated = sum(n - 1 for n in received.values())
     assert duplicated <= in_flight
+
+
+def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
+    engine: sa.Engine, telegram: FakeTelegram
+) -> None:
+    ctx = make_context(make_session_factory(engine), utcnow)
+    chats = [-3_000_000 - n for n in range(30)]
+    follow_and_open(ctx, telegram, chats)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        workers = []
+        for name in ("a", "b"):
+            # 30 posts at 20 a second take 1.5 s, far past a 0.6 s lease: only
+            # renewal keeps the second worker from claiming them again.
+            limits = RateLimits(RateSettings(telegram_per_second=20), clock=utcnow)
+            sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
+            workers.append(
+                DeliveryWorker(
+                    make_session_factory(engine),
+                    {Platform.TELEGRAM: sender},
+                    limits,
+                    zone=ROME,
+                    clock=utcnow,
+                    settings=WorkerSettings(
+                        batch=60, concurrency=60, poll_seconds=0.05, lease=timedelta(seconds=0.6)
+                    ),
+                    name=name,
+                )
+            )
+        first = asyncio.create_task(workers[0].run(stop))
+        while not telegram.messages(chats[0]):
+            await asyncio.sleep(0.02)
+        second = asyncio.create_task(workers[1].run(stop))
+        deadline = time.monotonic() + 30
+        while open_deliveries(ctx.sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.gather(first, second)
+        for worker in workers:
+            await worker.senders[Platform.TELEGRAM].close()
+
+    asyncio.run(main())
+    assert open_deliveries(ctx.sessions) == 0
+    assert {chat: len(telegram.messages(chat)) for chat in chats} == dict.fromkeys(chats, 1)

@@ -125,6 +125,28 @@ def release_delivery(
     session.add(delivery)
 
 
+def save_progress(*, session: Session, delivery_id: int, ref: str, worker: str) -> None:
+    """Keep the messages a half-sent post already went out in, so its retry goes on from there."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None or _settled_elsewhere(delivery, worker):
+        return
+    delivery.remote_ref = ref
+    session.add(delivery)
+
+
+def set_message_ref(*, session: Session, channel_id: int, update_id: int, ref: str) -> None:
+    """Record that an update now lives in other messages on a channel (a longer correction)."""
+    delivery = session.exec(
+        select(Delivery)
+        .where(Delivery.channel_id == channel_id, Delivery.update_id == update_id)
+        .where(Delivery.revision == 0, Delivery.state == DeliveryState.SENT)
+        .with_for_update()
+    ).first()
+    if delivery is not None:
+        delivery.remote_ref = ref
+        session.add(delivery)
+
+
 def get_thread_root(
     *, session: Session, channel_id: int, incident_id: int
 ) -> tuple[int, str | None] | None:

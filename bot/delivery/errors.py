@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 class DeliveryError(Exception):
-    """A send did not go through."""
+    """A send did not go through (or only part of it: see `progress`)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The messages that already carry the post when a send of several parts
+        # stopped half-way: kept, so the retry goes on from there instead of
+        # posting the first parts a second time.
+        self.progress: str | None = None
 
 
 class RateLimited(DeliveryError):
@@ -56,10 +62,6 @@ class Rejected(DeliveryError):
 
 def retry_after_seconds(value: str | None, *, default: float = 60.0) -> float:
     """Seconds from a Retry-After header (seconds or an HTTP date), kept within 1 s – 1 h."""
-    import math
-    from datetime import UTC
-    from email.utils import parsedate_to_datetime
-
     seconds = default
     if value:
         try:

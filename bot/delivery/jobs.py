@@ -73,6 +73,7 @@ class RootView:
     title: str
     status: str
     ref: str | None
+    update_id: int
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class DeliveryJob:
     is_root: bool
     own_ref: str | None
     resolved: bool
+    progress: str | None = None
     facts: IncidentFacts | None = None
 
     @property
@@ -107,6 +109,11 @@ class DeliveryJob:
     def is_root_refresh(self) -> bool:
         """True when this delivery edits the thread's first message to show the status."""
         return self.revision == ROOT_REFRESH
+
+    @property
+    def edited_update_id(self) -> int:
+        """The update whose messages an edit rewrites: the thread's root, or this update."""
+        return self.root.update_id if self.is_root_refresh or self.is_root else self.update_id
 
 
 def _started_at(session: Session, incident_id: int) -> datetime | None:
@@ -160,6 +167,7 @@ def load_job(
         )
         root_update = update if root is None else session.get(Update, root[0])
         assert root_update is not None
+        assert root_update.id is not None
         root_post = render_update(
             incident,
             root_update,
@@ -199,10 +207,12 @@ def load_job(
                 title=display_title(incident, locale=post.locale),
                 status=status_label(incident.status, locale=post.locale),
                 ref=None if root is None else root[1],
+                update_id=root_update.id,
             ),
             is_root=root is None or root[0] == update.id,
             own_ref=own_ref,
             resolved=incident.status.is_closed,
+            progress=delivery.remote_ref if delivery.revision == 0 else None,
             facts=_facts(incident, update, names) if channel.is_internal else None,
         )
 

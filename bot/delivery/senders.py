@@ -7,6 +7,15 @@ from typing import Protocol
 from bot.delivery.jobs import DeliveryJob, Destination
 
 
+class MessagesChanged(str):
+    """What an edit returns when the post now lives in other messages than before.
+
+    A corrected text that needs more (or fewer) messages than the original is
+    posted (or trimmed) in place; the worker stores the new reference, so the
+    next correction edits every message that carries the post.
+    """
+
+
 class Sender(Protocol):
     """Delivers jobs to one platform; raises bot.delivery.errors on failure."""
 

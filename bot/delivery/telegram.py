@@ -21,9 +21,17 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.delivery.errors import ChannelGone, ChatMoved, RateLimited, Rejected, Unavailable
+from bot.delivery.errors import (
+    ChannelGone,
+    ChatMoved,
+    DeliveryError,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
+from bot.delivery.senders import MessagesChanged
 from bot.delivery.telegram_format import post_html, root_html, visible
 from storage.models import Platform
 
@@ -32,6 +40,9 @@ T = TypeVar("T")
 
 GONE = ("chat not found", "bot was kicked", "bot is not a member", "have no rights", "blocked")
 HARMLESS_EDIT = ("message is not modified", "message to edit not found", "message can't be edited")
+# Shown in a message left over when a shorter correction needs fewer messages
+# and Telegram no longer lets the bot delete it (after 48 hours).
+LEFT_OVER = "—"
 
 
 def chat_id(address: str) -> int | str:
@@ -42,8 +53,13 @@ def chat_id(address: str) -> int | str:
         return address
 
 
+def _ids(ref: str | None) -> list[int]:
+    return [int(part) for part in ref.split(",")] if ref else []
+
+
 def _first_id(ref: str | None) -> int | None:
-    return int(ref.split(",")[0]) if ref else None
+    ids = _ids(ref)
+    return ids[0] if ids else None
 
 
 def _seconds(value: int | timedelta) -> float:
@@ -127,27 +143,66 @@ class TelegramSender:
             if not any(word in error.message.lower() for word in HARMLESS_EDIT):
                 raise Rejected(f"Bad Request: {error.message}") from error
 
+    async def _delete(self, address: str, message_id: int) -> None:
+        try:
+            await self._call(
+                address,
+                lambda: self.bot.delete_message(chat_id=chat_id(address), message_id=message_id),
+            )
+        except BadRequest as error:
+            if "not found" in error.message.lower():
+                return
+            log.info("could not delete message %s (%s); blanking it", message_id, error.message)
+            await self._edit(address, message_id, LEFT_OVER)
+
+    async def _rewrite(self, address: str, ref: str | None, texts: list[str]) -> str | None:
+        """Make the messages in `ref` read `texts`: edit, then post or remove the difference."""
+        ids = _ids(ref)
+        if not ids:
+            return None
+        try:
+            for message_id, text in zip(ids, texts, strict=False):
+                await self._edit(address, message_id, text)
+            for text in texts[len(ids) :]:
+                message = await self._post(address, text, ids[0])
+                ids.append(message.message_id)
+            for message_id in ids[len(texts) :]:
+                await self._delete(address, message_id)
+        except DeliveryError as error:
+            if len(ids) > len(_ids(ref)):
+                error.progress = MessagesChanged(",".join(str(i) for i in ids))
+            raise
+        if len(texts) == len(_ids(ref)):
+            return None
+        return MessagesChanged(",".join(str(i) for i in ids[: len(texts)]))
+
+    async def _post_all(self, address: str, texts: list[str], job: DeliveryJob) -> str:
+        """Post the parts of a post in order, going on after any already posted."""
+        sent = _ids(job.progress)
+        reply_to = None if job.is_root else _first_id(job.root.ref)
+        try:
+            for text in texts[len(sent) :]:
+                message = await self._post(address, text, reply_to or (sent[0] if sent else None))
+                sent.append(message.message_id)
+        except DeliveryError as error:
+            if sent:
+                error.progress = ",".join(str(i) for i in sent)
+            raise
+        return ",".join(str(i) for i in sent)
+
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
         address = job.destination.address
         if job.is_root_refresh:
-            root_id = _first_id(job.root.ref)
-            if root_id is not None and not job.is_root:
-                await self._edit(address, root_id, root_html(job.root)[0])
-            return None
+            if job.is_root:
+                return None
+            return await self._rewrite(address, job.root.ref, root_html(job.root))
         if job.is_correction:
-            message_id = _first_id(job.root.ref if job.is_root else job.own_ref)
-            if message_id is not None:
-                texts = root_html(job.root) if job.is_root else post_html(job.post)
-                await self._edit(address, message_id, texts[0])
-            return None
+            if job.is_root:
+                return await self._rewrite(address, job.root.ref, root_html(job.root))
+            return await self._rewrite(address, job.own_ref, post_html(job.post))
         texts = root_html(job.root) if job.is_root else post_html(job.post)
-        reply_to = None if job.is_root else _first_id(job.root.ref)
-        sent: list[int] = []
-        for text in texts:
-            message = await self._post(address, text, reply_to or (sent[0] if sent else None))
-            sent.append(message.message_id)
-        return ",".join(str(i) for i in sent)
+        return await self._post_all(address, texts, job)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

@@ -25,7 +25,7 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, load_job
 from bot.delivery.limits import RateLimits
-from bot.delivery.senders import Sender
+from bot.delivery.senders import MessagesChanged, Sender
 from storage import outbox
 from storage.audit import create_audit_event
 from storage.models import Platform
@@ -148,6 +148,7 @@ class DeliveryWorker:
         try:
             ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
         except Paused as paused_by:
+            await self._keep_progress(job, paused_by)
             until = paused_by.until
             await self._record(
                 lambda s: outbox.release_delivery(
@@ -160,14 +161,42 @@ class DeliveryWorker:
             await self._failed(job, DeliveryError(f"no answer in {self.settings.send_timeout} s"))
         else:
             now = self.clock()
-            await self._record(
-                lambda s: outbox.record_sent(
-                    session=s, delivery_id=job.delivery_id, remote_ref=ref, at=now
-                )
-            )
+            await self._record(lambda s: self._sent(s, job, ref, now))
             metrics.SENT.labels(platform.value).inc()
 
+    def _sent(self, session: Session, job: DeliveryJob, ref: str | None, at: datetime) -> None:
+        outbox.record_sent(session=session, delivery_id=job.delivery_id, remote_ref=ref, at=at)
+        if isinstance(ref, MessagesChanged):
+            outbox.set_message_ref(
+                session=session,
+                channel_id=job.destination.channel_id,
+                update_id=job.edited_update_id,
+                ref=ref,
+            )
+
+    async def _keep_progress(self, job: DeliveryJob, error: DeliveryError) -> None:
+        """Store the messages a post that stopped half-way already lives in."""
+        progress = error.progress
+        if progress is None or isinstance(error, ChatMoved):
+            return
+        if job.revision == 0:
+            await self._record(
+                lambda s: outbox.save_progress(
+                    session=s, delivery_id=job.delivery_id, ref=progress, worker=self.name
+                )
+            )
+        else:
+            await self._record(
+                lambda s: outbox.set_message_ref(
+                    session=s,
+                    channel_id=job.destination.channel_id,
+                    update_id=job.edited_update_id,
+                    ref=progress,
+                )
+            )
+
     async def _failed(self, job: DeliveryJob, error: DeliveryError) -> None:
+        await self._keep_progress(job, error)
         platform = job.destination.platform.value
         metrics.FAILED.labels(platform, type(error).__name__).inc()
         now = self.clock()

@@ -574,6 +574,8 @@ def test_auth_errors(slack: FakeSlack) -> None:
     run(scenario())
 
 
+# Posting without `text` is one of the errors under test; slack_sdk warns about it.
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")
 def test_channel_and_content_errors(slack: FakeSlack, manual: ManualClock) -> None:
     too_many = [{"type": "divider"}] * 51
     long_section = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]

@@ -1,12 +1,19 @@
 """Fan one update out to many channels against fakes that enforce the platforms' rate limits.
 
+Herald runs as it does in production: a `herald worker` process of its own, on a
+SQLite file, talking over HTTP to the fake Telegram or Slack API in this process;
+the update is saved here, as the CLI would save it, and the worker picks it up.
+
 Run from the repository root:  python -m bench.fanout [--telegram 1000] [--slack 200]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,23 +21,19 @@ from pathlib import Path
 
 from sqlmodel import col, func, select
 
-from bot.delivery.limits import RateLimits, RateSettings
-from bot.delivery.senders import Sender
-from bot.delivery.slack import SlackSender
-from bot.delivery.telegram import TelegramSender
-from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from commands.context import Actor, Context
 from commands.dispatch import run_text
 from storage.channels import create_channel
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Delivery, DeliveryState, Platform, utcnow
+from storage.models import Delivery, DeliveryState, Platform
 from tests.factories import ROME
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
 TELEGRAM_TOKEN = "123456:BENCH-TOKEN"
 SLACK_TOKEN = "xoxb-bench-token"
+READY_LINE = "delivery worker"
 
 
 @dataclass
@@ -49,15 +52,31 @@ class Result:
         return (self.makespan_s / self.floor_s - 1) * 100
 
 
-async def fan_out(
+def start_worker(database: Path, credentials: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start `herald worker` on the database and wait until its delivery loop runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+    env.update(DATABASE_URL=f"sqlite:///{database}", WORKER_POLL_SECONDS="0.2", **credentials)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"], env=env, stderr=log.open("w"), cwd=database.parent
+    )
+    deadline = time.monotonic() + 60
+    while READY_LINE not in log.read_text():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"herald worker did not start:\n{log.read_text()}")
+        time.sleep(0.05)
+    return worker
+
+
+def fan_out(
     platform: Platform,
     addresses: list[str],
-    sender_for: object,
+    credentials: dict[str, str],
     floor: float,
     fake: FakeTelegram | FakeSlack,
     workdir: Path,
 ) -> Result:
-    engine = make_engine(f"sqlite:///{workdir / f'{platform.value}.db'}")
+    database = workdir / f"{platform.value}.db"
+    engine = make_engine(f"sqlite:///{database}")
     upgrade(engine)
     sessions = make_session_factory(engine)
     with sessions() as session, session.begin():
@@ -71,22 +90,6 @@ async def fan_out(
                 components=[],
             )
     ctx = Context(sessions, ROME, "it", Actor("bench", "cli"))
-    limits = RateLimits(RateSettings(), clock=utcnow)
-    assert callable(sender_for)
-    sender: Sender = sender_for(limits)
-    worker = DeliveryWorker(
-        sessions,
-        {platform: sender},
-        limits,
-        zone=ROME,
-        clock=utcnow,
-        settings=WorkerSettings(poll_seconds=0.2),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    started = time.perf_counter()
-    run_text("open Guasto esteso sulla posta --sev 1 --message Stiamo verificando", ctx)
-    worker.wake()
 
     def waiting() -> int:
         with sessions() as session:
@@ -98,15 +101,17 @@ async def fan_out(
                 ).one()
             )
 
-    while await asyncio.to_thread(waiting):
-        await asyncio.sleep(0.05)
-        if time.perf_counter() - started > floor * 3:
-            break
-    makespan = time.perf_counter() - started
-    stop.set()
-    await task
-    await sender.close()
-    lost = await asyncio.to_thread(waiting)
+    worker = start_worker(database, credentials, workdir / f"{platform.value}.log")
+    try:
+        started = time.perf_counter()
+        run_text("open Guasto esteso sulla posta --sev 1 --message Stiamo verificando", ctx)
+        while waiting() and time.perf_counter() - started < floor * 3:
+            time.sleep(0.05)
+        makespan = time.perf_counter() - started
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    lost = waiting()
     if isinstance(fake, FakeSlack):
         received = sum(len(fake.messages(a)) for a in addresses)
     else:
@@ -116,7 +121,8 @@ async def fan_out(
     return Result(platform.value, len(addresses), floor, makespan, fake.too_many_requests, lost)
 
 
-async def main(telegram_channels: int, slack_channels: int) -> list[Result]:
+def main(telegram_channels: int, slack_channels: int) -> list[Result]:
+    """Run the Telegram fan-out, then the Slack one; a row each."""
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -125,13 +131,15 @@ async def main(telegram_channels: int, slack_channels: int) -> list[Result]:
                 chats = [str(-1_000_000_000 - n) for n in range(telegram_channels)]
                 for chat in chats:
                     telegram.add_chat(int(chat), "channel")
+                credentials = {
+                    "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                    "TELEGRAM_API_URL": telegram.api_url,
+                }
                 results.append(
-                    await fan_out(
+                    fan_out(
                         Platform.TELEGRAM,
                         chats,
-                        lambda limits: TelegramSender(
-                            TELEGRAM_TOKEN, api_url=telegram.api_url, limits=limits
-                        ),
+                        credentials,
                         telegram_channels / 30,
                         telegram,
                         workdir,
@@ -144,16 +152,10 @@ async def main(telegram_channels: int, slack_channels: int) -> list[Result]:
                 channels = [f"C{n:010d}" for n in range(slack_channels)]
                 for channel in channels:
                     slack.add_channel(channel)
+                credentials = {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
                 results.append(
-                    await fan_out(
-                        Platform.SLACK,
-                        channels,
-                        lambda limits: SlackSender(
-                            SLACK_TOKEN, api_url=slack.api_url, limits=limits
-                        ),
-                        slack_channels / 5,
-                        slack,
-                        workdir,
+                    fan_out(
+                        Platform.SLACK, channels, credentials, slack_channels / 5, slack, workdir
                     )
                 )
     return results
@@ -178,4 +180,4 @@ if __name__ == "__main__":
     parser.add_argument("--telegram", type=int, default=1000, help="Telegram channels (fake: 30/s)")
     parser.add_argument("--slack", type=int, default=200, help="Slack channels (fake: 5/s)")
     args = parser.parse_args()
-    report(asyncio.run(main(args.telegram, args.slack)))
+    report(main(args.telegram, args.slack))

@@ -66,19 +66,25 @@ def renew_leases(*, session: Session, delivery_ids: list[int], worker: str, unti
 
 def _settled_elsewhere(delivery: Delivery, worker: str | None) -> bool:
     # A send that went out is never undone, and a claim another worker has since
-    # taken over is that worker's to record.
+    # taken over (or taken and given back) is no longer this worker's to record.
     if delivery.state == DeliveryState.SENT:
         return True
-    return worker is not None and delivery.claimed_by not in (None, worker)
+    return worker is not None and delivery.claimed_by != worker
+
+
+def holds_claim(*, session: Session, delivery_id: int, worker: str) -> bool:
+    """True while `worker` still holds its claim on an unsent delivery (row locked)."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    return delivery is not None and not _settled_elsewhere(delivery, worker)
 
 
 def record_sent(
     *, session: Session, delivery_id: int, remote_ref: str | None, at: datetime
-) -> None:
-    """Mark a delivery sent, keeping the platform's reference to the message."""
+) -> bool:
+    """Mark a delivery sent, keeping the platform's reference; False if it already was."""
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None or delivery.state == DeliveryState.SENT:
-        return
+        return False
     delivery.state = DeliveryState.SENT
     delivery.attempts += 1
     delivery.sent_at = at
@@ -87,6 +93,7 @@ def record_sent(
     delivery.claimed_by = None
     delivery.claimed_until = None
     session.add(delivery)
+    return True
 
 
 def record_failure(
@@ -184,12 +191,21 @@ def disable_channel(*, session: Session, channel_id: int, reason: str) -> Channe
 
 
 def move_channel(*, session: Session, channel_id: int, address: str) -> Channel | None:
-    """Follow a chat to its new address (a Telegram group upgraded to a supergroup)."""
+    """Follow a chat to its new address (a Telegram group upgraded to a supergroup).
+
+    Parts of a half-sent post stay in the old chat: its retry starts afresh.
+    """
     channel = session.get(Channel, channel_id, with_for_update=True)
     if channel is None:
         return None
     channel.address = address
     session.add(channel)
+    session.connection().execute(
+        update(Delivery)
+        .where(col(Delivery.channel_id) == channel_id)
+        .where(col(Delivery.state).in_(OPEN_STATES))
+        .values(remote_ref=None)
+    )
     return channel
 
 

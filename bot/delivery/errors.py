@@ -8,15 +8,11 @@ from email.utils import parsedate_to_datetime
 
 
 class DeliveryError(Exception):
-    """A send did not go through (or only part of it: see `progress`)."""
+    """A send did not go through."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        # The messages that already carry the post when a send of several parts
-        # stopped half-way: kept, so the retry goes on from there instead of
-        # posting the first parts a second time.
-        self.progress: str | None = None
 
 
 class RateLimited(DeliveryError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -97,7 +97,11 @@ class DeliveryJob:
     is_root: bool
     own_ref: str | None
     resolved: bool
+    # The parts of a long post an earlier attempt already posted (its retry goes on
+    # after them), and the message sets this attempt has posted so far, latest last:
+    # whatever stops the attempt (a 429, a time-out, a crash), they are kept.
     progress: str | None = None
+    posted: list[str] = field(default_factory=list, compare=False)
     facts: IncidentFacts | None = None
 
     @property

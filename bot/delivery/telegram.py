@@ -24,7 +24,6 @@ from telegram.request import HTTPXRequest
 from bot.delivery.errors import (
     ChannelGone,
     ChatMoved,
-    DeliveryError,
     RateLimited,
     Rejected,
     Unavailable,
@@ -55,6 +54,10 @@ def chat_id(address: str) -> int | str:
 
 def _ids(ref: str | None) -> list[int]:
     return [int(part) for part in ref.split(",")] if ref else []
+
+
+def _ref(ids: list[int]) -> str:
+    return ",".join(str(i) for i in ids)
 
 
 def _first_id(ref: str | None) -> int | None:
@@ -155,54 +158,48 @@ class TelegramSender:
             log.info("could not delete message %s (%s); blanking it", message_id, error.message)
             await self._edit(address, message_id, LEFT_OVER)
 
-    async def _rewrite(self, address: str, ref: str | None, texts: list[str]) -> str | None:
+    async def _rewrite(self, job: DeliveryJob, ref: str | None, texts: list[str]) -> str | None:
         """Make the messages in `ref` read `texts`: edit, then post or remove the difference."""
+        address = job.destination.address
         ids = _ids(ref)
         if not ids:
             return None
-        try:
-            for message_id, text in zip(ids, texts, strict=False):
-                await self._edit(address, message_id, text)
-            for text in texts[len(ids) :]:
-                message = await self._post(address, text, ids[0])
-                ids.append(message.message_id)
-            for message_id in ids[len(texts) :]:
-                await self._delete(address, message_id)
-        except DeliveryError as error:
-            if len(ids) > len(_ids(ref)):
-                error.progress = MessagesChanged(",".join(str(i) for i in ids))
-            raise
+        for message_id, text in zip(ids, texts, strict=False):
+            await self._edit(address, message_id, text)
+        for text in texts[len(ids) :]:
+            message = await self._post(address, text, ids[0])
+            ids.append(message.message_id)
+            job.posted.append(MessagesChanged(_ref(ids)))
+        for message_id in ids[len(texts) :]:
+            await self._delete(address, message_id)
         if len(texts) == len(_ids(ref)):
             return None
-        return MessagesChanged(",".join(str(i) for i in ids[: len(texts)]))
+        return MessagesChanged(_ref(ids[: len(texts)]))
 
-    async def _post_all(self, address: str, texts: list[str], job: DeliveryJob) -> str:
+    async def _post_all(self, job: DeliveryJob, texts: list[str]) -> str:
         """Post the parts of a post in order, going on after any already posted."""
         sent = _ids(job.progress)
         reply_to = None if job.is_root else _first_id(job.root.ref)
-        try:
-            for text in texts[len(sent) :]:
-                message = await self._post(address, text, reply_to or (sent[0] if sent else None))
-                sent.append(message.message_id)
-        except DeliveryError as error:
-            if sent:
-                error.progress = ",".join(str(i) for i in sent)
-            raise
-        return ",".join(str(i) for i in sent)
+        for text in texts[len(sent) :]:
+            message = await self._post(
+                job.destination.address, text, reply_to or (sent[0] if sent else None)
+            )
+            sent.append(message.message_id)
+            job.posted.append(_ref(sent))
+        return _ref(sent)
 
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
-        address = job.destination.address
         if job.is_root_refresh:
             if job.is_root:
                 return None
-            return await self._rewrite(address, job.root.ref, root_html(job.root))
+            return await self._rewrite(job, job.root.ref, root_html(job.root))
         if job.is_correction:
             if job.is_root:
-                return await self._rewrite(address, job.root.ref, root_html(job.root))
-            return await self._rewrite(address, job.own_ref, post_html(job.post))
+                return await self._rewrite(job, job.root.ref, root_html(job.root))
+            return await self._rewrite(job, job.own_ref, post_html(job.post))
         texts = root_html(job.root) if job.is_root else post_html(job.post)
-        return await self._post_all(address, texts, job)
+        return await self._post_all(job, texts)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

@@ -148,7 +148,7 @@ class DeliveryWorker:
         try:
             ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
         except Paused as paused_by:
-            await self._keep_progress(job, paused_by)
+            await self._keep_progress(job)
             until = paused_by.until
             await self._record(
                 lambda s: outbox.release_delivery(
@@ -159,14 +159,19 @@ class DeliveryWorker:
             await self._failed(job, error)
         except TimeoutError:
             await self._failed(job, DeliveryError(f"no answer in {self.settings.send_timeout} s"))
+        except Exception:
+            await self._keep_progress(job)
+            raise
         else:
             now = self.clock()
             await self._record(lambda s: self._sent(s, job, ref, now))
             metrics.SENT.labels(platform.value).inc()
 
     def _sent(self, session: Session, job: DeliveryJob, ref: str | None, at: datetime) -> None:
-        outbox.record_sent(session=session, delivery_id=job.delivery_id, remote_ref=ref, at=at)
-        if isinstance(ref, MessagesChanged):
+        recorded = outbox.record_sent(
+            session=session, delivery_id=job.delivery_id, remote_ref=ref, at=at
+        )
+        if recorded and isinstance(ref, MessagesChanged):
             outbox.set_message_ref(
                 session=session,
                 channel_id=job.destination.channel_id,
@@ -174,29 +179,27 @@ class DeliveryWorker:
                 ref=ref,
             )
 
-    async def _keep_progress(self, job: DeliveryJob, error: DeliveryError) -> None:
+    async def _keep_progress(self, job: DeliveryJob) -> None:
         """Store the messages a post that stopped half-way already lives in."""
-        progress = error.progress
-        if progress is None or isinstance(error, ChatMoved):
-            return
+        if job.posted:
+            await self._record(lambda s: self._save_progress(s, job, job.posted[-1]))
+
+    def _save_progress(self, session: Session, job: DeliveryJob, progress: str) -> None:
         if job.revision == 0:
-            await self._record(
-                lambda s: outbox.save_progress(
-                    session=s, delivery_id=job.delivery_id, ref=progress, worker=self.name
-                )
+            outbox.save_progress(
+                session=session, delivery_id=job.delivery_id, ref=progress, worker=self.name
             )
-        else:
-            await self._record(
-                lambda s: outbox.set_message_ref(
-                    session=s,
-                    channel_id=job.destination.channel_id,
-                    update_id=job.edited_update_id,
-                    ref=progress,
-                )
+        elif outbox.holds_claim(session=session, delivery_id=job.delivery_id, worker=self.name):
+            outbox.set_message_ref(
+                session=session,
+                channel_id=job.destination.channel_id,
+                update_id=job.edited_update_id,
+                ref=progress,
             )
 
     async def _failed(self, job: DeliveryJob, error: DeliveryError) -> None:
-        await self._keep_progress(job, error)
+        if not isinstance(error, ChatMoved):  # parts posted in the old chat stay there
+            await self._keep_progress(job)
         platform = job.destination.platform.value
         metrics.FAILED.labels(platform, type(error).__name__).inc()
         now = self.clock()
@@ -324,7 +327,10 @@ class DeliveryWorker:
                     log.exception("could not claim deliveries; trying again shortly")
                     ids = []
                 for delivery_id in ids:
-                    if delivery_id not in inflight:
+                    # A task that ended while the claim ran may have put its row back
+                    # for an immediate retry: claimed again, it needs a new task.
+                    running = inflight.get(delivery_id)
+                    if running is None or running.done():
                         inflight[delivery_id] = asyncio.create_task(self.deliver(delivery_id))
             self._wake.clear()
             waiters: set[asyncio.Future[object]] = {
@@ -340,11 +346,22 @@ class DeliveryWorker:
                 waiter.cancel()
             inflight = {i: task for i, task in inflight.items() if not task.done()}
             if inflight and loop.time() >= next_renewal:
-                try:
-                    await asyncio.to_thread(self._renew, list(inflight))
-                except Exception:
-                    log.exception("could not renew the leases of deliveries in flight")
+                await self._renew_quietly(list(inflight))
                 next_renewal = loop.time() + renew_every
-        if inflight:
-            await asyncio.wait(inflight.values(), timeout=self.settings.send_timeout)
+        # Stopping: let the sends under way finish, their leases still renewed, so
+        # that no other worker takes them over meanwhile.
+        give_up = loop.time() + self.settings.send_timeout
+        while inflight and loop.time() < give_up:
+            await asyncio.wait(
+                inflight.values(), timeout=min(renew_every, max(0.0, give_up - loop.time()))
+            )
+            inflight = {i: task for i, task in inflight.items() if not task.done()}
+            if inflight:
+                await self._renew_quietly(list(inflight))
         log.info("delivery worker %s stopped", self.name)
+
+    async def _renew_quietly(self, delivery_ids: list[int]) -> None:
+        try:
+            await asyncio.to_thread(self._renew, delivery_ids)
+        except Exception:
+            log.exception("could not renew the leases of deliveries in flight")

@@ -158,13 +158,19 @@ def test_a_sent_delivery_is_never_put_back_by_a_late_failure_or_release(
         )
 
 
-def test_a_worker_whose_lease_was_taken_over_leaves_the_record_to_the_new_owner(
-    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
-) -> None:
+def taken_over(ctx: Context, sessions: sessionmaker[Session], clock: FakeClock) -> int:
+    """A delivery claimed by worker a, whose lease lapsed, then claimed by worker b."""
     make_incident(ctx)
     head = claim_as(sessions, clock, "a")[0]
     clock.advance(seconds=61)
     assert head in claim_as(sessions, clock, "b")
+    return head
+
+
+def test_a_worker_whose_lease_was_taken_over_leaves_the_record_to_the_new_owner(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    head = taken_over(ctx, sessions, clock)
     with sessions() as session, session.begin():
         record_failure(
             session=session, delivery_id=head, error="502", next_attempt_at=clock(), worker="a"
@@ -198,3 +204,24 @@ def test_renewing_extends_only_this_workers_open_claims(
     assert claim_as(sessions, clock, "b") == []
     clock.advance(seconds=41)
     assert claim_as(sessions, clock, "b") == [mine[0]]
+
+
+def test_a_late_report_after_the_new_owner_gave_the_claim_back_changes_nothing(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    head = taken_over(ctx, sessions, clock)
+    later = clock() + timedelta(minutes=10)
+    with sessions() as session, session.begin():
+        release_delivery(session=session, delivery_id=head, next_attempt_at=later, worker="b")
+    with sessions() as session, session.begin():
+        record_failure(
+            session=session, delivery_id=head, error="502", next_attempt_at=clock(), worker="a"
+        )
+    with sessions() as session:
+        delivery = session.get(Delivery, head)
+        assert delivery is not None
+        assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == (
+            DeliveryState.PENDING,
+            0,
+            later,
+        )

@@ -165,19 +165,21 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
     assert duplicated <= in_flight
 
 
+@pytest.mark.parametrize("first_stops_early", [False, True], ids=["running", "stopping"])
 def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
-    engine: sa.Engine, telegram: FakeTelegram
+    engine: sa.Engine, telegram: FakeTelegram, first_stops_early: bool
 ) -> None:
     ctx = make_context(make_session_factory(engine), utcnow)
     chats = [-3_000_000 - n for n in range(30)]
     follow_and_open(ctx, telegram, chats)
 
     async def main() -> None:
-        stop = asyncio.Event()
+        stop, stop_first = asyncio.Event(), asyncio.Event()
         workers = []
         for name in ("a", "b"):
             # 30 posts at 20 a second take 1.5 s, far past a 0.6 s lease: only
-            # renewal keeps the second worker from claiming them again.
+            # renewal keeps the second worker from claiming them again, also
+            # while the first is stopping and finishing what it had begun.
             limits = RateLimits(RateSettings(telegram_per_second=20), clock=utcnow)
             sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
             workers.append(
@@ -193,15 +195,18 @@ def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
                     name=name,
                 )
             )
-        first = asyncio.create_task(workers[0].run(stop))
+        first = asyncio.create_task(workers[0].run(stop_first))
         while not telegram.messages(chats[0]):
             await asyncio.sleep(0.02)
+        if first_stops_early:
+            stop_first.set()
         second = asyncio.create_task(workers[1].run(stop))
         deadline = time.monotonic() + 30
         while open_deliveries(ctx.sessions) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.3)
         stop.set()
+        stop_first.set()
         await asyncio.gather(first, second)
         for worker in workers:
             await worker.senders[Platform.TELEGRAM].close()

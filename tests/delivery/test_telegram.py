@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
-from bot.delivery.worker import DeliveryWorker
+from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from commands.context import Context
-from storage.models import Channel, DeliveryState, Platform
+from storage.models import Channel, Delivery, DeliveryState, Platform
 from tests.delivery.helpers import states
 from tests.factories import ROME, FakeClock, make_channel, make_context, make_incident, run
 from tests.fakes.telegram import FakeTelegram
@@ -327,4 +327,98 @@ def test_ten_minute_outage_everything_delivered_in_order_once(
             "aggiornamento 1",
             "aggiornamento 2",
         ]
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_half_sent_post_starts_afresh_in_the_chat_it_moved_to(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    telegram.add_chat(-1009, "supergroup")
+
+    async def body(worker: DeliveryWorker) -> None:
+        make_incident(ctx, LONG_TITLE, message=long_text("parola"))
+        await worker.drain()  # the first part goes out; the fake 429s the second
+        telegram.migrate(-1001, -1009)
+        await settle(worker, clock)
+
+    scenario(sessions, clock, telegram, body)
+    first, second = telegram.messages(-1009)
+    assert second.reply_to == first.message_id
+    assert second.plain.endswith("Stato: In analisi")
+    with sessions() as session:
+        [ref] = session.exec(select(Delivery.remote_ref)).all()
+    assert ref == f"{first.message_id},{second.message_id}"
+
+
+class SlowSecondPart(Unlimited):
+    """The third request (the second part of a long update) waits longer than a send may."""
+
+    calls = 0
+
+    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+        self.calls += 1
+        if self.calls == 3:
+            await asyncio.sleep(2)
+        await super().acquire(platform, address, scope)
+
+
+def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    incident_id = make_incident(ctx, LONG_TITLE)
+    run(ctx, f'update {incident_id} "{long_text("parola")}"')
+
+    async def main(telegram: FakeTelegram) -> None:
+        limits = SlowSecondPart(RateSettings(), clock=clock)
+        sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
+        worker = DeliveryWorker(
+            sessions,
+            {Platform.TELEGRAM: sender},
+            limits,
+            zone=ROME,
+            clock=clock,
+            settings=WorkerSettings(send_timeout=0.3),
+        )
+        try:
+            await worker.drain()  # root, then the update's first part; the second times out
+            clock.advance(minutes=1)
+            await worker.drain()
+        finally:
+            await sender.close()
+
+    with FakeTelegram(
+        token=TOKEN,
+        per_chat_per_second=None,
+        group_per_minute=None,
+        clock=lambda: clock.current.timestamp(),
+    ) as telegram:
+        telegram.add_chat(-1001, "channel")
+        asyncio.run(main(telegram))
+        root, first, second = telegram.messages(-1001)
+    assert first.reply_to == second.reply_to == root.message_id
+    assert second.plain.split("\n")[0].endswith("(2)")
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_part_telegram_will_not_let_us_delete_is_blanked(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    incident_id = make_incident(ctx, LONG_TITLE)
+
+    async def body(worker: DeliveryWorker) -> None:
+        run(ctx, f'update {incident_id} "{long_text("parola")}"')
+        await settle(worker, clock)
+        telegram.fail_next(  # past 48 hours, for every try
+            10,
+            status=400,
+            description="Bad Request: message can't be deleted",
+            method="deleteMessage",
+        )
+        run(ctx, f"edit {incident_id} Testo breve")
+        await settle(worker, clock)
+
+    scenario(sessions, clock, telegram, body)
+    _root, first, left_over = telegram.messages(-1001)
+    assert first.plain.endswith("Testo breve")
+    assert left_over.plain == "—"
     assert set(states(sessions).values()) == {DeliveryState.SENT}

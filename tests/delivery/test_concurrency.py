@@ -177,10 +177,10 @@ def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
         stop, stop_first = asyncio.Event(), asyncio.Event()
         workers = []
         for name in ("a", "b"):
-            # 30 posts at 20 a second take 1.5 s, far past a 0.6 s lease: only
+            # 30 posts at 10 a second take 3 s, far past a 1.2 s lease: only
             # renewal keeps the second worker from claiming them again, also
             # while the first is stopping and finishing what it had begun.
-            limits = RateLimits(RateSettings(telegram_per_second=20), clock=utcnow)
+            limits = RateLimits(RateSettings(telegram_per_second=10), clock=utcnow)
             sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
             workers.append(
                 DeliveryWorker(
@@ -190,7 +190,7 @@ def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
                     zone=ROME,
                     clock=utcnow,
                     settings=WorkerSettings(
-                        batch=60, concurrency=60, poll_seconds=0.05, lease=timedelta(seconds=0.6)
+                        batch=60, concurrency=60, poll_seconds=0.05, lease=timedelta(seconds=1.2)
                     ),
                     name=name,
                 )

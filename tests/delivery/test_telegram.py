@@ -358,7 +358,7 @@ class SlowSecondPart(Unlimited):
     async def acquire(self, platform: Platform, address: str, scope: str) -> None:
         self.calls += 1
         if self.calls == 3:
-            await asyncio.sleep(2)
+            await asyncio.sleep(3)
         await super().acquire(platform, address, scope)
 
 
@@ -377,7 +377,7 @@ def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(
             limits,
             zone=ROME,
             clock=clock,
-            settings=WorkerSettings(send_timeout=0.3),
+            settings=WorkerSettings(send_timeout=1.0),
         )
         try:
             await worker.drain()  # root, then the update's first part; the second times out

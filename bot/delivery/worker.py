@@ -109,6 +109,14 @@ class DeliveryWorker:
     async def _record(self, action: Callable[[Session], object]) -> None:
         await asyncio.to_thread(self._write, action)
 
+    async def _release(self, delivery_id: int, at: datetime) -> None:
+        """Give a claimed delivery back untouched, to be tried again at `at`."""
+        await self._record(
+            lambda s: outbox.release_delivery(
+                session=s, delivery_id=delivery_id, next_attempt_at=at, worker=self.name
+            )
+        )
+
     async def deliver(self, delivery_id: int) -> None:
         """Send one claimed delivery and record what happened; never raises."""
         try:
@@ -118,11 +126,8 @@ class DeliveryWorker:
         except Exception:
             log.exception("delivery %s: unexpected failure; it will be retried", delivery_id)
             with contextlib.suppress(Exception):
-                retry = self.clock() + timedelta(seconds=self.settings.first_backoff)
-                await self._record(
-                    lambda s: outbox.release_delivery(
-                        session=s, delivery_id=delivery_id, next_attempt_at=retry, worker=self.name
-                    )
+                await self._release(
+                    delivery_id, self.clock() + timedelta(seconds=self.settings.first_backoff)
                 )
 
     async def _deliver(self, job: DeliveryJob) -> None:
@@ -130,31 +135,17 @@ class DeliveryWorker:
         sender = self.senders.get(platform)
         if sender is None:
             # Its platform is not configured in this process: leave it for one that is.
-            later = self.clock() + timedelta(seconds=60)
-            await self._record(
-                lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=later, worker=self.name
-                )
-            )
+            await self._release(job.delivery_id, self.clock() + timedelta(seconds=60))
             return
         paused = self.limits.paused_until(sender.scope(job.destination))
         if paused is not None:
-            await self._record(
-                lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=paused, worker=self.name
-                )
-            )
+            await self._release(job.delivery_id, paused)
             return
         try:
             ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
         except Paused as paused_by:
             await self._keep_progress(job)
-            until = paused_by.until
-            await self._record(
-                lambda s: outbox.release_delivery(
-                    session=s, delivery_id=job.delivery_id, next_attempt_at=until, worker=self.name
-                )
-            )
+            await self._release(job.delivery_id, paused_by.until)
         except DeliveryError as error:
             await self._failed(job, error)
         except TimeoutError:
@@ -172,12 +163,16 @@ class DeliveryWorker:
             session=session, delivery_id=job.delivery_id, remote_ref=ref, at=at
         )
         if recorded and isinstance(ref, MessagesChanged):
-            outbox.set_message_ref(
-                session=session,
-                channel_id=job.destination.channel_id,
-                update_id=job.edited_update_id,
-                ref=ref,
-            )
+            self._move_messages(session, job, ref)
+
+    def _move_messages(self, session: Session, job: DeliveryJob, ref: str) -> None:
+        """The edited update now lives in the messages of `ref` on this channel."""
+        outbox.set_message_ref(
+            session=session,
+            channel_id=job.destination.channel_id,
+            update_id=job.edited_update_id,
+            ref=ref,
+        )
 
     async def _keep_progress(self, job: DeliveryJob) -> None:
         """Store the messages a post that stopped half-way already lives in."""
@@ -190,12 +185,7 @@ class DeliveryWorker:
                 session=session, delivery_id=job.delivery_id, ref=progress, worker=self.name
             )
         elif outbox.holds_claim(session=session, delivery_id=job.delivery_id, worker=self.name):
-            outbox.set_message_ref(
-                session=session,
-                channel_id=job.destination.channel_id,
-                update_id=job.edited_update_id,
-                ref=progress,
-            )
+            self._move_messages(session, job, progress)
 
     async def _failed(self, job: DeliveryJob, error: DeliveryError) -> None:
         if not isinstance(error, ChatMoved):  # parts posted in the old chat stay there

@@ -84,6 +84,13 @@ def list_incidents_changed_since(*, session: Session, since: datetime) -> Sequen
     return session.exec(query).all()
 
 
+def _touches(component_id: int) -> sa.ColumnElement[bool]:
+    """Incidents that affect one component."""
+    return col(Incident.id).in_(
+        select(IncidentComponent.incident_id).where(IncidentComponent.component_id == component_id)
+    )
+
+
 def list_recently_changed(
     *,
     session: Session,
@@ -99,13 +106,7 @@ def list_recently_changed(
     if statuses is not None:
         query = query.where(col(Incident.status).in_(statuses))
     if component_id is not None:
-        query = query.where(
-            col(Incident.id).in_(
-                select(IncidentComponent.incident_id).where(
-                    IncidentComponent.component_id == component_id
-                )
-            )
-        )
+        query = query.where(_touches(component_id))
     query = query.order_by(col(Incident.changed_at).desc(), col(Incident.id).desc()).limit(limit)
     return session.exec(query).all()
 
@@ -128,13 +129,7 @@ def list_maintenance_windows(
     """Maintenance, latest window first, optionally only windows touching one component."""
     query = select(Incident).where(Incident.kind == IncidentKind.MAINTENANCE)
     if component_id is not None:
-        query = query.where(
-            col(Incident.id).in_(
-                select(IncidentComponent.incident_id).where(
-                    IncidentComponent.component_id == component_id
-                )
-            )
-        )
+        query = query.where(_touches(component_id))
     query = query.order_by(col(Incident.window_start).desc(), col(Incident.id).desc()).limit(limit)
     return session.exec(query).all()
 

@@ -19,14 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import col, func, select
-
 from commands.context import Actor, Context
 from commands.dispatch import run_text
 from storage.channels import create_channel
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.models import Delivery, DeliveryState, Platform
+from storage.models import Platform
+from storage.outbox import queue_depth
 from tests.factories import ROME
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
@@ -93,13 +92,7 @@ def fan_out(
 
     def waiting() -> int:
         with sessions() as session:
-            return int(
-                session.exec(
-                    select(func.count())
-                    .select_from(Delivery)
-                    .where(col(Delivery.state).in_((DeliveryState.PENDING, DeliveryState.FAILED)))
-                ).one()
-            )
+            return queue_depth(session=session)[0]
 
     worker = start_worker(database, credentials, workdir / f"{platform.value}.log")
     try:

@@ -25,6 +25,7 @@ from commands.context import Context
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Delivery, DeliveryState, Platform, utcnow
+from storage.outbox import queue_depth
 from tests.factories import ROME, make_context, run
 from tests.fakes.telegram import FakeTelegram
 
@@ -42,13 +43,7 @@ def telegram() -> Iterator[FakeTelegram]:
 
 def open_deliveries(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return int(
-            session.exec(
-                select(func.count())
-                .select_from(Delivery)
-                .where(col(Delivery.state).in_((DeliveryState.PENDING, DeliveryState.FAILED)))
-            ).one()
-        )
+        return queue_depth(session=session)[0]
 
 
 def follow_and_open(ctx: Context, telegram: FakeTelegram, chats: list[int]) -> int:

@@ -32,13 +32,10 @@ def _complain(text: str) -> None:
 
 
 def configure_logging(settings: Settings, *, quiet: bool = False) -> None:
-    """One line per event on stderr; chat verbs log only warnings, so replies stay clean."""
-    logging.basicConfig(
-        level="WARNING" if quiet else settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    """One line per event on stderr, every secret redacted; chat verbs log only warnings."""
+    from bot.logs import configure_logging as configure
+
+    configure(settings.log_level, settings.secrets(), quiet=quiet)
 
 
 def _settings() -> Settings:

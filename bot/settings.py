@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from storage.engine import normalize_database_url
 
@@ -55,6 +57,8 @@ class Settings(BaseSettings):
     telegram_ops_chats: CommaList = Field(default_factory=list)
     telegram_webhook_secret: SecretStr | None = None
 
+    metrics_token: SecretStr | None = None
+
     digest_cron: str = "0 9 * * 1"
     digest_slack_channel: str | None = None
     digest_telegram_chat: str | None = None
@@ -86,6 +90,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "telegram_bot_token",
         "telegram_webhook_secret",
+        "metrics_token",
     )
     @classmethod
     def _not_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -107,6 +112,28 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite file."""
         return self.sqlalchemy_url.startswith("sqlite")
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, the database password included, for the log redactor."""
+        values = [
+            secret.get_secret_value()
+            for secret in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.telegram_bot_token,
+                self.telegram_webhook_secret,
+                self.metrics_token,
+            )
+            if secret is not None
+        ]
+        try:
+            password = make_url(self.sqlalchemy_url).password
+        except ArgumentError:
+            password = None
+        if password:
+            values.append(str(password))
+        return values
 
     def disabled_parts(self) -> list[str]:
         """The parts `herald serve` leaves off, each with the reason."""

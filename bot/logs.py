@@ -1,0 +1,96 @@
+"""Herald's log output: one line per event on stderr, with every known secret redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import types
+from collections.abc import Iterable
+from urllib.parse import quote
+
+REDACTED = "[redacted]"
+# Shapes of credentials that may reach a log without Herald knowing their value: Telegram
+# bot tokens (in every Bot API URL), Slack tokens of any kind, passwords inside URLs.
+_SHAPES = (
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
+    re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,}"),
+    re.compile(r"(?<=://)([^/@\s:]+):[^/@\s]+(?=@)"),
+)
+# Below this length a "secret" would redact ordinary words out of every line.
+SHORTEST_SECRET = 6
+# Libraries that log whole URLs (Telegram's carry the bot token) or request bodies at INFO.
+CHATTY = ("httpx", "httpcore", "aiohttp.access", "aiohttp.client", "hpack", "telegram.ext")
+
+
+class Redactor:
+    """The secrets Herald knows of; a log line loses every one of them, however encoded."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str | None) -> None:
+        """Know these secrets (and their URL-encoded forms) from now on."""
+        with self._lock:
+            for secret in secrets:
+                if secret and len(secret) >= SHORTEST_SECRET:
+                    self._secrets.update({secret, quote(secret, safe=""), quote(secret)})
+
+    def clean(self, text: str) -> str:
+        """The text with every known secret, and every credential-shaped string, redacted."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        text = _SHAPES[0].sub(REDACTED, text)
+        text = _SHAPES[1].sub(REDACTED, text)
+        return _SHAPES[2].sub(lambda m: f"{m[1]}:{REDACTED}", text)
+
+
+REDACTOR = Redactor()
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback included, then redacts it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The whole line, with secrets redacted."""
+        return REDACTOR.clean(super().format(record))
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, trace: types.TracebackType | None
+) -> None:
+    logging.getLogger("herald").critical("uncaught error", exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        logging.getLogger("herald").error(
+            "uncaught error in thread %s",
+            args.thread.name if args.thread else "?",
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
+
+
+def configure_logging(level: str, secrets: Iterable[str | None], *, quiet: bool = False) -> None:
+    """One line per event on stderr, secrets redacted; chat verbs log only warnings."""
+    REDACTOR.add(*secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    effective = logging.WARNING if quiet else logging.getLevelName(level.upper())
+    root.setLevel(effective)
+    # URLs and bodies are wanted only when debugging, and then still redacted.
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if effective == logging.DEBUG else logging.WARNING
+        )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread

@@ -12,6 +12,7 @@ from commands.errors import Refused
 from commands.lookup import get_components, get_incident, ref, short_time
 from storage import audit as audit_store
 from storage import components as component_store
+from storage import deliveries as delivery_store
 from storage import incidents as incident_store
 from storage import updates as update_store
 from storage.models import Incident, IncidentKind, IncidentStatus, Update, UpdateKind
@@ -71,9 +72,8 @@ def reach(session: Session, update: Update) -> str:
     if not update.public:
         return "Internal: not sent to customers."
     assert update.id is not None
-    from storage.deliveries import list_deliveries_of_updates
-
-    count = len(list_deliveries_of_updates(session=session, update_ids=[update.id]))
+    # Edits of a thread's first message are rows of their own for a channel already counted.
+    count = len(delivery_store.list_channels_reached_by(session=session, update_id=update.id))
     if count == 0:
         return "No channel follows it; it shows on the status page."
     return f"Queued for {count} channel{'s' * (count != 1)}."

@@ -14,6 +14,7 @@ from storage.models import AuditEvent, Incident, IncidentStatus, Update, UpdateK
 from tests.factories import (
     VIEWER,
     FakeClock,
+    make_channel,
     make_context,
     make_incident,
     run,
@@ -217,3 +218,14 @@ def test_at_before_the_opening_is_refused(ctx: Context, clock: FakeClock) -> Non
         run(ctx, f'resolve {incident_id} --at "27/01/2025 10:00"')
     with pytest.raises(Refused, match="give a later time"):
         run(ctx, f'update {incident_id} --at "28/01/2025 14:00" testo')
+
+
+def test_reach_counts_channels_not_the_edits_of_their_first_message(ctx: Context) -> None:
+    make_channel(ctx, "-1001234567890")
+    make_channel(ctx, "C0123ABCD", platform="slack")
+    make_channel(ctx, "https://example.com/hook", platform="webhook")
+    incident_id = make_incident(ctx)
+    # A new status also queues an edit of the first message on Telegram and Slack.
+    reply = run(ctx, f"update {incident_id} --status identified Trovato il guasto")
+    assert reply.text.endswith("Queued for 3 channels.")
+    assert run(ctx, f"resolve {incident_id}").text.endswith("Queued for 3 channels.")

@@ -24,15 +24,22 @@ _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "wee
 
 
 def _localize(naive: datetime, zone: ZoneInfo, typed: str) -> datetime:
-    """Attach the zone, refusing wall-clock times that a DST jump skips."""
-    aware = naive.replace(tzinfo=zone)
-    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
+    """Attach the zone, refusing wall-clock times that a DST change skips or repeats."""
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC)
+    # fold tells the two readings apart in a gap as well as in a repeat; only a gap's
+    # readings fail to come back to the time typed.
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise UsageError(
             f"{typed!r} does not exist in {zone.key} (the clocks jump forward then): "
             "give a time an hour later, or add an offset like +01:00."
         )
-    return aware.astimezone(UTC)
+    raise UsageError(
+        f"{typed!r} happens twice in {zone.key} (the clocks go back then): "
+        f"give the offset you mean, {first.isoformat(timespec='minutes')} for the first "
+        f"or {second.isoformat(timespec='minutes')} for the second."
+    )
 
 
 def parse_when(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:

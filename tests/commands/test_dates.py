@@ -180,9 +180,58 @@ def test_either_side_of_a_dst_change_gets_the_right_offset(
     assert result.astimezone(ROME).utcoffset() == timedelta(hours=offset_hours)
 
 
-def test_ambiguous_autumn_time_is_accepted_as_one_of_its_two_moments() -> None:
-    # 02:30 happens twice on 26/10/2025: at 00:30 UTC (CEST) and 01:30 UTC (CET).
-    assert when("26/10/2025 02:30") in (utc(2025, 10, 26, 0, 30), utc(2025, 10, 26, 1, 30))
+@pytest.mark.parametrize(
+    ("text", "now"),
+    [
+        ("26/10/2025 02:30", NOW),
+        ("26/10/2025 ore 02:00", NOW),
+        ("26.10.25 2.59", NOW),
+        ("2025-10-26T02:30", NOW),
+        ("2025-10-26 02:30", NOW),
+        ("02:30", utc(2025, 10, 26, 10, 0)),
+    ],
+)
+def test_ambiguous_autumn_time_is_refused_with_both_offsets(text: str, now: datetime) -> None:
+    # 02:00-02:59 happens twice on 26/10/2025: first in CEST (+02:00), then in CET (+01:00).
+    with pytest.raises(UsageError) as caught:
+        parse_when(text, zone=ROME, now=now)
+    message = caught.value.message
+    assert "happens twice in Europe/Rome" in message
+    assert "+02:00" in message
+    assert "+01:00" in message
+    assert "\n" not in str(caught.value)
+
+
+def test_ambiguous_autumn_time_hint_names_the_time_typed() -> None:
+    message = refusal(parse_when, "26/10/2025 02:30")
+    assert "2025-10-26T02:30+02:00" in message
+    assert "2025-10-26T02:30+01:00" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-10-26T02:30+02:00", utc(2025, 10, 26, 0, 30)),
+        ("2025-10-26T02:30+01:00", utc(2025, 10, 26, 1, 30)),
+        ("2025-10-26 02:30+01:00", utc(2025, 10, 26, 1, 30)),
+        ("2025-10-26T01:30Z", utc(2025, 10, 26, 1, 30)),
+    ],
+)
+def test_ambiguous_autumn_time_with_explicit_offset_is_accepted(
+    text: str, expected: datetime
+) -> None:
+    assert when(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("26/10/2025 01:59", utc(2025, 10, 25, 23, 59)),  # last minute before the repeat
+        ("26/10/2025 03:00", utc(2025, 10, 26, 2, 0)),  # first minute after it
+    ],
+)
+def test_times_around_the_autumn_repeat_are_read_once(text: str, expected: datetime) -> None:
+    assert when(text) == expected
 
 
 # --- parse_since ----------------------------------------------------------------

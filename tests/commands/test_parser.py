@@ -495,6 +495,14 @@ def test_at_with_a_nonexistent_local_time_is_refused() -> None:
     assert "does not exist" in refused('open Mail --at "31/03/2024 02:30"')
 
 
+def test_schedule_at_a_repeated_autumn_time_is_refused_and_its_offsets_accepted() -> None:
+    text = 'maintenance schedule X --start "{}" --end "26/10/2025 04:00"'
+    assert "happens twice" in refused(text.format("26/10/2025 02:30"))
+    command = p(text.format("2025-10-26T02:30+01:00"))
+    assert isinstance(command, v.ScheduleMaintenance)
+    assert command.start == utc(2025, 10, 26, 1, 30)
+
+
 # --- options in general ----------------------------------------------------------------
 
 

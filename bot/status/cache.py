@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -33,12 +33,16 @@ class Rendered:
     gzipped: bytes | None
 
 
-def rendered(body: bytes, media_type: str, last_modified: datetime) -> Rendered:
-    """Wrap a body: a strong ETag from its bytes, and gzip done once here, not per request."""
+def rendered(body: bytes, media_type: str, last_modified: datetime, *, now: datetime) -> Rendered:
+    """Wrap a body: a strong ETag from its bytes, and gzip done once here, not per request.
+
+    `now` is the site's clock: scheduled maintenance changes data in the future, but
+    Last-Modified may not be later than the moment the page is served.
+    """
     digest = hashlib.blake2b(body, digest_size=12).hexdigest()
     packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     # Whole seconds: HTTP dates have no fraction, and If-Modified-Since compares to them.
-    moment = min(last_modified, datetime.now(UTC)).replace(microsecond=0)
+    moment = min(last_modified, now).replace(microsecond=0)
     return Rendered(body, media_type, f'"{digest}"', moment, packed)
 
 

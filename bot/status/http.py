@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
@@ -57,21 +58,26 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
 
 
-def _not_modified_since(header: str, entry: Rendered) -> bool:
+def _not_modified_since(header: str, entry: Rendered, now: datetime) -> bool:
     try:
         since = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return False
-    if since.tzinfo is None:
+    # A date after the server's own time is invalid and must be ignored (RFC 9110
+    # section 13.1.3): otherwise a wrong client clock pins a stale page until that date.
+    if since.tzinfo is None or since > now:
         return False
     return entry.last_modified <= since
 
 
-def respond(request: Request, entry: Rendered, *, extra: dict[str, str] | None = None) -> Response:
+def respond(
+    request: Request, entry: Rendered, *, now: datetime, extra: dict[str, str] | None = None
+) -> Response:
     """The cached body, gzipped if the client takes it, or 304 when the client has it already.
 
     If-None-Match wins over If-Modified-Since, as RFC 9110 says; the gzip body
-    has its own ETag, since it is a different representation.
+    has its own ETag, since it is a different representation. `now` is the site's
+    clock, which decides what an If-Modified-Since in the future is.
     """
     packed = entry.gzipped is not None and accepts_gzip(request)
     etag = f'{entry.etag[:-1]}-gz"' if packed else entry.etag
@@ -91,7 +97,7 @@ def respond(request: Request, entry: Rendered, *, extra: dict[str, str] | None =
             fresh, headers["ETag"] = True, entry.etag
     else:
         since = request.headers.get("if-modified-since")
-        fresh = since is not None and _not_modified_since(since, entry)
+        fresh = since is not None and _not_modified_since(since, entry, now)
     if fresh:
         return Response(status_code=304, headers=headers)
     if packed:

@@ -150,11 +150,11 @@ class StatusSite:
             page = build_status_page(view, now=now)
             html = self.pages.home(page, self._context(lang, "/"))
             refreshed = datetime.fromtimestamp(bucket * HOME_REFRESH_SECONDS, UTC)
-            return rendered(html.encode(), HTML, max(version.changed_at, refreshed))
+            return rendered(html.encode(), HTML, max(version.changed_at, refreshed), now=now)
 
         entry = await self._cached(("home", lang), lang, render, extra_version=bucket)
         assert entry is not None
-        return respond(request, entry, extra={"Content-Language": lang, **PAGE_SECURITY})
+        return respond(request, entry, now=now, extra={"Content-Language": lang, **PAGE_SECURITY})
 
     async def incident(self, request: Request) -> Response:
         """One incident's page; `INC-5` and `5` both work."""
@@ -162,18 +162,19 @@ class StatusSite:
         incident_id = parse_incident_ref(request.path_params["incident_ref"])
         if incident_id is None:
             return self._not_found(lang, request.url.path)
+        now = self.clock()
 
         def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
             found = view.incident(incident_id)
             if found is None:
                 return None
             html = self.pages.incident(found, self._context(lang, f"/incidents/{found.ref}"))
-            return rendered(html.encode(), HTML, version.changed_at)
+            return rendered(html.encode(), HTML, version.changed_at, now=now)
 
         entry = await self._cached(("incident", lang, incident_id), lang, render)
         if entry is None:
             return self._not_found(lang, request.url.path)
-        return respond(request, entry, extra={"Content-Language": lang, **PAGE_SECURITY})
+        return respond(request, entry, now=now, extra={"Content-Language": lang, **PAGE_SECURITY})
 
     # -- feeds ---------------------------------------------------------------------------
 
@@ -181,6 +182,7 @@ class StatusSite:
         async def endpoint(request: Request) -> Response:
             lang = choose_language(request, self.settings.locale)
             key = request.query_params.get("component", "").strip().lower()[:80]
+            now = self.clock()
 
             def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
                 try:
@@ -189,7 +191,7 @@ class StatusSite:
                     return None
                 source = feeds.FeedSource(self._context(lang, "/"), component)
                 body = self._feed_body(kind, view, source, component.id if component else None)
-                return rendered(body, media_type, version.changed_at)
+                return rendered(body, media_type, version.changed_at, now=now)
 
             entry = await self._cached((kind, lang, key), lang, render)
             if entry is None:
@@ -198,7 +200,7 @@ class StatusSite:
                     f"{self.public_url}/api/v2/components.json",
                     status_code=404,
                 )
-            return respond(request, entry, extra=_OPEN_TO_ALL)
+            return respond(request, entry, now=now, extra=_OPEN_TO_ALL)
 
         return endpoint
 
@@ -223,13 +225,14 @@ class StatusSite:
     def _api(self, name: str, build: api.Document) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             lang = choose_language(request, self.settings.locale)
+            now = self.clock()
 
             def render(view: PublicView, version: PublicDataVersion) -> Rendered:
                 document = build(view, self.api_page)
-                return rendered(api.encode(document), JSON, version.changed_at)
+                return rendered(api.encode(document), JSON, version.changed_at, now=now)
 
             entry = await self._cached(("api", name, lang), lang, render)
             assert entry is not None
-            return respond(request, entry, extra=_OPEN_TO_ALL)
+            return respond(request, entry, now=now, extra=_OPEN_TO_ALL)
 
         return endpoint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx2 as httpx
@@ -57,6 +58,24 @@ def test_every_page_and_feed_has_validators_and_answers_304(
     # If-None-Match decides when both are sent (RFC 9110).
     both = {"If-None-Match": '"stale"', "If-Modified-Since": modified}
     assert client.get(path, headers=both).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/incidents/INC-2", "/feed.atom", "/api/v2/summary.json"])
+def test_if_modified_since_in_the_future_is_ignored(
+    path: str, engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    client = status_client(engine, clock)
+    modified = parsedate_to_datetime(client.get(path).headers["last-modified"])
+    # A day after the site's clock but long past by the wall clock: only the site's
+    # clock may say what "the future" is (RFC 9110 section 13.1.3).
+    tomorrow = format_datetime(clock() + timedelta(days=1), usegmt=True)
+    assert modified <= clock()
+    assert client.get(path, headers={"If-Modified-Since": tomorrow}).status_code == 200
+    far = format_datetime(clock().replace(year=2999), usegmt=True)
+    assert client.get(path, headers={"If-Modified-Since": far}).status_code == 200
+    now = format_datetime(clock(), usegmt=True)
+    assert client.get(path, headers={"If-Modified-Since": now}).status_code == 304
 
 
 def test_gzip_is_served_precompressed_with_its_own_etag(

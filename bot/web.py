@@ -11,10 +11,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.body_limit import BodyLimit
 from bot.database import Database
 from bot.settings import Settings
 from bot.status.views import StatusSite
@@ -61,7 +63,9 @@ def create_app(
 
     site = StatusSite(settings, database, clock=clock, recheck_seconds=recheck_seconds)
     app = Starlette(
-        routes=[*extra_routes, Route("/healthz", healthz), *site.routes()], lifespan=_lifespan
+        routes=[*extra_routes, Route("/healthz", healthz), *site.routes()],
+        middleware=[Middleware(BodyLimit)],
+        lifespan=_lifespan,
     )
     app.state.status_site = site
     return app

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy.exc
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from bot.database import Database
 from bot.delivery.probe import probe_for
 from bot.settings import Settings
+from bot.slack.endpoint import SlackEndpoint
 from bot.slack.handlers import SlackHandlers, register
 from bot.slack.http import SlackHttp
 from bot.slack.responders import Responders
@@ -57,11 +57,12 @@ class SlackFrontEnd:
 
     app: AsyncApp
     handlers: SlackHandlers
+    signing_secret: str
 
     def route(self) -> Route:
-        """`POST /slack/events`: commands, buttons and modals, signatures checked by bolt."""
-        handler = AsyncSlackRequestHandler(self.app)
-        return Route(EVENTS_PATH, endpoint=handler.handle, methods=["POST"])
+        """`POST /slack/events`: commands, buttons and modals, each signature checked first."""
+        endpoint = SlackEndpoint(self.app, self.signing_secret)
+        return Route(EVENTS_PATH, endpoint=endpoint.handle, methods=["POST"])
 
     async def close(self, timeout: float = 10.0) -> None:
         """Let the commands under way finish, then close the pooled connections to Slack."""
@@ -116,11 +117,12 @@ def build_slack(
         )
 
     secret = settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret is not None else ""
     app = AsyncApp(
         name="herald",
         logger=BOLT_LOG,
         client=AsyncWebClient(base_url=settings.slack_api_url, timeout=10),
-        signing_secret=secret.get_secret_value() if secret is not None else "",
+        signing_secret=signing_secret,
         authorize=authorize,
     )
     responders = Responders(settings.slack_responders, http, clock=monotonic)
@@ -148,7 +150,7 @@ def build_slack(
         monotonic=monotonic,
     )
     register(app, handlers)
-    return SlackFrontEnd(app, handlers)
+    return SlackFrontEnd(app, handlers, signing_secret)
 
 
 def ensure_incident_channel(settings: Settings, database: Database) -> None:

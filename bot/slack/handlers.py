@@ -29,7 +29,7 @@ from commands import verbs as v
 from commands.dispatch import execute
 from commands.errors import NotAllowed, Refused, UsageError
 from commands.lookup import ref
-from commands.parser import Clock, parse, parse_tokens
+from commands.parser import Clock, parse, parse_ref, parse_tokens
 from commands.queries import summary_view
 from commands.tokens import Token, tokenize
 
@@ -139,8 +139,9 @@ class SlackHandlers:
             await self._refuse(caller, refusal, changing=True)
             return
         try:
+            incident_id = parse_ref(str(action.get("value") or ""))
             form, choices = await asyncio.wait_for(
-                asyncio.to_thread(load_incident_form, self.sessions, int(action.get("value") or 0)),
+                asyncio.to_thread(load_incident_form, self.sessions, incident_id),
                 timeout=max(0.1, started + FORM_SECONDS - self.monotonic()),
             )
         except Exception as error:

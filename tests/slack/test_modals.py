@@ -84,7 +84,7 @@ def submit(
     return world.interact(payload)
 
 
-def click(world: SlackWorld, action_id: str, incident_id: int, user: str = ALICE) -> str:
+def click(world: SlackWorld, action_id: str, incident_id: int | str, user: str = ALICE) -> str:
     """Click a button under an incident's root message; return the click's response_url."""
     root = world.slack.messages(INCIDENTS)[0]
     url = world.slack.response_url()
@@ -340,6 +340,17 @@ def test_resolve_note_and_edit_buttons(opened: SlackWorld) -> None:
 def test_a_button_for_an_incident_that_is_gone_says_so(opened: SlackWorld) -> None:
     url = click(opened, "herald_update", 7)
     assert "There is no INC-7" in opened.answer_text(url)
+    assert opened.views("views.open") == []
+
+
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999", "-1", ""])
+def test_a_button_with_a_value_that_is_no_incident_id_is_refused_politely(
+    opened: SlackWorld, value: str
+) -> None:
+    url = click(opened, "herald_update", value)
+    answer = opened.answer_text(url)
+    assert "is not an incident id" in answer
+    assert "went wrong" not in answer
     assert opened.views("views.open") == []
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.database import Database
@@ -13,11 +15,28 @@ from bot.delivery.metrics import register_queue_metrics
 from storage.models import utcnow
 
 
-def metrics_route(database: Database) -> Route:
-    """The /metrics route; the queue gauges read the database at each scrape."""
+def _authorized(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode()
+    )
+
+
+def metrics_route(database: Database, token: str | None = None) -> Route:
+    """The /metrics route; with a token (METRICS_TOKEN) it wants `Authorization: Bearer …`.
+
+    The queue gauges read the database at each scrape.
+    """
     register_queue_metrics(database.sessions, utcnow)
 
     async def metrics(request: Request) -> Response:
+        if token is not None and not _authorized(request, token):
+            return PlainTextResponse(
+                "Metrics need `Authorization: Bearer METRICS_TOKEN`.",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         body = await run_in_threadpool(generate_latest)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -27,3 +27,16 @@ def test_metrics_show_queue_depth_and_counters(
     assert "herald_delivery_oldest_pending_age_seconds" in body
     assert "# TYPE herald_deliveries_sent_total counter" in body
     assert "# TYPE herald_deliveries_dead_total counter" in body
+
+
+def test_with_a_token_metrics_want_it_as_a_bearer_token(engine: sa.Engine) -> None:
+    database = Database(engine, make_session_factory(engine))
+    http = TestClient(Starlette(routes=[metrics_route(database, token="s3cret-metrics")]))
+    assert http.get("/metrics").status_code == 401
+    wrong = {"Authorization": "Bearer not-it"}
+    assert http.get("/metrics", headers=wrong).status_code == 401
+    odd = {b"Authorization": "Bearer è".encode()}
+    assert http.get("/metrics", headers=odd).status_code == 401
+    right = http.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+    assert right.status_code == 200
+    assert "herald_delivery_queue_depth" in right.text

@@ -10,9 +10,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from storage.engine import normalize_database_url
+from storage.engine import normalize_database_url, supported_database_url
 
 PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -76,6 +77,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use a name like Europe/Rome") from None
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None:
+            supported_database_url(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
 
     @field_validator("locale")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -16,14 +17,37 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEFAULT_SQLITE_FILE = "herald.db"
 
 
+SUPPORTED_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+HOW_URLS_LOOK = (
+    "Herald runs on SQLite or PostgreSQL: set DATABASE_URL to a file path (herald.db, "
+    "/srv/herald/herald.db, sqlite:////srv/herald/herald.db) "
+    "or to postgres://USER:PASSWORD@HOST:5432/DATABASE"
+)
+
+
 def normalize_database_url(url: str | None) -> str:
     """Turn the DATABASE_URL forms people paste into one SQLAlchemy understands."""
     if not url:
-        return f"sqlite:///{Path(DEFAULT_SQLITE_FILE).resolve()}"
+        url = DEFAULT_SQLITE_FILE
+    if "://" not in url:
+        # A bare path, like the default, is a SQLite file.
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def supported_database_url(url: str | None) -> str:
+    """The normalized URL; ValueError, saying what works, for a database Herald cannot use."""
+    normalized = normalize_database_url(url)
+    try:
+        parsed = sa.make_url(normalized)
+    except ArgumentError:
+        raise ValueError(f"not a database URL. {HOW_URLS_LOOK}") from None
+    if (parsed.get_backend_name(), parsed.get_driver_name()) not in SUPPORTED_DRIVERS:
+        raise ValueError(f"{parsed.drivername} is not supported. {HOW_URLS_LOOK}")
+    return normalized
 
 
 def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:

@@ -98,3 +98,41 @@ def test_postgres_urls_are_normalised() -> None:
     loaded = settings(database_url="postgres://u:p@db:5432/herald")
     assert loaded.sqlalchemy_url == "postgresql+psycopg://u:p@db:5432/herald"
     assert not loaded.is_sqlite
+
+
+@pytest.mark.parametrize("value", ["verbose", "trace", ""])
+def test_an_unknown_log_level_names_the_allowed_ones(value: str) -> None:
+    with pytest.raises(ValidationError, match="LOG_LEVEL must be one of DEBUG, INFO, WARNING"):
+        settings(log_level=value or " ")
+
+
+def test_log_levels_are_read_in_any_case() -> None:
+    assert settings(log_level="debug").log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://herald:pw@db/herald", "postgresql+psycopg2://db/herald", "oracle://db"]
+)
+def test_a_database_herald_cannot_use_says_which_it_can(url: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        settings(database_url=url)
+    message = raised.value.errors()[0]["msg"]  # what the CLI shows
+    assert "Herald runs on SQLite or PostgreSQL" in message
+    assert "postgres://USER:PASSWORD@HOST:5432/DATABASE" in message
+    assert "pw" not in message.replace("PASSWORD", "")
+
+
+@pytest.mark.parametrize("path", ["herald.db", "data/x.db", "~/x.db"])
+def test_a_bare_path_is_a_sqlite_file(path: str) -> None:
+    loaded = settings(database_url=path)
+    assert loaded.is_sqlite
+    assert loaded.sqlalchemy_url == f"sqlite:///{Path(path).expanduser().resolve()}"
+
+
+def test_an_absolute_path_is_a_sqlite_file(tmp_path: Path) -> None:
+    loaded = settings(database_url=str(tmp_path / "x.db"))
+    assert loaded.sqlalchemy_url == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_the_default_is_herald_db_in_the_working_directory() -> None:
+    assert settings().sqlalchemy_url == f"sqlite:///{Path('herald.db').resolve()}"

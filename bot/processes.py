@@ -73,7 +73,8 @@ async def _serve_web(
 
     from bot.metrics import metrics_route
 
-    routes = [metrics_route(database)]
+    token = settings.metrics_token
+    routes = [metrics_route(database, token.get_secret_value() if token is not None else None)]
     if slack is not None and settings.slack_signing_secret is not None:
         routes.insert(0, slack.route())
         log.info("Slack: requests at %s/slack/events", settings.public_url.rstrip("/"))

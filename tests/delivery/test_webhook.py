@@ -12,10 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.webhook import SIGNATURE_HEADER, WebhookSender
@@ -23,24 +19,9 @@ from bot.delivery.worker import DeliveryWorker
 from storage.models import Channel, DeliveryState, Platform
 from tests.delivery.helpers import states
 from tests.factories import ROME, FakeClock, make_context, make_incident, run
-from tests.fakes.server import FakeServer
+from tests.fakes.webhook import Receiver
 
 SECRET = "s3cr3t-for-tests"
-
-
-class Receiver(FakeServer):
-    """Records what it is sent; answers with the queued statuses, then 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        super().__init__(Starlette(routes=[Route("/hook", self._hook, methods=["POST"])]))
-
-    async def _hook(self, request: Request) -> Response:
-        body = await request.body()
-        self.received.append((dict(request.headers), body))
-        status = self.statuses.pop(0) if self.statuses else 200
-        return Response("ok", status_code=status)
 
 
 @pytest.fixture

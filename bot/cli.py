@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from bot.settings import Settings
+    from commands.context import Context
     from storage.models import Channel
 
 log = logging.getLogger("herald")
@@ -47,7 +49,8 @@ def _settings() -> Settings:
 def _settings_error(error: ValidationError) -> str:
     first = error.errors()[0]
     name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-    return f"setting {name}: {first['msg']}. Fix it in the environment or .env."
+    reason = first["msg"].removeprefix("Value error, ")
+    return f"setting {name}: {reason}. Fix it in the environment or .env."
 
 
 def _usage() -> str:
@@ -69,10 +72,15 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
     from bot.database import open_database
     from commands.context import Actor, Context
     from commands.dispatch import execute
+    from commands.help import show_help
     from commands.parser import Clock, parse_argv
+    from commands.verbs import Help
     from storage.models import utcnow
 
     command = parse_argv(argv, clock=Clock(settings.zone, utcnow()))
+    if isinstance(command, Help):
+        _say(show_help(command, _no_database(settings)).text)
+        return EXIT_OK
     database = open_database(settings)
     try:
         ctx = Context(
@@ -87,6 +95,31 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
     finally:
         database.dispose()
     return EXIT_OK
+
+
+def _no_database(settings: Settings) -> Context:
+    from sqlalchemy.orm import sessionmaker
+    from sqlmodel import Session
+
+    from commands.context import Actor, Context
+
+    # Help reads no data, and must work before there is a database to read.
+    return Context(
+        sessions=sessionmaker(class_=Session),
+        zone=settings.zone,
+        locale=settings.locale,
+        actor=Actor("help", "cli"),
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"takes a port number from 1 to 65535, not {text!r}")
+    return port
 
 
 class _Arguments(argparse.ArgumentParser):
@@ -112,7 +145,7 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
     for name in ("serve", "web"):
         one = sub.add_parser(name)
         one.add_argument("--host", default=None)
-        one.add_argument("--port", type=int, default=None)
+        one.add_argument("--port", type=_port, default=None)
     sub.add_parser("worker")
     db = sub.add_parser("db")
     db.add_argument("action", choices=["upgrade", "current"])
@@ -121,7 +154,7 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
     gc.enable()
     if getattr(args, "host", None):
         settings = settings.model_copy(update={"host": args.host})
-    if getattr(args, "port", None):
+    if getattr(args, "port", None) is not None:
         settings = settings.model_copy(update={"port": args.port})
 
     from bot import processes
@@ -133,22 +166,69 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
     return processes.run(settings, args.process)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"herald {version('herald')}"
+    except PackageNotFoundError:
+        return "herald (version unknown: not installed as a package)"
+
+
+def _not_utf8(args: Sequence[str]) -> str | None:
+    """The first argument that is not UTF-8 (Python keeps its bytes as surrogates), shown."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            return raw.decode("utf-8", "backslashreplace")
+    return None
+
+
+def _stdout_to_devnull() -> None:
+    # The reader went away (`herald list | head -1`): what is left to print, including
+    # the flush at exit, goes nowhere instead of raising BrokenPipeError again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `herald` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        _say(_usage())
-        return EXIT_OK if args else EXIT_USAGE
     # A chat verb is a short-lived process: collecting garbage, during imports and
     # again at exit, costs a third of its run time. Process types turn it back on.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _main(args)
+        code = _answer(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_REFUSED
     finally:
         gc.freeze()  # the final collection at exit then skips everything alive now
         if was_enabled:
             gc.enable()
+
+
+def _answer(args: list[str]) -> int:
+    if not args or args[0] in ("-h", "--help"):
+        _say(_usage())
+        return EXIT_OK if args else EXIT_USAGE
+    if args[0] == "--version":
+        _say(_version())
+        return EXIT_OK
+    garbled = _not_utf8(args)
+    if garbled is not None:
+        _complain(
+            f"arguments must be UTF-8, and '{garbled}' is not; "
+            "retype it, or set a UTF-8 locale such as LANG=C.UTF-8."
+        )
+        return EXIT_USAGE
+    return _main(args)
 
 
 def _main(args: list[str]) -> int:
@@ -176,6 +256,8 @@ def _main(args: list[str]) -> int:
         return EXIT_REFUSED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
     except Exception:
         import uuid
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
@@ -34,8 +35,33 @@ def redacted_url(settings: Settings) -> str:
     return sa.make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
 
 
-def open_database(settings: Settings, *, migrate: bool = False) -> Database:
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite file DATABASE_URL names (absolute), or None when it names no file."""
+    url = sa.make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri") or url.query.get("mode") == "memory":
+        return None
+    return Path(url.database).expanduser().resolve()
+
+
+def require_database(settings: Settings) -> None:
+    """Refuse when the SQLite file is missing, instead of silently creating an empty one."""
+    path = sqlite_file(settings)
+    if path is not None and not path.exists():
+        raise Refused(
+            f"There is no Herald database at {path}. Run herald in the directory where "
+            "`herald serve` runs, or set DATABASE_URL to its file; "
+            "`herald db upgrade` creates a new one."
+        )
+
+
+def open_database(settings: Settings, *, migrate: bool = False, create: bool = False) -> Database:
     """Connect; migrate when asked, or by itself on SQLite, and refuse a stale schema otherwise."""
+    # Only process types may create the file: a chat verb run in the wrong directory
+    # would otherwise write to a new, empty database that no server reads.
+    if not create:
+        require_database(settings)
     engine = make_engine(settings.sqlalchemy_url)
     if migrate or not is_current(engine):
         if migrate or settings.is_sqlite:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import getpass
 import logging
 import signal
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bot.database import Database, open_database, redacted_url
+from bot.database import Database, open_database, redacted_url, require_database
 from bot.settings import Settings
 from bot.worker import run_worker
 from commands.context import Actor, Context
+from commands.errors import Refused
 from storage.migrate import current_revision
 
 if TYPE_CHECKING:
@@ -31,13 +34,15 @@ def _context(settings: Settings, database: Database, actor: Actor) -> Context:
 def db(settings: Settings, action: str, say: Callable[[str], None]) -> int:
     """`herald db upgrade` migrates; `herald db current` prints the schema revision."""
     if action == "upgrade":
-        database = open_database(settings, migrate=True)
+        database = open_database(settings, migrate=True, create=True)
         say(
             f"Database {redacted_url(settings)} is at revision {current_revision(database.engine)}."
         )
+        database.dispose()
     else:
         from storage.engine import make_engine
 
+        require_database(settings)
         engine = make_engine(settings.sqlalchemy_url)
         say(current_revision(engine) or "empty: run herald db upgrade")
         engine.dispose()
@@ -48,7 +53,7 @@ def demo(settings: Settings, say: Callable[[str], None]) -> int:
     """Load the sample incidents into an empty database."""
     from bot.demo import load_demo
 
-    database = open_database(settings)
+    database = open_database(settings, create=True)
     try:
         ctx = _context(settings, database, Actor(getpass.getuser(), "cli"))
         say(load_demo(ctx))
@@ -57,8 +62,32 @@ def demo(settings: Settings, say: Callable[[str], None]) -> int:
     return 0
 
 
+def listen(settings: Settings) -> socket.socket:
+    """Bind the web app's socket now, so a port in use stops start-up with one clear line."""
+    host, port = settings.host, settings.port
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise Refused(
+                f"port {port} on {host} is in use; stop the other process or set PORT"
+            ) from None
+        raise Refused(
+            f"cannot listen on port {port} on {host} ({error.strerror or error}); "
+            "check HOST and PORT"
+        ) from None
+    return listener
+
+
 async def _serve_web(
-    settings: Settings, database: Database, stop: asyncio.Event, slack: SlackFrontEnd | None
+    settings: Settings,
+    database: Database,
+    stop: asyncio.Event,
+    slack: SlackFrontEnd | None,
+    listener: socket.socket,
 ) -> None:
     import uvicorn
 
@@ -93,9 +122,10 @@ async def _serve_web(
         "web app on http://%s:%d (public URL %s)", settings.host, settings.port, settings.public_url
     )
     try:
-        await server.serve()
+        await server.serve(sockets=[listener])
+        if not stop.is_set():
+            raise RuntimeError("the web server stopped by itself")
     finally:
-        stop.set()
         watcher.cancel()
 
 
@@ -104,21 +134,42 @@ async def _stop_server_on(stop: asyncio.Event, server: Any) -> None:
     server.should_exit = True
 
 
-async def _main(settings: Settings, database: Database, process: str) -> None:
+async def _supervise(
+    name: str, part: Coroutine[Any, Any, None], stop: asyncio.Event, failures: list[str]
+) -> None:
+    """Run one part; if it fails, note why and stop every other part."""
+    try:
+        await part
+    except (Exception, SystemExit) as error:  # uvicorn ends a failed start-up with sys.exit
+        log.exception("%s failed; stopping the other parts", name)
+        failures.append(f"the {name} failed ({_reason(error)})")
+        stop.set()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"exit code {error.code}"
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def _main(
+    settings: Settings, database: Database, process: str, listener: socket.socket | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    tasks = []
+    parts: dict[str, Coroutine[Any, Any, None]] = {}
     delivery = None
     if process in ("serve", "worker"):
         from bot.delivery.setup import build_worker, listen_for_outbox
 
         ctx = _context(settings, database, Actor("Herald", "scheduler"))
         delivery = build_worker(settings, database)
-        tasks.append(run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds))
-        tasks.append(delivery.run(stop))
-        tasks.append(listen_for_outbox(settings, delivery, stop))
+        parts["scheduler"] = run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds)
+        parts["delivery worker"] = delivery.run(stop)
+        parts["outbox listener"] = listen_for_outbox(settings, delivery, stop)
     slack = None
     if process in ("serve", "web") and settings.slack_bot_token is not None:
         from bot.slack.setup import build_slack, slack_configured
@@ -128,11 +179,16 @@ async def _main(settings: Settings, database: Database, process: str) -> None:
             build_slack(settings, database, changed=wake) if slack_configured(settings) else None
         )
         if slack is not None and settings.slack_app_token is not None:
-            tasks.append(slack.run_socket_mode(settings.slack_app_token.get_secret_value(), stop))
-    if process in ("serve", "web"):
-        tasks.append(_serve_web(settings, database, stop, slack))
+            parts["Slack Socket Mode client"] = slack.run_socket_mode(
+                settings.slack_app_token.get_secret_value(), stop
+            )
+    if listener is not None:
+        parts["web app"] = _serve_web(settings, database, stop, slack, listener)
+    failures: list[str] = []
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(
+            *(_supervise(name, part, stop, failures) for name, part in parts.items())
+        )
     finally:
         if slack is not None:
             await slack.close()
@@ -140,21 +196,28 @@ async def _main(settings: Settings, database: Database, process: str) -> None:
             from bot.delivery.setup import close_senders
 
             await close_senders(delivery)
+    if failures:
+        raise Refused(f"herald {process} stopped: {failures[0]}; see the log above")
     log.info("herald %s stopped", process)
 
 
 def run(settings: Settings, process: str) -> int:
     """Run `serve` (everything), `web` or `worker` until stopped."""
-    database = open_database(settings, migrate=process == "serve")
-    log.info("herald %s on %s", process, redacted_url(settings))
-    for part in settings.disabled_parts():
-        log.info(part)
-    if settings.slack_bot_token is not None:
-        from bot.slack.setup import ensure_incident_channel
-
-        ensure_incident_channel(settings, database)
+    listener = listen(settings) if process in ("serve", "web") else None
     try:
-        asyncio.run(_main(settings, database, process))
+        database = open_database(settings, migrate=process == "serve", create=True)
+        log.info("herald %s on %s", process, redacted_url(settings))
+        for part in settings.disabled_parts():
+            log.info(part)
+        if settings.slack_bot_token is not None:
+            from bot.slack.setup import ensure_incident_channel
+
+            ensure_incident_channel(settings, database)
+        try:
+            asyncio.run(_main(settings, database, process, listener))
+        finally:
+            database.dispose()
     finally:
-        database.dispose()
+        if listener is not None:
+            listener.close()
     return 0

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from storage.migrate import HEAD_REVISION
+from storage.engine import make_engine
+from storage.migrate import HEAD_REVISION, upgrade
 
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
 CONSOLE_SCRIPT = shutil.which("herald", path=str(Path(sys.executable).parent))
@@ -49,6 +50,20 @@ def herald(
     )
 
 
+def migrate(directory: Path) -> Path:
+    """Leave a migrated herald.db in the directory, as `herald serve` or `db upgrade` do."""
+    engine = make_engine(f"sqlite:///{directory / 'herald.db'}")
+    upgrade(engine)
+    engine.dispose()
+    return directory
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """tmp_path with a migrated herald.db in it."""
+    return migrate(tmp_path)
+
+
 def assert_one_line_complaint(result: subprocess.CompletedProcess[str], exit_code: int) -> str:
     """The run failed with exit_code and said why in one `herald: …` line, no traceback."""
     assert result.returncode == exit_code, result.stderr
@@ -63,8 +78,8 @@ def assert_one_line_complaint(result: subprocess.CompletedProcess[str], exit_cod
 # --- success -------------------------------------------------------------------------------
 
 
-def test_open_replies_in_plain_text_and_exits_0(tmp_path: Path) -> None:
-    result = herald(tmp_path, "open", "Problemi consegna posta", "--sev", "2")
+def test_open_replies_in_plain_text_and_exits_0(workdir: Path) -> None:
+    result = herald(workdir, "open", "Problemi consegna posta", "--sev", "2")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith("Opened INC-1 “Problemi consegna posta” (SEV2, investigating")
@@ -73,7 +88,7 @@ def test_open_replies_in_plain_text_and_exits_0(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_timeline_built_from_the_cli_shows_every_update(tmp_path: Path) -> None:
+def test_a_timeline_built_from_the_cli_shows_every_update(workdir: Path) -> None:
     steps = [
         ("components", "add", "posta", "Posta"),
         ("open", "Problemi consegna posta", "--sev", "3", "--components", "posta"),
@@ -81,10 +96,10 @@ def test_a_timeline_built_from_the_cli_shows_every_update(tmp_path: Path) -> Non
         ("resolve", "#1"),
     ]
     for step in steps:
-        result = herald(tmp_path, *step)
+        result = herald(workdir, *step)
         assert result.returncode == 0, (step, result.stderr)
         assert result.stderr == ""
-    shown = herald(tmp_path, "show", "1")
+    shown = herald(workdir, "show", "1")
     assert shown.returncode == 0
     lines = shown.stdout.splitlines()
     assert lines[0].split() == [
@@ -107,10 +122,10 @@ def test_a_timeline_built_from_the_cli_shows_every_update(tmp_path: Path) -> Non
     assert "    Tutti i sistemi sono tornati pienamente operativi.\n" in shown.stdout
 
 
-def test_locale_setting_switches_the_public_wording(tmp_path: Path) -> None:
-    env = clean_env(tmp_path, LOCALE="en")
-    assert herald(tmp_path, "open", "Mail down", env=env).returncode == 0
-    shown = herald(tmp_path, "show", "INC-1", env=env)
+def test_locale_setting_switches_the_public_wording(workdir: Path) -> None:
+    env = clean_env(workdir, LOCALE="en")
+    assert herald(workdir, "open", "Mail down", env=env).returncode == 0
+    shown = herald(workdir, "show", "INC-1", env=env)
     assert shown.returncode == 0
     assert " Opened [investigating]" in shown.stdout
     assert "We are investigating an issue." in shown.stdout
@@ -154,9 +169,9 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], ment
     assert mentions in line
 
 
-def test_a_usage_error_saves_nothing(tmp_path: Path) -> None:
-    assert_one_line_complaint(herald(tmp_path, "open", "Mail down", "--sev", "9"), 2)
-    listed = herald(tmp_path, "list", "--all")
+def test_a_usage_error_saves_nothing(workdir: Path) -> None:
+    assert_one_line_complaint(herald(workdir, "open", "Mail down", "--sev", "9"), 2)
+    listed = herald(workdir, "list", "--all")
     assert listed.returncode == 0
     assert "INC-" not in listed.stdout
 
@@ -198,6 +213,8 @@ def test_unknown_db_action_still_exits_2_without_traceback(tmp_path: Path) -> No
         ("LOCALE", "fr", "LOCALE must be it or en"),
         ("PORT", "99999", "PORT"),
         ("TELEGRAM_BOT_TOKEN", "changeme", "placeholder"),
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("DATABASE_URL", "mysql://herald@db/herald", "Herald runs on SQLite or PostgreSQL"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(
@@ -224,26 +241,26 @@ def test_a_bad_setting_stops_process_types_too(tmp_path: Path) -> None:
 # --- refusals: exit 1 ----------------------------------------------------------------------
 
 
-def test_unknown_id_is_refused_with_exit_1(tmp_path: Path) -> None:
-    line = assert_one_line_complaint(herald(tmp_path, "show", "INC-99"), 1)
+def test_unknown_id_is_refused_with_exit_1(workdir: Path) -> None:
+    line = assert_one_line_complaint(herald(workdir, "show", "INC-99"), 1)
     assert line == "herald: There is no INC-99; type `list --all` to see the incidents."
 
 
 @pytest.mark.slow
-def test_update_to_a_resolved_incident_is_refused_and_saves_nothing(tmp_path: Path) -> None:
-    assert herald(tmp_path, "open", "Mail down", "--sev", "2").returncode == 0
-    assert herald(tmp_path, "resolve", "1").returncode == 0
-    line = assert_one_line_complaint(herald(tmp_path, "update", "1", "Ancora problemi"), 1)
+def test_update_to_a_resolved_incident_is_refused_and_saves_nothing(workdir: Path) -> None:
+    assert herald(workdir, "open", "Mail down", "--sev", "2").returncode == 0
+    assert herald(workdir, "resolve", "1").returncode == 0
+    line = assert_one_line_complaint(herald(workdir, "update", "1", "Ancora problemi"), 1)
     assert "INC-1 is resolved" in line
     assert "reopen INC-1" in line
-    shown = herald(tmp_path, "show", "1")
+    shown = herald(workdir, "show", "1")
     assert "#3" not in shown.stdout
     assert "Ancora problemi" not in shown.stdout
 
 
-def test_an_unknown_component_is_refused(tmp_path: Path) -> None:
+def test_an_unknown_component_is_refused(workdir: Path) -> None:
     line = assert_one_line_complaint(
-        herald(tmp_path, "open", "Mail down", "--components", "posta"), 1
+        herald(workdir, "open", "Mail down", "--components", "posta"), 1
     )
     assert "Unknown component posta" in line
 
@@ -268,12 +285,14 @@ def test_db_upgrade_then_current_prints_the_revision(tmp_path: Path) -> None:
 
 
 def test_db_current_on_an_empty_database_says_so(tmp_path: Path) -> None:
+    (tmp_path / "herald.db").touch()
     current = herald(tmp_path, "db", "current")
     assert current.returncode == 0
     assert current.stdout == "empty: run herald db upgrade\n"
 
 
-def test_a_fresh_directory_needs_no_db_upgrade_on_sqlite(tmp_path: Path) -> None:
+def test_an_existing_sqlite_file_needs_no_db_upgrade(tmp_path: Path) -> None:
+    (tmp_path / "herald.db").touch()
     listed = herald(tmp_path, "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stderr == ""
@@ -281,15 +300,38 @@ def test_a_fresh_directory_needs_no_db_upgrade_on_sqlite(tmp_path: Path) -> None
     assert herald(tmp_path, "db", "current").stdout == f"{HEAD_REVISION}\n"
 
 
+@pytest.mark.parametrize(
+    "args", [["list"], ["open", "Mail down"], ["channels", "list"], ["db", "current"]]
+)
+def test_a_missing_sqlite_file_is_refused_not_created(tmp_path: Path, args: list[str]) -> None:
+    line = assert_one_line_complaint(herald(tmp_path, *args), 1)
+    assert f"There is no Herald database at {tmp_path / 'herald.db'}." in line
+    assert "where `herald serve` runs, or set DATABASE_URL" in line
+    assert not (tmp_path / "herald.db").exists()
+
+
 def test_with_no_configuration_at_all_it_uses_herald_db_in_the_current_directory(
     tmp_path: Path,
 ) -> None:
     env = clean_env(tmp_path)
     del env["DATABASE_URL"]
-    opened = herald(tmp_path, "open", "Mail down", env=env)
-    assert opened.returncode == 0, opened.stderr
+    refused = assert_one_line_complaint(herald(tmp_path, "open", "Mail down", env=env), 1)
+    assert str(tmp_path / "herald.db") in refused
+    upgraded = herald(tmp_path, "db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
     assert (tmp_path / "herald.db").is_file()
+    assert herald(tmp_path, "open", "Mail down", env=env).returncode == 0
     assert "Mail down" in herald(tmp_path, "list", env=env).stdout
+
+
+def test_a_bare_path_in_database_url_is_a_sqlite_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for url in ("data/incidents.db", str(tmp_path / "data" / "incidents.db")):
+        env = clean_env(tmp_path, DATABASE_URL=url)
+        assert herald(tmp_path, "db", "upgrade", env=env).returncode == 0
+        current = herald(tmp_path, "db", "current", env=env)
+        assert current.stdout == f"{HEAD_REVISION}\n", current.stderr
+    assert (tmp_path / "data" / "incidents.db").is_file()
 
 
 @pytest.mark.postgres
@@ -317,10 +359,10 @@ def test_a_postgres_url_is_accepted(tmp_path: Path) -> None:
     [[], ["--help"], ["bogus"], ["show", "INC-9"], ["list", "--all"], ["db", "current"]],
     ids=["nothing", "help", "bogus", "unknown-id", "list", "db-current"],
 )
-def test_console_script_and_python_m_bot_behave_the_same(tmp_path: Path, args: list[str]) -> None:
+def test_console_script_and_python_m_bot_behave_the_same(workdir: Path, args: list[str]) -> None:
     assert CONSOLE_SCRIPT is not None
-    as_module = herald(tmp_path, *args)
-    as_script = herald(tmp_path, *args, command=[CONSOLE_SCRIPT])
+    as_module = herald(workdir, *args)
+    as_script = herald(workdir, *args, command=[CONSOLE_SCRIPT])
     assert (as_script.returncode, as_script.stdout, as_script.stderr) == (
         as_module.returncode,
         as_module.stdout,

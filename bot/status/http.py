@@ -61,7 +61,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 def _not_modified_since(header: str, entry: Rendered, now: datetime) -> bool:
     try:
         since = parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return False
     # A date after the server's own time is invalid and must be ignored (RFC 9110
     # section 13.1.3): otherwise a wrong client clock pins a stale page until that date.

@@ -78,6 +78,25 @@ def test_if_modified_since_in_the_future_is_ignored(
     assert client.get(path, headers={"If-Modified-Since": now}).status_code == 304
 
 
+@pytest.mark.parametrize(
+    "since",
+    [
+        "Tue, 28 Jan 99999999999999999999 13:50:00 GMT",
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+        "Tue, 99 Foo 2025 99:99:99 GMT",
+        "Tue, 28 Jan 2025 13:50:00",
+        "yesterday",
+        "",
+    ],
+)
+def test_an_unreadable_if_modified_since_is_ignored(
+    since: str, engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    client = status_client(engine, clock)
+    assert client.get("/", headers={"If-Modified-Since": since}).status_code == 200
+
+
 def test_gzip_is_served_precompressed_with_its_own_etag(
     engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:

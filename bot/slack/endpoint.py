@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -14,6 +13,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -26,18 +26,13 @@ REFUSED = {"error": "invalid request"}
 FRESH_SECONDS = 300
 
 
-def _readable(body: bytes, content_type: str) -> bool:
-    """A signed body bolt can read: UTF-8, and JSON objects where JSON is expected."""
+def _readable(body: bytes, content_type: str | None) -> bool:
+    """A signed body bolt can read: UTF-8 whose JSON or `payload`, read by bolt's own rules,
+    is an object."""
     try:
-        text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
-        fields = parse_qs(text, strict_parsing=False)
-        if "payload" in fields:
-            return isinstance(json.loads(fields["payload"][0]), dict)
-    except ValueError:
+        return isinstance(parse_body(body.decode("utf-8"), content_type), dict)
+    except (ValueError, RecursionError):
         return False
-    return True
 
 
 def _is_ssl_check(body: bytes) -> bool:
@@ -82,7 +77,7 @@ class SlackEndpoint:
             # Nothing of an unsigned request is logged: not its body, not who it names.
             log.info("Slack request refused: missing or invalid signature")
             return JSONResponse(REFUSED, status_code=401)
-        if not _readable(body, headers.get("content-type", "")):
+        if not _readable(body, headers.get("content-type")):
             log.warning("signed Slack request with a body Herald cannot read: refused")
             return JSONResponse({"error": "malformed body"}, status_code=400)
         bolt_response = await self.app.async_dispatch(to_async_bolt_request(request, body))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,8 @@ from commands import verbs as v
 from commands.dates import parse_since, parse_when
 from commands.errors import UsageError
 from commands.grammar import FORMS, GROUPS, VERBS, Form, Option
-from commands.tokens import Token, option_name, tokenize
+from commands.text import clean_text, is_blank
+from commands.tokens import Token, argv_tokens, option_name, tokenize
 from storage.models import OPEN_INCIDENT_STATUSES, IncidentStatus, Platform
 
 TITLE_LIMIT = 200
@@ -93,29 +93,6 @@ def _value_words(option: Option, tokens: Sequence[Token], index: int) -> int:
         if following[:1] == ["ore"] and len(following) == 2 and _CLOCK_WORD.fullmatch(following[1]):
             return 3
     return 1
-
-
-def clean_text(text: str, *, what: str, limit: int, single_line: bool = False) -> str:
-    """Strip control characters and refuse NUL or over-long text."""
-    if "\x00" in text:
-        raise UsageError(f"The {what} contains a NUL character; type it again without it.")
-    kept = []
-    for char in text:
-        if char in "\n\t" and not single_line:
-            kept.append("\n" if char == "\n" else " ")
-        elif char in "\n\t\r":
-            kept.append(" ")
-        elif unicodedata.category(char) == "Cc":
-            continue
-        else:
-            kept.append(char)
-    cleaned = "".join(kept)
-    cleaned = " ".join(cleaned.split()) if single_line else cleaned.strip()
-    if len(cleaned) > limit:
-        raise UsageError(
-            f"The {what} is {len(cleaned)} characters long; keep it to {limit} or fewer."
-        )
-    return cleaned
 
 
 def parse_ref(word: str) -> int:
@@ -212,6 +189,16 @@ def _status(value: str, form: Form) -> IncidentStatus:
     return IncidentStatus(word)
 
 
+def _not_blank(text: str, what: str) -> str:
+    """A text that was typed although it may be left out: refused when it shows nothing."""
+    if is_blank(text):
+        raise UsageError(
+            f"{what} is empty once quotes and invisible characters are removed; "
+            "type it, or leave it out."
+        )
+    return text
+
+
 class _Reader:
     """Typed access to the options of one command."""
 
@@ -250,7 +237,7 @@ class _Reader:
         value = self.raw(name)
         if value is None:
             return ""
-        return clean_text(value, what=f"--{name} text", limit=TEXT_LIMIT)
+        return _not_blank(clean_text(value, what=f"--{name} text", limit=TEXT_LIMIT), f"--{name}")
 
     def ref(self, what: str = "ID") -> int:
         if not self.args.words:
@@ -259,13 +246,15 @@ class _Reader:
 
     def body(self, start: int, *, required: bool, what: str = "text") -> str:
         text = clean_text(self.args.text(start), what=what.removeprefix("the "), limit=TEXT_LIMIT)
-        if required and not text:
+        if required and is_blank(text):
             raise UsageError(f"{self.args.form.name} needs {what}. Usage: {self.args.form.usage}")
-        return text
+        if not self.args.words[start:]:
+            return text
+        return _not_blank(text, f"The {what} of {self.args.form.name}")
 
     def title(self) -> str:
         title = clean_text(self.args.text(), what="title", limit=TITLE_LIMIT, single_line=True)
-        if not title:
+        if is_blank(title):
             raise UsageError(f"{self.args.form.name} needs a title. Usage: {self.args.form.usage}")
         return title
 
@@ -399,7 +388,7 @@ def _component_key(r: _Reader) -> str:
 
 def _component_name(r: _Reader) -> str:
     name = clean_text(r.args.text(1), what="component name", limit=80, single_line=True)
-    if not name:
+    if is_blank(name):
         raise UsageError(f"{r.args.form.name} needs a NAME. Usage: {r.args.form.usage}")
     return name
 
@@ -559,7 +548,7 @@ def parse(text: str, *, clock: Clock) -> v.Command:
 
 def parse_argv(argv: Sequence[str], *, clock: Clock) -> v.Command:
     """Read a command from command-line arguments, already split by the shell."""
-    return parse_tokens([Token(arg, gap=" ") for arg in argv], clock=clock)
+    return parse_tokens(argv_tokens(argv), clock=clock)
 
 
-__all__ = ["Clock", "Option", "parse", "parse_argv", "parse_ref", "parse_tokens"]
+__all__ = ["Clock", "Option", "clean_text", "parse", "parse_argv", "parse_ref", "parse_tokens"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from commands.errors import UsageError
 
@@ -18,6 +19,7 @@ CLOSERS: dict[str, tuple[str, ...]] = {
     "„": ("“", "”", '"'),
     "«": ("»",),
 }
+QUOTES = frozenset(char for opener, closers in CLOSERS.items() for char in (opener, *closers))
 DASHES = ("—", "–")
 
 
@@ -72,6 +74,33 @@ def tokenize(text: str) -> list[Token]:
         tokens.append(Token(text[index:end], gap=gap))
         index = gap_start = end
     return tokens
+
+
+def argv_tokens(argv: Sequence[str]) -> list[Token]:
+    """Tokens of command-line arguments, read as chat text is read, shell words kept whole.
+
+    The shell takes off only the quotes it knows, so typographic quotes (`“Mail down”`, two
+    arguments) and quotes protected from it (`'"Mail down"'`) are still there to read."""
+    tokens: list[Token] = []
+    run: list[str] = []
+    for arg in argv:
+        if any(char.isspace() for char in arg):
+            tokens += [*tokenize(" ".join(run)), _shell_word(arg)]
+            run = []
+        else:
+            run.append(arg)
+    tokens += tokenize(" ".join(run))
+    return [replace(token, gap=" ") for token in tokens]
+
+
+def _shell_word(arg: str) -> Token:
+    """An argument with spaces in it, which the shell kept as one word."""
+    try:
+        tokens = tokenize(arg)
+    except UsageError:
+        return Token(arg)
+    whole = len(tokens) == 1 and tokens[0].quoted and tokens[0].raw == arg.strip()
+    return tokens[0] if whole else Token(arg)
 
 
 def option_name(token: Token) -> str | None:

@@ -1077,7 +1077,7 @@ def test_empty_argv_is_refused() -> None:
         (["open", "Mail", "", "down"], v.OpenIncident("Mail down")),
         (["open", "--", "--sev"], v.OpenIncident("--sev")),
         (["open", "Mail", "--sev=SEV3"], v.OpenIncident("Mail", severity=3)),
-        (["open", "“Mail”"], v.OpenIncident("“Mail”")),  # the shell already took quotes off
+        (["open", "“Mail”"], v.OpenIncident("Mail")),  # the shell leaves typographic quotes
         (
             ["channels", "add", "telegram", "-1001234567890"],
             v.AddChannel(Platform.TELEGRAM, "-1001234567890"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import get_args
 from zoneinfo import ZoneInfo
@@ -219,3 +221,46 @@ def test_update_text_keeps_words_and_line_breaks(words: list[str], seps: list[st
     for line in command.text.split("\n"):
         assert line == line.strip()
     assert "\n\n\n" not in command.text
+
+
+# --- the command line and chat read the same words the same way ----------------------------
+
+SHELL_WORD = st.builds(
+    lambda word, rest: word + rest,
+    PLAIN,
+    st.one_of(st.just(""), st.builds(lambda w: "’" + w, PLAIN)),
+)
+TYPOGRAPHIC = [("“", "”"), ("„", "“"), ("«", "»"), ("‘", "’"), ("”", "”")]
+
+
+@st.composite
+def shell_text(draw: st.DrawFn) -> str:
+    """Words a shell passes on untouched, some wrapped in typographic quotes."""
+    pieces = []
+    groups = st.lists(st.lists(SHELL_WORD, min_size=1, max_size=3), min_size=1, max_size=4)
+    for group in draw(groups):
+        quote = draw(st.sampled_from([None, *TYPOGRAPHIC]))
+        text = " ".join(group)
+        pieces.append(text if quote is None else f"{quote[0]}{text}{quote[1]}")
+    text = " ".join(pieces)
+    # Straight quotes around the whole text are the shell's, and chat's too. Not around
+    # quotes: chat lets ” close ", and the shell's quotes leave no trace in argv.
+    plain = not any(quote in text for pair in TYPOGRAPHIC for quote in pair)
+    return f'"{text}"' if plain and draw(st.booleans()) else text
+
+
+def outcome(call: Callable[[], object]) -> object:
+    """The command parsed, or the message of the refusal."""
+    try:
+        return call()
+    except UsageError as error:
+        return error.message
+
+
+@SETTINGS
+@given(st.sampled_from(["open", "update 42", "note 42", "resolve 42"]), shell_text())
+def test_argv_split_by_a_shell_parses_as_the_chat_text(lead: str, words: str) -> None:
+    text = f"{lead} {words} --sev 2" if lead == "open" else f"{lead} {words}"
+    chat = outcome(lambda: parse(text, clock=CLOCK))
+    argv = outcome(lambda: parse_argv(shlex.split(text), clock=CLOCK))
+    assert argv == chat

@@ -125,6 +125,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
     """Type the sample's commands into the real CLI, one process per line, on a fresh file."""
     directory = tmp_path_factory.mktemp("replay")
     empty = Replay(directory, clean_env(directory), [])
+    assert herald(empty, "db", "upgrade").returncode == 0
     results = [herald(empty, *argv) for argv in DEMO_SCRIPT]
     return Replay(directory, empty.env, results)
 

@@ -42,6 +42,7 @@ def test_serve_mirrors_cli_changes_to_telegram(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stderr
             return done.stdout
 
+        herald("db", "upgrade")
         herald("channels", "add", "telegram", "-1001234567890", "--lang", "it")
         serve = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],

@@ -34,6 +34,7 @@ def test_herald_serve_answers_slack_saves_and_mirrors(tmp_path: Path) -> None:
             WORKER_POLL_SECONDS="0.2",
         )
         herald = [sys.executable, "-m", "bot"]
+        subprocess.run([*herald, "db", "upgrade"], cwd=tmp_path, env=env, check=True)
         added = subprocess.run(
             [*herald, "channels", "add", "slack", CUSTOMERS, "--lang", "it"],
             cwd=tmp_path,

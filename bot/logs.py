@@ -14,7 +14,7 @@ REDACTED = "[redacted]"
 # Shapes of credentials that may reach a log without Herald knowing their value: Telegram
 # bot tokens (in every Bot API URL), Slack tokens of any kind, passwords inside URLs.
 _SHAPES = (
-    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
+    re.compile(r"(?<![0-9])[0-9]{5,}:[A-Za-z0-9_-]{30,}"),
     re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,}"),
     re.compile(r"(?<=://)([^/@\s:]+):[^/@\s]+(?=@)"),
 )
@@ -49,6 +49,22 @@ class Redactor:
 
 
 REDACTOR = Redactor()
+
+
+class _OneLineForProxyPages(logging.Filter):
+    """python-telegram-bot logs a traceback, page and all, for every answer that is not JSON
+    (a proxy's 502 page during an outage); the delivery records the failure anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Can not load invalid JSON data"):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "Telegram answered with a page that is not JSON (a proxy or outage page)",
+                (),
+                None,
+                None,
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 class RedactingFormatter(logging.Formatter):
@@ -91,6 +107,7 @@ def configure_logging(level: str, secrets: Iterable[str | None], *, quiet: bool 
             logging.DEBUG if effective == logging.DEBUG else logging.WARNING
         )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("telegram.request.BaseRequest").addFilter(_OneLineForProxyPages())
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread

@@ -69,6 +69,11 @@ def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _short(error: Exception) -> str:
+    """The error without the page a proxy answered with (PTB appends it whole)."""
+    return str(error).split(". Parsing the server response", 1)[0][:200]
+
+
 class TelegramSender:
     """Sends through python-telegram-bot's Bot, pointed at TELEGRAM_API_URL."""
 
@@ -100,7 +105,7 @@ class TelegramSender:
                 raise ChannelGone(f"Bad Request: {error.message}") from error
             raise
         except (TimedOut, NetworkError) as error:
-            raise Unavailable(f"{type(error).__name__}: {error}") from error
+            raise Unavailable(f"{type(error).__name__}: {_short(error)}") from error
 
     async def _post(self, address: str, text: str, reply_to: int | None) -> Message:
         target = chat_id(address)

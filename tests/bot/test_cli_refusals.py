@@ -126,3 +126,4 @@ def test_a_502_html_page_from_telegram_is_one_line_not_a_traceback(tmp_path: Pat
         line = assert_one_line_complaint(herald(tmp_path, "channels", "test", "1", env=env), 1)
     assert line.startswith("herald: Test message to #1 telegram -1001234567890 failed:")
     assert "Bad Gateway (502)" in line
+    assert "<html>" not in line

@@ -22,6 +22,7 @@ from bot.slack.preview import preview_blocks
 from commands import verbs as v
 from commands.errors import UsageError
 from commands.parser import TEXT_LIMIT, TITLE_LIMIT, clean_text
+from commands.text import is_blank
 from storage.models import IncidentKind, IncidentStatus, UpdateKind
 
 VIEW_KEYS = ("type", "callback_id", "title", "submit", "close", "private_metadata")
@@ -76,7 +77,7 @@ def _clean(
     except UsageError as error:
         errors[block] = error.message
         return ""
-    if required and not cleaned:
+    if required and is_blank(cleaned):
         errors[block] = required
     return cleaned
 

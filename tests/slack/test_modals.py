@@ -182,6 +182,8 @@ def test_submitting_the_open_modal_opens_the_incident(world: SlackWorld) -> None
     ("values", "field", "message"),
     [
         ({"title": "   "}, "title", "Give the incident a title."),
+        ({"title": '""'}, "title", "Give the incident a title."),
+        ({"title": "“ ”\u200b"}, "title", "Give the incident a title."),
         ({"title": "x" * 201}, "title", "keep it to 200 or fewer"),
         ({"title": "Posta", "text": "a\x00b"}, "text", "NUL character"),
     ],

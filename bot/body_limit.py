@@ -1,7 +1,9 @@
-"""Request bodies are refused with 413 past a limit per path, before they are read whole."""
+"""Request bodies are refused with 413 past a limit per path, before they are read whole, and
+with 408 when they take too long to arrive."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -16,9 +18,16 @@ WEBHOOK_LIMIT = MIB
 # Forms and anything else a browser may post are far smaller.
 DEFAULT_LIMIT = 64 * 1024
 LIMITS = {"/slack/events": WEBHOOK_LIMIT, "/telegram/webhook": WEBHOOK_LIMIT}
+# uvicorn sets no deadline on a body: a client sending a byte a minute would hold its
+# connection and buffer for ever.
+BODY_SECONDS = 10.0
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -26,11 +35,16 @@ class BodyLimit:
     """ASGI middleware: a declared or streamed body past its path's limit gets 413."""
 
     def __init__(
-        self, app: ASGIApp, limits: Mapping[str, int] = LIMITS, default: int = DEFAULT_LIMIT
+        self,
+        app: ASGIApp,
+        limits: Mapping[str, int] = LIMITS,
+        default: int = DEFAULT_LIMIT,
+        seconds: float = BODY_SECONDS,
     ) -> None:
         self.app = app
         self.limits = dict(limits)
         self.default = default
+        self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, counting its body as the app reads it."""
@@ -43,15 +57,23 @@ class BodyLimit:
             await self._refuse(scope, receive, send, limit)
             return
         seen = 0
-        started = False
+        started = complete = False
+        deadline = asyncio.get_running_loop().time() + self.seconds
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # only waiting for a disconnect now: no deadline
+                return await receive()
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise _TooLarge
+                complete = not message.get("more_body", False)
             return message
 
         async def watched(message: Message) -> None:
@@ -65,15 +87,20 @@ class BodyLimit:
             if started:
                 raise
             await self._refuse(scope, receive, send, limit)
+        except _TooSlow:
+            if started:
+                raise
+            log.info("request to %s refused: body not sent within %gs", scope["path"], self.seconds)
+            await _answer(scope, receive, send, 408, "Request body not sent in time.")
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         log.info("request to %s refused: body over %d bytes", scope["path"], limit)
-        response = PlainTextResponse(
-            f"Request body too large: at most {limit} bytes.",
-            status_code=413,
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+        await _answer(scope, receive, send, 413, f"Request body too large: at most {limit} bytes.")
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+    response = PlainTextResponse(text, status_code=status, headers={"Connection": "close"})
+    await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

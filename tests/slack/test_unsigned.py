@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
+from starlette.types import Message
 
 from tests.slack.helpers import WAR_ROOM, SlackWorld, sign
 
@@ -89,6 +92,11 @@ def test_a_refused_request_leaves_no_body_in_the_log(
         (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
         (b"payload=null", "application/x-www-form-urlencoded"),
         (b"\xff\xfe command=/incident", "application/x-www-form-urlencoded"),
+        # Shapes bolt reads before any listener runs.
+        (b'{"type":"event_callback","event":"x"}', "application/json"),
+        (b'{"type":"block_actions","actions":"x"}', "application/json"),
+        (b'payload={"type":"block_actions","actions":[1]}', "application/x-www-form-urlencoded"),
+        (b'payload={"type":"view_submission","view":"x"}', "application/x-www-form-urlencoded"),
     ],
 )
 def test_a_signed_body_nobody_can_read_gets_400(
@@ -114,14 +122,82 @@ def test_a_body_over_a_mebibyte_gets_413_before_it_is_read(world: SlackWorld) ->
     assert response.status_code == 413
 
 
-def test_a_streamed_body_over_the_limit_gets_413(world: SlackWorld) -> None:
-    def chunks() -> object:
+def test_a_signed_streamed_body_over_the_limit_gets_413(world: SlackWorld) -> None:
+    chunk = b"x" * 65536
+    stamp = int(time.time())
+
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
-            yield b"x" * 65536
+            yield chunk
 
     response = world.http.post(
         "/slack/events",
-        content=chunks(),  # type: ignore[arg-type]
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        content=chunks(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(stamp),
+            "X-Slack-Signature": sign(chunk * 20, stamp),
+        },
     )
     assert response.status_code == 413
+
+
+def _asgi_post(
+    world: SlackWorld, headers: list[tuple[bytes, bytes]], messages: list[Message]
+) -> int:
+    """POST straight to the ASGI app; `receive` hands out `messages`, then waits for ever."""
+    waiting = list(messages)
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        if waiting:
+            return waiting.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/slack/events",
+        "raw_path": b"/slack/events",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    app = world.http.app
+
+    async def call() -> None:
+        await asyncio.wait_for(app(scope, receive, send), 5)
+
+    assert world.http.portal is not None
+    world.http.portal.call(call)
+    return statuses[0]
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(world: SlackWorld) -> None:
+    # The body never comes: only an answer that does not wait for it returns at all.
+    headers = [(b"content-length", b"1048000"), (b"content-type", b"text/plain")]
+    assert _asgi_post(world, headers, []) == 401
+
+
+def test_a_client_that_goes_away_mid_body_logs_no_error(
+    world: SlackWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    stamp = str(int(time.time())).encode()
+    headers = [
+        (b"content-length", b"100"),
+        (b"x-slack-request-timestamp", stamp),
+        (b"x-slack-signature", sign(b"x" * 100, int(stamp)).encode()),
+    ]
+    partial: Message = {"type": "http.request", "body": b"abc", "more_body": True}
+    assert _asgi_post(world, headers, [partial, {"type": "http.disconnect"}]) == 400
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.settings import Settings
+from bot.settings import PASSWORD_PARAMETERS, Settings
 from commands.errors import Refused
 from storage.engine import make_engine, make_session_factory
 from storage.migrate import is_current, upgrade
@@ -31,8 +31,10 @@ class Database:
 
 
 def redacted_url(settings: Settings) -> str:
-    """DATABASE_URL with any password hidden, for logs."""
-    return sa.make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    """DATABASE_URL with any password hidden, for logs (in the query string too)."""
+    url = sa.make_url(settings.sqlalchemy_url)
+    hidden = {key: "***" for key in PASSWORD_PARAMETERS if key in url.query}
+    return url.update_query_dict(hidden).render_as_string(hide_password=True)
 
 
 def sqlite_file(settings: Settings) -> Path | None:

@@ -17,6 +17,7 @@ _SHAPES = (
     re.compile(r"(?<![0-9])[0-9]{5,}:[A-Za-z0-9_-]{30,}"),
     re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,}"),
     re.compile(r"(?<=://)([^/@\s:]+):[^/@\s]+(?=@)"),
+    re.compile(r"(?<=[?&])((?:ssl)?password)=[^&\s#'\"]+", re.IGNORECASE),
 )
 # Below this length a "secret" would redact ordinary words out of every line.
 SHORTEST_SECRET = 6
@@ -45,7 +46,8 @@ class Redactor:
                 text = text.replace(secret, REDACTED)
         text = _SHAPES[0].sub(REDACTED, text)
         text = _SHAPES[1].sub(REDACTED, text)
-        return _SHAPES[2].sub(lambda m: f"{m[1]}:{REDACTED}", text)
+        text = _SHAPES[2].sub(lambda m: f"{m[1]}:{REDACTED}", text)
+        return _SHAPES[3].sub(lambda m: f"{m[1]}={REDACTED}", text)
 
 
 REDACTOR = Redactor()

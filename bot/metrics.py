@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +14,8 @@ from starlette.routing import Route
 from bot.database import Database
 from bot.delivery.metrics import register_queue_metrics
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -29,6 +32,8 @@ def metrics_route(database: Database, token: str | None = None) -> Route:
     The queue gauges read the database at each scrape.
     """
     register_queue_metrics(database.sessions, utcnow)
+    if token is None:
+        log.info("/metrics is open to anyone who reaches the web app; set METRICS_TOKEN if public")
 
     async def metrics(request: Request) -> Response:
         if token is not None and not _authorized(request, token):

@@ -15,6 +15,10 @@ from storage.engine import normalize_database_url, supported_database_url
 PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CommaList = Annotated[list[str], NoDecode]
+# Passwords a PostgreSQL URL may carry in its query instead of before the host.
+PASSWORD_PARAMETERS = ("password", "sslpassword")
+STRONG_PASSWORD = 12
+METRICS_TOKEN_LENGTH = 16
 
 
 def _split(value: object) -> object:
@@ -113,6 +117,22 @@ class Settings(BaseSettings):
             raise ValueError("still the placeholder from .env.example; set the real value")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _a_strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value is not None else ""
+        if value is not None and not (
+            len(token) >= METRICS_TOKEN_LENGTH
+            and token.isascii()
+            and token.isprintable()
+            and " " not in token
+        ):
+            raise ValueError(
+                f"use at least {METRICS_TOKEN_LENGTH} printable ASCII characters and no spaces, "
+                "e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe())'"
+            )
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         """The time zone public times are shown in."""
@@ -143,11 +163,13 @@ class Settings(BaseSettings):
             if secret is not None
         ]
         try:
-            password = make_url(self.sqlalchemy_url).password
+            url = make_url(self.sqlalchemy_url)
         except ArgumentError:
-            password = None
-        if password:
-            values.append(str(password))
+            return values
+        passwords = [url.password, *(url.query.get(key) for key in PASSWORD_PARAMETERS)]
+        # A short password ("postgres") would blank that word in every line; inside a URL,
+        # where it is logged, the redactor's URL patterns hide it whatever its length.
+        values += [str(p) for p in passwords if isinstance(p, str) and len(p) >= STRONG_PASSWORD]
         return values
 
     def disabled_parts(self) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -41,6 +42,16 @@ class Destination:
     def is_internal(self) -> bool:
         """True for the responders' incident channel."""
         return self.audience == Audience.INTERNAL
+
+    @property
+    def label(self) -> str:
+        """`#3 webhook https://hooks.example/…`, for logs and alerts: a webhook's path and
+        query often carry its credential (Slack, Teams and Discord incoming webhooks do)."""
+        shown = self.address
+        if self.platform == Platform.WEBHOOK:
+            parts = urlsplit(self.address)
+            shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+        return f"#{self.channel_id} {self.platform.value} {shown}"
 
 
 @dataclass(frozen=True)

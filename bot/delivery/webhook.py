@@ -20,9 +20,13 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
+from bot.logs import REDACTOR
 from storage.models import Platform
 
 SCHEMA = "herald.event.v1"
+# Shorter paths (`/hook`, `/events`) carry no credential, and redacting them would only
+# blank ordinary words in the log.
+LONG_PATH = 16
 SIGNATURE_HEADER = "X-Herald-Signature"
 
 
@@ -64,6 +68,14 @@ def event(job: DeliveryJob, public_url: str) -> dict[str, Any]:
     }
 
 
+def _keep_out_of_logs(destination: Destination) -> None:
+    # The signing secret, and the path and query of the URL, which for Slack, Teams and
+    # Discord incoming webhooks is the credential; httpx shows URLs at DEBUG.
+    parts = urlsplit(destination.address)
+    where = parts.path + (f"?{parts.query}" if parts.query else "")
+    REDACTOR.add(destination.secret, where if len(where) >= LONG_PATH else None)
+
+
 class WebhookSender:
     """POSTs signed events with httpx."""
 
@@ -77,6 +89,7 @@ class WebhookSender:
         return "webhook:" + (urlsplit(destination.address).hostname or destination.address)
 
     async def _post(self, destination: Destination, payload: dict[str, Any], kind: str) -> str:
+        _keep_out_of_logs(destination)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",

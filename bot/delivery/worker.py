@@ -209,26 +209,24 @@ class DeliveryWorker:
                 )
             )
         elif isinstance(error, ChatMoved):
-            log.info("channel %s moved to %s", job.destination.address, error.address)
+            log.info("channel %s moved to %s", job.destination.label, error.address)
             await self._record(lambda s: self._move(s, job, error.address))
         elif isinstance(error, ChannelGone):
             await self._record(lambda s: self._disable(s, job, error.reason))
             if self.alert is not None:
                 with contextlib.suppress(Exception):
                     await self.alert(
-                        f"Channel #{job.destination.channel_id} {platform} "
-                        f"{job.destination.address} was disabled: {error.reason}. Its updates "
-                        f"wait; fix it, then: channels enable #{job.destination.channel_id}"
+                        f"Channel {job.destination.label} was disabled: {error.reason}. Its "
+                        f"updates wait; fix it, then: channels enable #{job.destination.channel_id}"
                     )
         else:
             dead = isinstance(error, Rejected) or now - job.queued_at > self.settings.horizon
             retry = now + timedelta(seconds=backoff(job.attempts + 1, self.settings))
             (metrics.DEAD if dead else metrics.RETRIED).labels(platform).inc()
             log.warning(
-                "delivery %s to %s %s %s: %s",
+                "delivery %s to %s %s: %s",
                 delivery_id,
-                platform,
-                job.destination.address,
+                job.destination.label,
                 "is dead" if dead else f"failed, next try {retry:%H:%M:%S}",
                 error.reason,
             )

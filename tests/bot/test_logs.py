@@ -30,6 +30,7 @@ def test_known_secrets_are_redacted_in_plain_and_url_encoded_form() -> None:
         "token xoxb-1234-5678-abcdefghijkl used",
         "app token xapp-1-A0123-456-abcdef0123 used",
         "connecting to postgresql://herald:hunter2@db:5432/herald",
+        "connecting to postgresql://herald@db/h?sslmode=require&password=hunter2",
     ],
 )
 def test_credential_shaped_strings_are_redacted_unknown(line: str) -> None:
@@ -83,3 +84,15 @@ def test_a_proxy_page_from_telegram_is_one_warning_line(captured: io.StringIO) -
     assert len(lines) == 1
     assert "WARNING" in lines[0]
     assert "<html>" not in lines[0]
+
+
+def test_a_webhook_is_logged_without_the_path_that_holds_its_credential() -> None:
+    from bot.delivery.jobs import Destination
+    from storage.models import Platform
+
+    hook = Destination(
+        3, Platform.WEBHOOK, "https://user:pw@hooks.example/services/T0/B0/XyZsecret?token=k", "it"
+    )
+    assert hook.label == "#3 webhook https://hooks.example/…"
+    chat = Destination(4, Platform.TELEGRAM, "-1001", "it")
+    assert chat.label == "#4 telegram -1001"

@@ -87,6 +87,9 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
         ("locale", "fr", "LOCALE must be it or en"),
         ("slack_signing_secret", "changethis", "placeholder"),
         ("port", 0, "greater than or equal to 1"),
+        ("metrics_token", "metrics", "at least 16 printable ASCII"),
+        ("metrics_token", " padded-token-of-enough-length ", "no spaces"),
+        ("metrics_token", "tökën-with-accents-long", "printable ASCII"),
     ],
 )
 def test_bad_values_are_refused(name: str, value: object, message: str) -> None:
@@ -136,3 +139,18 @@ def test_an_absolute_path_is_a_sqlite_file(tmp_path: Path) -> None:
 
 def test_the_default_is_herald_db_in_the_working_directory() -> None:
     assert settings().sqlalchemy_url == f"sqlite:///{Path('herald.db').resolve()}"
+
+
+def test_database_passwords_in_the_query_string_are_secrets_and_hidden() -> None:
+    from bot.database import redacted_url
+
+    loaded = settings(database_url="postgresql://u@db/h?password=Query-Passw0rd-99&sslmode=require")
+    assert "Query-Passw0rd-99" in loaded.secrets()
+    shown = redacted_url(loaded)
+    assert "Query-Passw0rd-99" not in shown
+    assert "sslmode=require" in shown
+
+
+def test_a_short_database_password_is_left_to_the_url_patterns() -> None:
+    loaded = settings(database_url="postgresql://postgres:postgres@db/herald")
+    assert "postgres" not in loaded.secrets()

@@ -44,10 +44,26 @@ class Redactor:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        text = _SHAPES[0].sub(REDACTED, text)
-        text = _SHAPES[1].sub(REDACTED, text)
-        text = _SHAPES[2].sub(lambda m: f"{m[1]}:{REDACTED}", text)
-        return _SHAPES[3].sub(lambda m: f"{m[1]}={REDACTED}", text)
+        # Each pattern runs only where a cheap substring test says it may match: a regex
+        # scan of a long line costs tens of microseconds, the test one.
+        if _digits_before_a_colon(text):
+            text = _SHAPES[0].sub(REDACTED, text)
+        if "xox" in text or "xapp-" in text:
+            text = _SHAPES[1].sub(REDACTED, text)
+        if "://" in text and "@" in text:
+            text = _SHAPES[2].sub(lambda m: f"{m[1]}:{REDACTED}", text)
+        if "assword=" in text or "ASSWORD=" in text:
+            text = _SHAPES[3].sub(lambda m: f"{m[1]}={REDACTED}", text)
+        return text
+
+
+def _digits_before_a_colon(text: str) -> bool:
+    colon = text.find(":", 5)
+    while colon != -1:
+        if text[colon - 5 : colon].isdigit():
+            return True
+        colon = text.find(":", colon + 1)
+    return False
 
 
 REDACTOR = Redactor()

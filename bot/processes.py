@@ -65,7 +65,10 @@ def demo(settings: Settings, say: Callable[[str], None]) -> int:
 def listen(settings: Settings) -> socket.socket:
     """Bind the web app's socket now, so a port in use stops start-up with one clear line."""
     host, port = settings.host, settings.port
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it
+    # every response waits out a 40 ms delayed-ACK stall.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))

@@ -90,3 +90,16 @@ def test_an_error_in_a_part_is_named_in_the_refusal(
     settings = Settings(_env_file=None, database_url=str(tmp_path / "herald.db"))
     with pytest.raises(Refused, match=r"the scheduler failed \(RuntimeError: clock broken\)"):
         processes.run(settings, "worker")
+
+
+def test_the_web_socket_is_tcp_so_responses_are_not_held_back() -> None:
+    # asyncio turns on TCP_NODELAY only for sockets whose proto says TCP; without it every
+    # status page answer waited 40 ms for a delayed ACK (362 req/s instead of 5,500).
+    import socket
+
+    settings = Settings(_env_file=None, port=free_port())
+    listener = processes.listen(settings)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()

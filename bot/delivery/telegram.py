@@ -106,6 +106,10 @@ class TelegramSender:
             raise
         except (TimedOut, NetworkError) as error:
             raise Unavailable(f"{type(error).__name__}: {_short(error)}") from error
+        except TelegramError as error:
+            # Anything else, such as a page that is not JSON with status 200 (a captive
+            # portal, a wrong TELEGRAM_API_URL): retried with back-off, up to the horizon.
+            raise Unavailable(f"{type(error).__name__}: {_short(error)}") from error
 
     async def _post(self, address: str, text: str, reply_to: int | None) -> Message:
         target = chat_id(address)

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from bot.delivery.errors import Unavailable
+from bot.delivery.jobs import Destination
 from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
@@ -18,6 +24,7 @@ from commands.context import Context
 from storage.models import Channel, Delivery, DeliveryState, Platform
 from tests.delivery.helpers import states
 from tests.factories import ROME, FakeClock, make_channel, make_context, make_incident, run
+from tests.fakes.server import FakeServer
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -423,3 +430,30 @@ def test_a_part_telegram_will_not_let_us_delete_is_blanked(
     assert first.plain.endswith("Testo breve")
     assert left_over.plain == "—"
     assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+class _NotTelegram(FakeServer):
+    """Whatever sits at TELEGRAM_API_URL answers every call with a 200 HTML page."""
+
+    def __init__(self) -> None:
+        async def page(request: Request) -> Response:
+            return Response("<html>Welcome to the hotel Wi-Fi</html>", media_type="text/html")
+
+        super().__init__(Starlette(routes=[Route("/{path:path}", page, methods=["GET", "POST"])]))
+
+
+def test_a_page_that_is_not_json_is_a_failure_to_retry(clock: FakeClock) -> None:
+    async def main() -> None:
+        sender = TelegramSender(
+            "123456:TEST-TOKEN",
+            api_url=f"{portal.base_url}/bot",
+            limits=Unlimited(RateSettings(), clock=clock),
+        )
+        try:
+            with pytest.raises(Unavailable, match="Invalid server response"):
+                await sender.probe(Destination(1, Platform.TELEGRAM, "-1001", "it"), "prova")
+        finally:
+            await sender.close()
+
+    with _NotTelegram() as portal:
+        asyncio.run(main())

@@ -48,7 +48,8 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, counting its body as the app reads it."""
-        if scope["type"] != "http":
+        # No route reads the body of a GET or HEAD: the status page's reads pass untouched.
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default)

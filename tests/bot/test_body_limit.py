@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from bot.body_limit import BodyLimit
 
@@ -67,3 +67,20 @@ def test_streamed_bytes_past_the_limit_are_refused() -> None:
 def test_a_body_that_stops_arriving_gets_408() -> None:
     chunk: Message = {"type": "http.request", "body": b"01", "more_body": True}
     assert _post(_limit(seconds=0.05), [chunk]) == 408
+
+
+def test_reads_pass_untouched() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(receive)
+
+    seen: list[Receive] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    asyncio.run(BodyLimit(app)(scope, receive, send))
+    assert seen == [receive]

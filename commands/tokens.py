@@ -84,7 +84,7 @@ def argv_tokens(argv: Sequence[str]) -> list[Token]:
     tokens: list[Token] = []
     run: list[str] = []
     for arg in argv:
-        if any(char.isspace() for char in arg):
+        if not arg or any(char.isspace() for char in arg):
             tokens += [*tokenize(" ".join(run)), _shell_word(arg)]
             run = []
         else:
@@ -94,7 +94,10 @@ def argv_tokens(argv: Sequence[str]) -> list[Token]:
 
 
 def _shell_word(arg: str) -> Token:
-    """An argument with spaces in it, which the shell kept as one word."""
+    """An argument with spaces in it, or none at all, which the shell kept as one word."""
+    if not arg:
+        # What `""` leaves: a text given but empty, as `""` is in chat.
+        return Token("", quoted=True, raw='""')
     try:
         tokens = tokenize(arg)
     except UsageError:

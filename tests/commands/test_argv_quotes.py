@@ -41,6 +41,13 @@ CLOCK = Clock(ZoneInfo("Europe/Rome"), datetime(2025, 1, 28, 13, 50, tzinfo=UTC)
             ["maintenance", "schedule", "X", "--start", "“22/05/2021", "10:00”", "--end", "23:00"],
             None,
         ),
+        # `herald resolve 3 ""`: the shell leaves an empty argument where the quotes were.
+        (["resolve", "3", ""], 'resolve 3 ""'),
+        (["resolve", "3", "", ""], 'resolve 3 "" ""'),
+        (["maintenance", "start", "18", ""], 'maintenance start 18 ""'),
+        (["open", "X", "--message", ""], 'open X --message ""'),
+        (["open", "Mail", "", "down"], 'open Mail "" down'),
+        (["open", ""], 'open ""'),
     ],
 )
 def test_argv_and_chat_give_the_same_command(argv: list[str], text: str | None) -> None:
@@ -74,3 +81,22 @@ def test_argument_with_an_unclosed_quote_and_spaces_is_kept_as_typed() -> None:
 def test_unclosed_typographic_quote_over_arguments_is_refused_as_in_chat() -> None:
     with pytest.raises(UsageError, match="never closed"):
         parse_argv(["open", "“Mail", "down"], clock=CLOCK)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["resolve", "3", ""],
+        ["reopen", "3", "", ""],
+        ["maintenance", "start", "18", ""],
+        ["maintenance", "cancel", "18", "", " "],
+        ["open", "X", "--message", ""],
+        ["maintenance", "schedule", "X", "--start", "10:00", "--end", "11:00", "--message", ""],
+    ],
+)
+def test_empty_argument_is_a_text_given_but_empty(argv: list[str]) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_argv(argv, clock=CLOCK)
+    message = caught.value.message
+    assert "is empty once quotes and invisible characters are removed" in message
+    assert len(message.splitlines()) == 1

@@ -1064,7 +1064,7 @@ def test_empty_input_is_refused(text: str) -> None:
 
 def test_empty_argv_is_refused() -> None:
     assert "Type a command" in refused_argv([])
-    assert "Type a command" in refused_argv(["", ""])
+    assert "Unknown command ''" in refused_argv(["", ""])  # as `"" ""` in chat
 
 
 # --- argv ------------------------------------------------------------------------------
@@ -1074,7 +1074,7 @@ def test_empty_argv_is_refused() -> None:
     ("argv", "expected"),
     [
         (["open", "Mail down", "--sev", "2"], v.OpenIncident("Mail down", severity=2)),
-        (["open", "Mail", "", "down"], v.OpenIncident("Mail down")),
+        (["open", "Mail", "", "down"], v.OpenIncident('Mail "" down')),  # as `open Mail "" down`
         (["open", "--", "--sev"], v.OpenIncident("--sev")),
         (["open", "Mail", "--sev=SEV3"], v.OpenIncident("Mail", severity=3)),
         (["open", "“Mail”"], v.OpenIncident("Mail")),  # the shell leaves typographic quotes

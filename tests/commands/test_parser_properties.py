@@ -235,17 +235,18 @@ TYPOGRAPHIC = [("“", "”"), ("„", "“"), ("«", "»"), ("‘", "’"), ("�
 
 @st.composite
 def shell_text(draw: st.DrawFn) -> str:
-    """Words a shell passes on untouched, some wrapped in typographic quotes."""
+    """Words a shell passes on untouched, some wrapped in typographic quotes, some `""`."""
     pieces = []
-    groups = st.lists(st.lists(SHELL_WORD, min_size=1, max_size=3), min_size=1, max_size=4)
-    for group in draw(groups):
-        quote = draw(st.sampled_from([None, *TYPOGRAPHIC]))
+    # An empty group is `""`: the shell passes it on as an empty argument.
+    group_words = st.one_of(st.lists(SHELL_WORD, min_size=1, max_size=3), st.just([]))
+    for group in draw(st.lists(group_words, min_size=1, max_size=4)):
+        quote = draw(st.sampled_from([None, *TYPOGRAPHIC])) if group else ('"', '"')
         text = " ".join(group)
         pieces.append(text if quote is None else f"{quote[0]}{text}{quote[1]}")
     text = " ".join(pieces)
     # Straight quotes around the whole text are the shell's, and chat's too. Not around
     # quotes: chat lets ” close ", and the shell's quotes leave no trace in argv.
-    plain = not any(quote in text for pair in TYPOGRAPHIC for quote in pair)
+    plain = not any(quote in text for pair in TYPOGRAPHIC for quote in (*pair, '"'))
     return f'"{text}"' if plain and draw(st.booleans()) else text
 
 
@@ -258,7 +259,10 @@ def outcome(call: Callable[[], object]) -> object:
 
 
 @SETTINGS
-@given(st.sampled_from(["open", "update 42", "note 42", "resolve 42"]), shell_text())
+@given(
+    st.sampled_from(["open", "update 42", "note 42", "resolve 42", "maintenance start 18"]),
+    shell_text(),
+)
 def test_argv_split_by_a_shell_parses_as_the_chat_text(lead: str, words: str) -> None:
     text = f"{lead} {words} --sev 2" if lead == "open" else f"{lead} {words}"
     chat = outcome(lambda: parse(text, clock=CLOCK))

@@ -99,7 +99,7 @@ def test_optional_text_given_but_empty_is_refused(text: str) -> None:
 
 def test_optional_text_left_out_is_still_accepted() -> None:
     assert parse("resolve 42", clock=CLOCK) == v.ResolveIncident(42, "")
-    assert parse_argv(["resolve", "42", ""], clock=CLOCK) == v.ResolveIncident(42, "")
+    assert parse_argv(["resolve", "42"], clock=CLOCK) == v.ResolveIncident(42, "")
 
 
 def test_quotes_among_words_are_kept() -> None:

@@ -14,12 +14,16 @@ from commands.tokens import QUOTES
 # Persian and Indic words and join emoji; LRM, RLM and ALM only mark a direction where
 # they stand, with no scope that could reverse what follows; and the Arabic number signs
 # are visible marks written before digits.
-KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u061c\u0600\u0601\u0602\u0603\u0604\u0605")
+_JOINERS_AND_DIRECTION_MARKS = frozenset("\u200c\u200d\u200e\u200f\u061c")
+KEPT_FORMAT = _JOINERS_AND_DIRECTION_MARKS | frozenset("\u0600\u0601\u0602\u0603\u0604\u0605")
 KEPT_FORMAT |= frozenset("\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
 # Tag characters are invisible ASCII, so only a subdivision flag's short spelling survives.
 _FLAG = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{3,6}\U000e007f")
 # Letters that show nothing by themselves: a title of only these is as good as empty.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Marks are drawn on the character before them, so with no letter they show nothing; the
+# variation selectors (U+FE00-FE0F, U+E0100-E01EF) and U+034F are marks of this kind.
+_MARKS = ("Mn", "Me")
 
 
 def _drop_format(text: str) -> str:
@@ -39,8 +43,18 @@ def without_invisible(text: str) -> str:
 
 
 def is_blank(text: str) -> bool:
-    """True when text shows nothing but spaces and quotes."""
-    return all(char.isspace() or char in QUOTES or char in _BLANK_LETTERS for char in text)
+    """True when text shows nothing but spaces, quotes, joiners, direction marks and marks."""
+    return all(_shows_nothing(char) for char in text)
+
+
+def _shows_nothing(char: str) -> bool:
+    return (
+        char.isspace()
+        or char in QUOTES
+        or char in _BLANK_LETTERS
+        or char in _JOINERS_AND_DIRECTION_MARKS
+        or unicodedata.category(char) in _MARKS
+    )
 
 
 def clean_text(text: str, *, what: str, limit: int, single_line: bool = False) -> str:

@@ -181,6 +181,50 @@ def test_tags_outside_a_flag_are_stripped() -> None:
     assert title_of(f"🏴{hidden}\U000e007f ok") == "🏴 ok"
 
 
+SHOWS_NOTHING = [
+    "\u200f",  # RLM
+    "\u200d",  # ZWJ
+    "\u200c\u200e",  # ZWNJ, LRM
+    "\u061c",  # ALM
+    "\u0301",  # a combining acute with nothing to sit on
+    "\u0301\u0301\u0323",
+    "\u20dd",  # combining enclosing circle (Me)
+    "\ufe0f",
+    "\U000e0100",  # variation selector 17
+    "\u034f",  # combining grapheme joiner
+    "\u200f \u0301 \ufe0f",
+]
+
+
+@pytest.mark.parametrize("hidden", SHOWS_NOTHING)
+def test_title_of_only_marks_and_joiners_is_refused(hidden: str) -> None:
+    assert "open needs a title" in refused_argv(["open", hidden])
+    assert "open needs a title" in refused(f"open {hidden}")
+
+
+@pytest.mark.parametrize("hidden", SHOWS_NOTHING)
+def test_text_of_only_marks_and_joiners_is_refused(hidden: str) -> None:
+    assert "The text of resolve is empty" in refused_argv(["resolve", "2", hidden])
+    assert "--message is empty" in refused_argv(["open", "Mail", "--message", hidden])
+    assert "note needs the note" in refused(f"note 2 {hidden}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "مَرْحَبًا",  # Arabic with its vowel marks
+        "שָׁלוֹם",  # Hebrew with its points
+        "❤\ufe0f",
+        "\u200f1",
+        "e\u0301",
+        "\u0600١٢٣",
+    ],
+)
+def test_text_with_something_visible_among_marks_is_accepted(text: str) -> None:
+    assert title_of(text) == text
+    assert parse_argv(["resolve", "2", text], clock=CLOCK) == v.ResolveIncident(2, text)
+
+
 def test_prepended_arabic_number_sign_is_kept() -> None:
     assert title_of("\u0600١٢٣ رسائل") == "\u0600١٢٣ رسائل"
 

@@ -74,11 +74,21 @@ _DATE_WORD = re.compile(
 )
 
 
+def _ends_options(token: Token) -> bool:
+    """A bare `--`: every word after it is text."""
+    return not token.quoted and token.text == "--"
+
+
+def _ends_value(token: Token) -> bool:
+    """An option or a bare `--`, neither of which can be (part of) an option's value."""
+    return option_name(token) is not None or _ends_options(token)
+
+
 def _value_words(option: Option, tokens: Sequence[Token], index: int) -> int:
     """How many words after an option make its value (at least one)."""
     if option.kind == "words":
         end = index + 1
-        while end < len(tokens) and option_name(tokens[end]) is None:
+        while end < len(tokens) and not _ends_value(tokens[end]):
             end += 1
         return end - index
     if (
@@ -115,7 +125,7 @@ def _split(form: Form, tokens: Sequence[Token]) -> Arguments:
     while index < len(tokens):
         token = tokens[index]
         index += 1
-        if not only_words and not token.quoted and token.text == "--":
+        if not only_words and _ends_options(token):
             only_words = True
             continue
         name = None if only_words else option_name(token)
@@ -136,14 +146,12 @@ def _split(form: Form, tokens: Sequence[Token]) -> Arguments:
                 raise UsageError(f"--{name} takes no value. Usage: {form.usage}")
             options[name] = True
             continue
-        if value is None:
-            if index >= len(tokens) or option_name(tokens[index]) is not None:
-                raise UsageError(
-                    f"--{name} needs a value ({option.placeholder}). Usage: {form.usage}"
-                )
+        if value is None and index < len(tokens) and not _ends_value(tokens[index]):
             count = _value_words(option, tokens, index)
             value = join_words(tokens[index : index + count])
             index += count
+        elif value is None or value == "--":
+            raise UsageError(f"--{name} needs a value ({option.placeholder}). Usage: {form.usage}")
         options[name] = value
     for option in form.options:
         if option.required and option.name not in options:

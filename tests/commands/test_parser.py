@@ -560,6 +560,33 @@ def test_option_without_its_value_is_refused(text: str) -> None:
     assert "needs a value" in refused(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "open T2 --message --",
+        "open --message -- --sev 2 Title",
+        "open Mail --message=--",
+        "open Mail --sev -- 2",
+        "list --since --",
+        "maintenance extend 5 --end -- 18:00",
+    ],
+)
+def test_double_dash_is_never_an_option_value(text: str) -> None:
+    message = refused(text)
+    assert "needs a value" in message
+    assert "Usage:" in message
+    assert refused_argv(text.split()) == message
+
+
+def test_double_dash_ends_the_words_of_message() -> None:
+    command = p("open Mail --message Stiamo verificando -- --sev 2")
+    assert command == v.OpenIncident("Mail --sev 2", message="Stiamo verificando")
+
+
+def test_quoted_double_dash_is_a_value_like_any_word() -> None:
+    assert p('open Mail --message "--"') == v.OpenIncident("Mail", message="--")
+
+
 def test_flag_with_a_value_is_refused() -> None:
     assert "--all takes no value" in refused("list --all=yes")
 

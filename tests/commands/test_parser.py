@@ -554,27 +554,22 @@ def test_option_on_a_form_without_options(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["open Mail --sev", "open Mail --sev --components posta", "list --since"]
-)
-def test_option_without_its_value_is_refused(text: str) -> None:
-    assert "needs a value" in refused(text)
-
-
-@pytest.mark.parametrize(
     "text",
     [
+        "open Mail --sev",
+        "open Mail --sev --components posta",
+        "list --since",
+        # A bare -- ends the options, so it is never an option's value.
         "open T2 --message --",
         "open --message -- --sev 2 Title",
         "open Mail --message=--",
         "open Mail --sev -- 2",
-        "list --since --",
         "maintenance extend 5 --end -- 18:00",
     ],
 )
-def test_double_dash_is_never_an_option_value(text: str) -> None:
+def test_option_without_its_value_is_refused(text: str) -> None:
     message = refused(text)
     assert "needs a value" in message
-    assert "Usage:" in message
     assert refused_argv(text.split()) == message
 
 

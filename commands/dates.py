@@ -33,7 +33,8 @@ def _localize(naive: datetime, zone: ZoneInfo, typed: str) -> datetime:
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise UsageError(
             f"{typed!r} does not exist in {zone.key} (the clocks jump forward then): "
-            "give a time an hour later, or add an offset like +01:00."
+            f"give a time an hour later, or write it with an offset, like "
+            f"{first.isoformat(timespec='minutes')}."
         )
     raise UsageError(
         f"{typed!r} happens twice in {zone.key} (the clocks go back then): "

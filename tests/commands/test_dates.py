@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -156,6 +157,25 @@ def test_nonexistent_local_time_is_refused(text: str, now: datetime) -> None:
 
 def test_nonexistent_local_time_with_explicit_offset_is_accepted() -> None:
     assert when("2025-03-30T02:30+01:00") == utc(2025, 3, 30, 1, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "suggested"),
+    [
+        ("30/03/2025 02:30", ROME, "2025-03-30T02:30+01:00"),
+        ("30/03/2025 ore 02:00", ROME, "2025-03-30T02:00+01:00"),
+        ("2025-03-30T02:59", ROME, "2025-03-30T02:59+01:00"),
+        ("09/03/2025 02:30", ZoneInfo("America/New_York"), "2025-03-09T02:30-05:00"),
+    ],
+)
+def test_nonexistent_local_time_hint_suggests_what_is_accepted(
+    text: str, zone: ZoneInfo, suggested: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_when(text, zone=zone, now=NOW)
+    hint = re.findall(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}[+-]\d{2}:\d{2}", caught.value.message)
+    assert hint == [suggested]
+    assert parse_when(hint[0], zone=zone, now=NOW) == datetime.fromisoformat(suggested)
 
 
 @pytest.mark.parametrize(

@@ -491,8 +491,12 @@ def test_at_on_other_verbs(text: str, expected: v.Command) -> None:
     assert p(text) == expected
 
 
-def test_at_with_a_nonexistent_local_time_is_refused() -> None:
-    assert "does not exist" in refused('open Mail --at "31/03/2024 02:30"')
+def test_at_with_a_nonexistent_local_time_is_refused_and_its_hint_accepted() -> None:
+    message = refused('open Mail --at "31/03/2024 02:30"')
+    assert "does not exist" in message
+    suggestion = message.removesuffix(".").rsplit(" ", 1)[-1]
+    assert suggestion == "2024-03-31T02:30+01:00"
+    assert p(f"open Mail --at {suggestion}") == v.OpenIncident("Mail", at=utc(2024, 3, 31, 1, 30))
 
 
 def test_schedule_at_a_repeated_autumn_time_is_refused_and_its_offsets_accepted() -> None:

@@ -458,7 +458,7 @@ def _channels_add(r: _Reader) -> v.Command:
         min_severity=r.sev("min-sev"),
         secret=None
         if secret is None
-        else clean_text(secret, what="secret", limit=200, single_line=True),
+        else _not_blank(clean_text(secret, what="secret", limit=200, single_line=True), "--secret"),
     )
 
 

@@ -980,6 +980,15 @@ def test_telegram_chat_id_is_a_plain_argument_not_an_option() -> None:
     assert command == v.AddChannel(Platform.TELEGRAM, "-1001234567890", locale="en", min_severity=2)
 
 
+@pytest.mark.parametrize("secret", ['""', "“ ”", "\u200b"])
+def test_channels_add_webhook_with_an_empty_secret_is_refused(secret: str) -> None:
+    # An empty secret would sign every event with an empty HMAC key.
+    text = f"channels add webhook https://example.com/hook --secret {secret}"
+    assert "--secret is empty" in refused(text)
+    argv = ["channels", "add", "webhook", "https://example.com/hook", "--secret", ""]
+    assert "--secret is empty" in refused_argv(argv)
+
+
 def test_channels_add_webhook_with_secret_and_components() -> None:
     command = p(
         "channels add webhook https://example.com/hook --secret s3cr3t --components posta,web"

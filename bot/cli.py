@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import logging
 import os
 import sys
@@ -27,6 +28,11 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 def _say(text: str) -> None:
     print(text)
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:  # None when started with stdout closed (`herald open X >&-`)
+        sys.stdout.flush()
 
 
 def _complain(text: str) -> None:
@@ -91,9 +97,25 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
             grant_hint="the CLI is for operators with access to the database",
             probe=_probe(settings),
         )
-        _say(execute(command, ctx).text)
+        reply = execute(command, ctx)
     finally:
         database.dispose()
+    return _print_reply(reply.text, saved=reply.changed)
+
+
+def _print_reply(text: str, *, saved: bool) -> int:
+    """Print a chat verb's reply; once its change is saved, a failed print is no failure."""
+    try:
+        _say(text)
+        _flush_stdout()  # a closed pipe shows here, while we still know what was saved
+    except OSError as error:
+        _stdout_to_devnull()
+        if not isinstance(error, BrokenPipeError):
+            done = "the change was saved, but " if saved else ""
+            _complain(f"{done}the reply could not be printed ({error.strerror or error})")
+        # Exit 0 when the change was saved: the command did what it was asked, and a
+        # script that retries on failure would otherwise open or post it twice.
+        return EXIT_OK if saved else EXIT_REFUSED
     return EXIT_OK
 
 
@@ -189,6 +211,8 @@ def _not_utf8(args: Sequence[str]) -> str | None:
 def _stdout_to_devnull() -> None:
     # The reader went away (`herald list | head -1`): what is left to print, including
     # the flush at exit, goes nowhere instead of raising BrokenPipeError again.
+    if sys.stdout is None:
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
@@ -201,9 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # again at exit, costs a third of its run time. Process types turn it back on.
     was_enabled = gc.isenabled()
     gc.disable()
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A reply in a language the terminal's encoding cannot show (PYTHONIOENCODING=ascii)
+        # is printed with escapes rather than failing after its change was saved.
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         code = _answer(args)
-        sys.stdout.flush()
+        _flush_stdout()
         return code
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -240,6 +268,9 @@ def _main(args: list[str]) -> int:
     except ValidationError as error:
         _complain(_settings_error(error))
         return EXIT_USAGE
+    except UnicodeDecodeError:  # environment variables are always str; only .env is decoded
+        _complain(".env is not UTF-8; save it as UTF-8.")
+        return EXIT_USAGE
     configure_logging(settings, quiet=args[0] not in PROCESSES)
     try:
         if args[0] in PROCESSES:
@@ -249,10 +280,9 @@ def _main(args: list[str]) -> int:
         _complain(error.message)
         return error.exit_code
     except sqlalchemy.exc.OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
-        _complain(
-            f"could not reach the database ({reason}); nothing was saved. Check DATABASE_URL."
-        )
+        from bot.database import unreachable
+
+        _complain(unreachable(settings, error))
         return EXIT_REFUSED
     except KeyboardInterrupt:
         return 130

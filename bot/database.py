@@ -12,7 +12,12 @@ from sqlmodel import Session
 
 from bot.settings import PASSWORD_PARAMETERS, Settings
 from commands.errors import Refused
-from storage.engine import make_engine, make_session_factory
+from storage.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    make_engine,
+    make_session_factory,
+    sqlite_database,
+)
 from storage.migrate import is_current, upgrade
 
 log = logging.getLogger(__name__)
@@ -40,11 +45,9 @@ def redacted_url(settings: Settings) -> str:
 def sqlite_file(settings: Settings) -> Path | None:
     """The SQLite file DATABASE_URL names (absolute), or None when it names no file."""
     url = sa.make_url(settings.sqlalchemy_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    if url.query.get("uri") or url.query.get("mode") == "memory":
-        return None
-    return Path(url.database).expanduser().resolve()
+    name = sqlite_database(url) if url.get_backend_name() == "sqlite" else None
+    # No expanduser: SQLite opens sqlite:///~/x.db as ./~/x.db, and the check must look there.
+    return Path(name).resolve() if name is not None else None
 
 
 def require_database(settings: Settings) -> None:
@@ -56,6 +59,27 @@ def require_database(settings: Settings) -> None:
             "`herald serve` runs, or set DATABASE_URL to its file; "
             "`herald db upgrade` creates a new one."
         )
+
+
+def unreachable(settings: Settings, error: sa.exc.OperationalError) -> str:
+    """One line for a database that refused the command: a read-only file, a lock, no answer."""
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
+    path = sqlite_file(settings)
+    if path is not None and ("readonly" in reason or "unable to open" in reason):
+        # WAL mode writes herald.db-wal and herald.db-shm beside the file, so the
+        # directory must be writable too, not just the file.
+        return (
+            f"cannot write the SQLite database {path} ({reason}); nothing was saved. "
+            f"Check that {path.parent} exists and that it and the file are writable "
+            "by this user, or set DATABASE_URL."
+        )
+    if path is not None and "locked" in reason:
+        return (
+            f"the SQLite database stayed locked by another process for "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s ({reason}); nothing was saved. "
+            "Try again, or stop the process holding it."
+        )
+    return f"could not reach the database ({reason}); nothing was saved. Check DATABASE_URL."
 
 
 def open_database(settings: Settings, *, migrate: bool = False, create: bool = False) -> Database:

@@ -72,6 +72,9 @@ def listen(settings: Settings) -> socket.socket:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
+        # Listen now too: with SO_REUSEADDR Linux lets two processes bind the same port,
+        # and only listen() tells the second one that the first got there.
+        listener.listen()
     except OSError as error:
         listener.close()
         if error.errno == errno.EADDRINUSE:

@@ -21,6 +21,15 @@ STRONG_PASSWORD = 12
 METRICS_TOKEN_LENGTH = 16
 
 
+def _is_utf8(text: str) -> bool:
+    # Python keeps environment bytes that are not UTF-8 as surrogates, which no file name takes.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _split(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -85,8 +94,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str | None) -> str | None:
-        if value is not None:
-            supported_database_url(value)
+        # Blank means unset, like an empty value; a stray space would name a file " ".
+        value = value.strip() if value is not None else None
+        if not value:
+            return None
+        if not _is_utf8(value):
+            raise ValueError(
+                "is not UTF-8 text; retype it, or set a UTF-8 locale such as LANG=C.UTF-8"
+            )
+        supported_database_url(value)
         return value
 
     @field_validator("log_level")

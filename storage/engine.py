@@ -6,18 +6,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.util import asbool
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEFAULT_SQLITE_FILE = "herald.db"
 
 
-SUPPORTED_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+# Driver names as written in the URL: asking SQLAlchemy for a URL's driver loads its
+# dialect plugin, which for a typo like postgress:// raises instead of answering.
+SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}
 HOW_URLS_LOOK = (
     "Herald runs on SQLite or PostgreSQL: set DATABASE_URL to a file path (herald.db, "
     "/srv/herald/herald.db, sqlite:////srv/herald/herald.db) "
@@ -45,9 +49,24 @@ def supported_database_url(url: str | None) -> str:
         parsed = sa.make_url(normalized)
     except ArgumentError:
         raise ValueError(f"not a database URL. {HOW_URLS_LOOK}") from None
-    if (parsed.get_backend_name(), parsed.get_driver_name()) not in SUPPORTED_DRIVERS:
+    if parsed.drivername not in SUPPORTED_DRIVERS:
         raise ValueError(f"{parsed.drivername} is not supported. {HOW_URLS_LOOK}")
+    if parsed.get_backend_name() == "sqlite" and sqlite_database(parsed) is None:
+        raise ValueError(
+            "an in-memory SQLite database loses every change when herald exits; "
+            "name a file: herald.db or sqlite:////srv/herald/herald.db"
+        )
     return normalized
+
+
+def sqlite_database(url: sa.URL) -> str | None:
+    """The file a SQLite URL opens, as written (a `file:` URI as its path), or None for memory."""
+    name = url.database or ""
+    if name.startswith("file:") and asbool(url.query.get("uri", False)):
+        name = unquote(urlsplit(name).path)
+    if name in ("", ":memory:") or url.query.get("mode") == "memory":
+        return None
+    return name
 
 
 def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:

@@ -40,16 +40,15 @@ def test_arguments_that_are_not_utf8_are_refused_in_one_line(tmp_path: Path) -> 
     assert "INC-" not in herald(tmp_path, "list", "--all").stdout
 
 
-@pytest.mark.parametrize("args", [["list", "--all"], ["--help"], ["help"]])
-def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, args: list[str]) -> None:
-    migrate(tmp_path)
+def herald_into_a_closed_pipe(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run herald with stdout a pipe whose reader is gone, like `| head -1` exited early."""
     read_end, write_end = os.pipe()
-    os.close(read_end)  # like `| head -1` having exited before herald prints
+    os.close(read_end)
     try:
-        result = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "bot", *args],
-            cwd=tmp_path,
-            env=clean_env(tmp_path),
+            cwd=directory,
+            env=clean_env(directory),
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -58,6 +57,12 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, args: 
         )
     finally:
         os.close(write_end)
+
+
+@pytest.mark.parametrize("args", [["list", "--all"], ["--help"], ["help"]])
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, args: list[str]) -> None:
+    migrate(tmp_path)
+    result = herald_into_a_closed_pipe(tmp_path, *args)
     assert result.stderr == ""
     assert result.returncode == 1
 

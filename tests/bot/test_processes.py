@@ -103,3 +103,19 @@ def test_the_web_socket_is_tcp_so_responses_are_not_held_back() -> None:
         assert listener.proto == socket.IPPROTO_TCP
     finally:
         listener.close()
+
+
+def test_a_second_listener_on_the_same_port_is_refused() -> None:
+    # Two `herald serve` started together both bound the port (SO_REUSEADDR lets Linux
+    # do that until one listens), and the second failed later with tracebacks.
+    port = free_port()
+    settings = Settings(_env_file=None, port=port)
+    first = processes.listen(settings)
+    try:
+        with pytest.raises(Refused) as refused:
+            processes.listen(settings).close()
+    finally:
+        first.close()
+    assert refused.value.message == (
+        f"port {port} on 127.0.0.1 is in use; stop the other process or set PORT"
+    )

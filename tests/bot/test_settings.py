@@ -154,3 +154,68 @@ def test_database_passwords_in_the_query_string_are_secrets_and_hidden() -> None
 def test_a_short_database_password_is_left_to_the_url_patterns() -> None:
     loaded = settings(database_url="postgresql://postgres:postgres@db/herald")
     assert "postgres" not in loaded.secrets()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgress://u:Hunter2-Password@127.0.0.1/db",
+        "http://example.com/db",
+        "https://x.supabase.co",
+        "redis://localhost",
+        "postgres+psycopg2://db/herald",
+    ],
+)
+def test_a_scheme_with_no_dialect_is_refused_without_loading_one(url: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        settings(database_url=url)
+    message = raised.value.errors()[0]["msg"]
+    assert "is not supported. Herald runs on SQLite or PostgreSQL" in message
+    assert "Hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite:///:memory:",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:x.db?mode=memory&uri=true",
+        "sqlite:///x.db?mode=memory",
+    ],
+)
+def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="an in-memory SQLite database loses every change"):
+        settings(database_url=url)
+
+
+@pytest.mark.parametrize("value", [" ", "\t\n"])
+def test_a_blank_database_url_means_unset(value: str) -> None:
+    assert settings(database_url=value).database_url is None
+    assert settings(database_url=value).sqlalchemy_url == settings().sqlalchemy_url
+
+
+def test_a_database_url_is_stripped() -> None:
+    assert settings(database_url=" herald.db \n").sqlalchemy_url == settings().sqlalchemy_url
+
+
+def test_a_database_url_that_is_not_utf8_is_refused() -> None:
+    # How Python hands over the byte 0xff from the environment.
+    with pytest.raises(ValidationError, match="is not UTF-8 text"):
+        settings(database_url="/srv/herald/caff\udcff.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite:///file:x.db?uri=true", "x.db"),
+        ("sqlite:///file:x.db?mode=ro&uri=true", "x.db"),
+        ("sqlite:///file:caff%C3%A8.db?uri=1", "caffè.db"),
+        ("sqlite:///~/x.db", "~/x.db"),
+    ],
+)
+def test_the_sqlite_file_checked_is_the_one_sqlite_opens(url: str, file: str) -> None:
+    from bot.database import sqlite_file
+
+    assert sqlite_file(settings(database_url=url)) == Path(file).resolve()

@@ -20,7 +20,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.bot.test_serve import clean_env, free_port, wait_for_health
+from tests.bot.test_serve import clean_env, free_port, run_herald, wait_for_health
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.webhook import Receiver
@@ -102,14 +102,7 @@ def _exercise(
     logs: list[str] = []
 
     def herald(*args: str, ok: bool = True) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_herald(tmp_path, env, *args)
         logs.extend((done.stdout, done.stderr))
         assert (done.returncode == 0) == ok, done.stderr
 
@@ -165,14 +158,7 @@ def _exercise(
             serve.wait(timeout=30)
     herald("show", "INC-1")
     env_unreachable = {**env, "DATABASE_URL": f"postgresql://herald:{DB_PASSWORD}@127.0.0.1:1/x"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "list"],
-        cwd=tmp_path,
-        env=env_unreachable,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_herald(tmp_path, env_unreachable, "list")
     logs.extend((done.stdout, done.stderr, stderr.read_text()))
     return "\n".join(logs)
 

@@ -32,6 +32,18 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_herald(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `herald ARGS…` as a separate process, as an operator would; never raises."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def wait_for_health(url: str, process: subprocess.Popen[str], deadline_s: float = 20) -> None:
     # Polls a real subprocess starting up; there is no clock to fake here.
     end = time.monotonic() + deadline_s

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.test_serve import free_port
+from tests.bot.test_serve import free_port, run_herald
 from tests.fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.slow
@@ -31,14 +31,7 @@ def test_serve_mirrors_cli_changes_to_telegram(tmp_path: Path) -> None:
         )
 
         def herald(*args: str) -> str:
-            done = subprocess.run(
-                [sys.executable, "-m", "bot", *args],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            done = run_herald(tmp_path, env, *args)
             assert done.returncode == 0, done.stderr
             return done.stdout
 

@@ -50,9 +50,12 @@ def window_text(start: datetime, end: datetime, *, locale: str, zone: ZoneInfo) 
         "end": _clock(end, zone),
         "zone": end_zone,
     }
-    if locale == "en" and start_zone != end_zone:
-        # A window across a DST change names each end's offset.
+    if start_zone != end_zone:
+        # A window across a DST change names each end's offset; otherwise the autumn
+        # change reads "dalle ore 02:30 alle ore 02:15".
         fields["start"] += f" {start_zone}"
+        if locale == "it":
+            fields["end"] += f" {end_zone}"
     same_day = start.astimezone(zone).date() == end.astimezone(zone).date()
     template = phrases.WINDOW_SAME_DAY if same_day else phrases.WINDOW_DAYS
     return template[locale].format(**fields)

@@ -426,6 +426,14 @@ def test_english_window_across_the_spring_change_labels_the_start_in_cet() -> No
     assert "04:00 CEST" in text
 
 
+def test_a_window_across_the_autumn_change_names_both_offsets_in_italian() -> None:
+    start = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    end = datetime(2027, 10, 31, 1, 15, tzinfo=UTC)  # 02:15 CET, 45 minutes later
+    text = window_text(start, end, locale="it", zone=ROME)
+    assert text == "In data 31/10/2027 dalle ore 02:30 CEST alle ore 02:15 CET"
+    assert window_text(start, end, locale="en", zone=ROME).endswith("02:30 CEST to 02:15 CET")
+
+
 def test_maintenance_posts_carry_their_window_and_incidents_none() -> None:
     assert render(UpdateKind.MAINTENANCE_STARTED).window == (
         "In data 22/05/2021 dalle ore 10:00 alle ore 12:00"

@@ -67,17 +67,11 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
-    telegram_responders: CommaList = Field(default_factory=list)
     telegram_ops_chats: CommaList = Field(default_factory=list)
-    telegram_webhook_secret: SecretStr | None = None
 
     metrics_token: SecretStr | None = None
 
-    digest_cron: str = "0 9 * * 1"
-    digest_slack_channel: str | None = None
-    digest_telegram_chat: str | None = None
-
-    @field_validator("slack_responders", "telegram_responders", "telegram_ops_chats", mode="before")
+    @field_validator("slack_responders", "telegram_ops_chats", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
@@ -124,7 +118,6 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_app_token",
         "telegram_bot_token",
-        "telegram_webhook_secret",
         "metrics_token",
     )
     @classmethod
@@ -173,7 +166,6 @@ class Settings(BaseSettings):
                 self.slack_signing_secret,
                 self.slack_app_token,
                 self.telegram_bot_token,
-                self.telegram_webhook_secret,
                 self.metrics_token,
             )
             if secret is not None

@@ -31,7 +31,6 @@ TELEGRAM_TOKEN = "987654321:AAHsecretTelegramToken0123456789abcdef"
 SLACK_BOT_TOKEN = "xoxb-111-222-secretSlackBotToken"
 SLACK_APP_TOKEN = "xapp-1-A111-222-secretSlackAppToken"
 SIGNING_SECRET = "secret-signing-8f3a9c1e"
-TELEGRAM_WEBHOOK_SECRET = "secret-tg-webhook-77aa"
 METRICS_TOKEN = "secret-metrics-token-42x"
 WEBHOOK_SECRET = "whsec-secret-receiver-5150"
 DB_PASSWORD = "secret-db-p@ss:w/rd"
@@ -41,7 +40,6 @@ SECRETS = (
     SLACK_BOT_TOKEN,
     SLACK_APP_TOKEN,
     SIGNING_SECRET,
-    TELEGRAM_WEBHOOK_SECRET,
     METRICS_TOKEN,
     WEBHOOK_SECRET,
     DB_PASSWORD,
@@ -181,7 +179,6 @@ def test_no_secret_reaches_the_log(tmp_path: Path, level: str) -> None:
             PORT=str(free_port()),
             TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
             TELEGRAM_API_URL=telegram.api_url,
-            TELEGRAM_WEBHOOK_SECRET=TELEGRAM_WEBHOOK_SECRET,
             SLACK_BOT_TOKEN=SLACK_BOT_TOKEN,
             SLACK_APP_TOKEN=SLACK_APP_TOKEN,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,

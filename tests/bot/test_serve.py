@@ -26,7 +26,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "TELEGRAM_", "DATABASE_URL", "DIGEST_"))
+        if not k.startswith(("SLACK_", "TELEGRAM_", "DATABASE_URL"))
     }
     env.update(extra)
     return env

@@ -69,20 +69,21 @@ def _digits_before_a_colon(text: str) -> bool:
 REDACTOR = Redactor()
 
 
-class _OneLineForProxyPages(logging.Filter):
+def _one_line_for_proxy_pages(record: logging.LogRecord) -> bool:
     """python-telegram-bot logs a traceback, page and all, for every answer that is not JSON
-    (a proxy's 502 page during an outage); the delivery records the failure anyway."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage().startswith("Can not load invalid JSON data"):
-            record.msg, record.args, record.exc_info, record.exc_text = (
-                "Telegram answered with a page that is not JSON (a proxy or outage page)",
-                (),
-                None,
-                None,
-            )
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+    (a proxy's 502 page during an outage); the error it raises is reported anyway (the
+    worker's failure line, `channels test`'s refusal), so this is one INFO line at most."""
+    if not record.getMessage().startswith("Can not load invalid JSON data"):
         return True
+    record.msg, record.args, record.exc_info, record.exc_text = (
+        "Telegram answered with a page that is not JSON (a proxy or outage page)",
+        (),
+        None,
+        None,
+    )
+    record.levelno, record.levelname = logging.INFO, "INFO"
+    # The logger checked the level before this filter lowered it.
+    return logging.getLogger(record.name).isEnabledFor(logging.INFO)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -125,7 +126,9 @@ def configure_logging(level: str, secrets: Iterable[str | None], *, quiet: bool 
             logging.DEBUG if effective == logging.DEBUG else logging.WARNING
         )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("telegram.request.BaseRequest").addFilter(_OneLineForProxyPages())
+    ptb_requests = logging.getLogger("telegram.request.BaseRequest")
+    if _one_line_for_proxy_pages not in ptb_requests.filters:
+        ptb_requests.addFilter(_one_line_for_proxy_pages)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread

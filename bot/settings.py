@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from storage.engine import normalize_database_url, supported_database_url
 
@@ -170,10 +169,7 @@ class Settings(BaseSettings):
             )
             if secret is not None
         ]
-        try:
-            url = make_url(self.sqlalchemy_url)
-        except ArgumentError:
-            return values
+        url = make_url(self.sqlalchemy_url)  # checked by _supported_database
         passwords = [url.password, *(url.query.get(key) for key in PASSWORD_PARAMETERS)]
         # A short password ("postgres") would blank that word in every line; inside a URL,
         # where it is logged, the redactor's URL patterns hide it whatever its length.

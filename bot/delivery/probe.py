@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from bot.delivery.errors import DeliveryError
 from bot.delivery.jobs import Destination
@@ -27,29 +25,8 @@ HOW_TO_ENABLE = {
 }
 
 
-_probing: ContextVar[bool] = ContextVar("probing", default=False)
-
-
-def _not_while_probing(record: logging.LogRecord) -> bool:
-    return not _probing.get()
-
-
-# python-telegram-bot logs a traceback for any answer that is not JSON (a proxy's 502
-# page) and then raises the error that the probe reports to the person anyway. The
-# context variable keeps the worker's own sends, in the same process, logged as before.
-logging.getLogger("telegram.request.BaseRequest").addFilter(_not_while_probing)
-
-
 async def send_test(settings: Settings, channel: Channel) -> str:
     """Send the test message; raise ProbeFailed with the platform's answer."""
-    probing = _probing.set(True)
-    try:
-        return await _send_test(settings, channel)
-    finally:
-        _probing.reset(probing)
-
-
-async def _send_test(settings: Settings, channel: Channel) -> str:
     limits = RateLimits(rate_settings(settings), clock=utcnow)
     senders = build_senders(settings, limits)
     try:

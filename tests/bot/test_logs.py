@@ -82,7 +82,7 @@ def test_a_proxy_page_from_telegram_is_one_warning_line(captured: io.StringIO) -
         )
     lines = captured.getvalue().splitlines()
     assert len(lines) == 1
-    assert "WARNING" in lines[0]
+    assert "INFO" in lines[0]
     assert "<html>" not in lines[0]
 
 
@@ -96,3 +96,15 @@ def test_a_webhook_is_logged_without_the_path_that_holds_its_credential() -> Non
     assert hook.label == "#3 webhook https://hooks.example/…"
     chat = Destination(4, Platform.TELEGRAM, "-1001", "it")
     assert chat.label == "#4 telegram -1001"
+
+
+def test_a_proxy_page_is_silent_where_only_warnings_show(captured: io.StringIO) -> None:
+    # Chat verbs log warnings only: `channels test` answers the failure in its own one line.
+    logging.getLogger().setLevel(logging.WARNING)
+    try:
+        raise ValueError("Expecting value")
+    except ValueError:
+        logging.getLogger("telegram.request.BaseRequest").exception(
+            'Can not load invalid JSON data: "%s"', "<html>502 Bad Gateway</html>"
+        )
+    assert captured.getvalue() == ""

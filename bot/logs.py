@@ -29,19 +29,27 @@ class Redactor:
     """The secrets Herald knows of; a log line loses every one of them, however encoded."""
 
     def __init__(self) -> None:
-        self._secrets: set[str] = set()
+        self._known: set[str] = set()
+        # Longest first, so a secret containing another is replaced whole; kept sorted
+        # here, once per new secret, not on every log line.
+        self._forms: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def add(self, *secrets: str | None) -> None:
         """Know these secrets (and their URL-encoded forms) from now on."""
+        new = [s for s in secrets if s and len(s) >= SHORTEST_SECRET and s not in self._known]
+        if not new:  # the webhook sender tells it the same secrets on every post
+            return
         with self._lock:
-            for secret in secrets:
-                if secret and len(secret) >= SHORTEST_SECRET:
-                    self._secrets.update({secret, quote(secret, safe=""), quote(secret)})
+            self._known.update(new)
+            forms = set(self._forms)
+            for secret in new:
+                forms.update({secret, quote(secret, safe=""), quote(secret)})
+            self._forms = tuple(sorted(forms, key=len, reverse=True))
 
     def clean(self, text: str) -> str:
         """The text with every known secret, and every credential-shaped string, redacted."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._forms:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         # Each pattern runs only where a cheap substring test says it may match: a regex

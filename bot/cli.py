@@ -277,8 +277,7 @@ def _main(args: list[str]) -> int:
             return run_process(args, settings)
         return run_chat_verb(args, settings)
     except HeraldError as error:
-        _complain(error.message)
-        return error.exit_code
+        return _refuse(error)
     except sqlalchemy.exc.OperationalError as error:
         from bot.database import unreachable
 
@@ -288,10 +287,14 @@ def _main(args: list[str]) -> int:
         return 130
     except BrokenPipeError:
         raise
-    except Exception:
-        import uuid
+    except Exception as error:
+        return _refuse(error)
 
-        error_id = uuid.uuid4().hex[:8]
-        log.exception("unexpected error %s", error_id)
-        _complain(f"sorry, something went wrong (error {error_id}); nothing more was done.")
-        return EXIT_REFUSED
+
+def _refuse(error: Exception) -> int:
+    """A refusal on one line of stderr, through the same handler as every chat front-end."""
+    from bot.frontend.answers import refusal_of
+
+    refusal = refusal_of(error, changing=False, front_end="the CLI")
+    _complain(refusal.text[:1].lower() + refusal.text[1:] if refusal.error_id else refusal.text)
+    return refusal.exit_code

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
+
+import sqlalchemy.exc
 
 from commands import verbs as v
 from commands.channels import add_channel, change_channel, list_channels
@@ -23,6 +26,9 @@ from commands.maintenance import extend_maintenance, schedule_maintenance, step_
 from commands.parser import parse
 from commands.queries import list_incidents, summarize
 from commands.show import show_incident
+from storage.audit import create_audit_event
+
+log = logging.getLogger(__name__)
 
 HANDLERS: dict[type[Any], Callable[[Any, Context], Reply]] = {
     v.OpenIncident: open_incident,
@@ -51,6 +57,7 @@ HANDLERS: dict[type[Any], Callable[[Any, Context], Reply]] = {
 def execute(command: v.Command, ctx: Context) -> Reply:
     """Run a command for the context's actor; raise HeraldError to refuse."""
     if v.changes_state(command) and not ctx.actor.is_responder:
+        audit_refusal(command, ctx)
         raise NotAllowed(
             f"Only responders can change incidents, components or channels; {ctx.grant_hint}. "
             "Anyone may use list, show, summary and help."
@@ -59,6 +66,24 @@ def execute(command: v.Command, ctx: Context) -> Reply:
     if reply.changed and ctx.changed is not None:
         ctx.changed()
     return reply
+
+
+def audit_refusal(command: v.Command, ctx: Context) -> None:
+    """Record that someone who is not a responder tried to change something."""
+    try:
+        with ctx.sessions() as session, session.begin():
+            create_audit_event(
+                session=session,
+                actor=ctx.actor.name,
+                front_end=ctx.actor.front_end,
+                action="refused",
+                at=ctx.now(),
+                incident_id=getattr(command, "incident_id", None),
+                detail={"command": type(command).__name__},
+            )
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        # The refusal matters more than its record: the person still hears why.
+        log.warning("refusal of %s not audited: %s", ctx.actor.name, type(error).__name__)
 
 
 def run_text(text: str, ctx: Context) -> Reply:

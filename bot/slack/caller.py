@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
+from bot.frontend.runner import Person
 from bot.slack.http import SlackHttp
 
 log = logging.getLogger(__name__)
 
-NAME_LIMIT = 120
 # Slack writes mentions, channels and links as <…> control sequences; a person typed them
 # as @name, #channel or a URL, and that is what Herald stores (and escapes again on output).
 _CONTROL = re.compile(r"<([@#!])?([^<>|]*)(?:\|([^<>]*))?>")
@@ -52,12 +52,9 @@ class Caller:
     trigger_id: str | None = None
 
     @property
-    def actor_name(self) -> str:
-        """The name audits and timelines show: `slack:U123 (alice)`."""
-        name = f"slack:{self.user_id}"
-        if self.user_name:
-            name += f" ({self.user_name})"
-        return name[:NAME_LIMIT]
+    def person(self) -> Person:
+        """The person to the front-end core: `slack:U123 (alice)` in audits and timelines."""
+        return Person("slack", self.user_id, self.user_name)
 
     def with_metadata(self, metadata: str) -> Caller:
         """The caller of a modal, with the channel and response_url its opener stored."""

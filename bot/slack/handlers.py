@@ -16,21 +16,21 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.frontend.answers import Refusal, answer, refusal_of
+from bot.frontend.runner import CommandRunner
 from bot.slack import modals
 from bot.slack.caller import Answers, Caller, caller_of, plain_text
 from bot.slack.forms import load_components, load_incident_form
 from bot.slack.http import SlackHttp
 from bot.slack.replies import refusal_message, reply_message, summary_message
 from bot.slack.responders import Responders
-from bot.slack.runner import CommandRunner
 from bot.slack.submissions import read_submission, refreshed_view
 from bot.slack.thread import EDIT_BUTTON, NOTE_BUTTON, RESOLVE_BUTTON, UPDATE_BUTTON
 from commands import verbs as v
-from commands.dispatch import execute
 from commands.errors import NotAllowed, Refused, UsageError
 from commands.lookup import ref
 from commands.parser import Clock, parse, parse_ref, parse_tokens
-from commands.queries import summary_view
+from commands.queries import SummaryView
 from commands.tokens import Token, tokenize
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class SlackHandlers:
 
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
         """Anything a listener let through: answered like every other failure."""
-        text, blocks = refusal_message(error, changing=False)
+        text, blocks = refusal_message(refusal_of(error, changing=False, front_end="Slack"))
         if body:
             await self.answers.tell(caller_of(body), text, blocks)
 
@@ -238,43 +238,31 @@ class SlackHandlers:
         return False
 
     async def _run(self, caller: Caller, command: v.Command, started: float) -> None:
-        changing = v.changes_state(command)
-
         async def still_working() -> None:
             await self.answers.tell(caller, STILL_SAVING)
 
-        try:
-            if isinstance(command, v.Summarize):
-                summary = await self.runner.run(
-                    caller,
-                    lambda ctx: summary_view(command, ctx),
-                    changing=False,
-                    started=started,
-                    when_slow=still_working,
-                )
-                text, blocks = summary_message(summary, self.zone)
-                await self.answers.tell(caller, text, blocks, in_channel=summary.share)
-                return
-            reply = await self.runner.run(
-                caller,
-                lambda ctx: execute(command, ctx),
-                changing=changing,
-                started=started,
-                when_slow=still_working,
-            )
-        except Exception as error:
-            await self._refuse(caller, error, changing=changing)
-            return
-        text, blocks = reply_message(
-            reply, public_url=self.public_url, incident_channel=self.incident_channel
+        result = await answer(
+            self.runner, caller.person, command, started=started, when_slow=still_working
         )
-        announce = reply.changed and reply.incident_id is not None and not self.incident_channel
-        await self.answers.tell(caller, text, blocks, in_channel=announce)
+        if isinstance(result, Refusal):
+            await self._tell_refusal(caller, result)
+        elif isinstance(result, SummaryView):
+            text, blocks = summary_message(result, self.zone)
+            await self.answers.tell(caller, text, blocks, in_channel=result.share)
+        else:
+            text, blocks = reply_message(
+                result, public_url=self.public_url, incident_channel=self.incident_channel
+            )
+            announce = (
+                result.changed and result.incident_id is not None and not self.incident_channel
+            )
+            await self.answers.tell(caller, text, blocks, in_channel=announce)
 
     async def _refuse(self, caller: Caller, error: BaseException, *, changing: bool) -> None:
-        text, blocks = refusal_message(
-            error, changing=changing, responders=self.responders.listing()
-        )
+        await self._tell_refusal(caller, refusal_of(error, changing=changing, front_end="Slack"))
+
+    async def _tell_refusal(self, caller: Caller, refusal: Refusal) -> None:
+        text, blocks = refusal_message(refusal, responders=self.responders.listing())
         await self.answers.tell(caller, text, blocks)
 
     async def _open_form(

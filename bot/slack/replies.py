@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy.exc
-
 from bot.delivery.slack_format import MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
 from bot.delivery.telegram_format import split_text
+from bot.frontend.answers import Refusal, RefusalKind
 from bot.slack.thread import incident_url
 from commands.context import Reply
-from commands.errors import HeraldError, NotAllowed
 from commands.lookup import duration, ref, short_time
 from commands.queries import SummaryView
 
-log = logging.getLogger(__name__)
-
 Message = tuple[str, list[dict[str, Any]]]
-
-NOT_SAVED = "Could not save: the database did not answer. Nothing was published; try again."
-NOT_READ = "Could not read the incidents: the database did not answer; try again."
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -52,22 +43,13 @@ def reply_message(reply: Reply, *, public_url: str, incident_channel: str | None
     return text[:3000], blocks
 
 
-def refusal_message(error: BaseException, *, changing: bool, responders: str = "") -> Message:
-    """The one error handler: a refusal in one line; anything unknown logged with an id."""
-    if isinstance(error, HeraldError):
-        text = mrkdwn_escape(error.message)
-        blocks = [_section(text)]
-        if isinstance(error, NotAllowed) and responders:
-            blocks.append(_context(f"Responders: {responders}"))
-        return text, blocks
-    if isinstance(error, sqlalchemy.exc.DBAPIError | sqlalchemy.exc.TimeoutError):
-        log.warning("database unreachable from Slack: %s", type(error).__name__)
-        text = NOT_SAVED if changing else NOT_READ
-        return text, [_section(text)]
-    error_id = uuid.uuid4().hex[:8]
-    log.error("unexpected error %s", error_id, exc_info=error)
-    text = f"Sorry, something went wrong (error {error_id}); nothing more was done."
-    return text, [_section(text)]
+def refusal_message(refusal: Refusal, *, responders: str = "") -> Message:
+    """A refusal in one line; under a NotAllowed, who the responders are."""
+    text = mrkdwn_escape(refusal.text)
+    blocks = [_section(text)]
+    if refusal.kind == RefusalKind.NOT_ALLOWED and responders:
+        blocks.append(_context(f"Responders: {responders}"))
+    return text, blocks
 
 
 def summary_message(view: SummaryView, zone: ZoneInfo) -> Message:

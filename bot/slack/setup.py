@@ -18,12 +18,13 @@ from starlette.routing import Route
 
 from bot.database import Database
 from bot.delivery.probe import probe_for
+from bot.frontend.runner import CommandRunner, context_factory
 from bot.settings import Settings
 from bot.slack.endpoint import SlackEndpoint
 from bot.slack.handlers import SlackHandlers, register
 from bot.slack.http import SlackHttp
 from bot.slack.responders import Responders
-from bot.slack.runner import DEADLINE_SECONDS, CommandRunner, slack_context
+from bot.slack.runner import DEADLINE_SECONDS
 from storage import channels as channel_store
 from storage.models import Platform, utcnow
 
@@ -128,7 +129,7 @@ def build_slack(
     responders = Responders(settings.slack_responders, http, clock=monotonic)
     handlers = SlackHandlers(
         runner=CommandRunner(
-            zone_context=slack_context(
+            zone_context=context_factory(
                 sessions=database.sessions,
                 zone=settings.zone,
                 locale=settings.locale,

@@ -189,6 +189,17 @@ def test_viewers_may_read_but_not_change(
     ):
         with pytest.raises(NotAllowed, match="Only responders"):
             run(viewer, text)
+    with sessions() as session:
+        refused = session.exec(select(AuditEvent).where(AuditEvent.action == "refused")).all()
+    assert [json.loads(e.detail)["command"] for e in refused] == [
+        "PostUpdate",
+        "ResolveIncident",
+        "AddComponent",
+        "AddChannel",
+        "OpenIncident",
+    ]
+    assert {(e.actor, e.front_end) for e in refused} == {(VIEWER.name, VIEWER.front_end)}
+    assert refused[0].incident_id == incident_id
 
 
 def test_every_change_is_audited_with_who_and_where(

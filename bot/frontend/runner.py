@@ -1,0 +1,169 @@
+"""Run a person's command off the event loop, one at a time per person, once, within a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from commands.context import Actor, Context
+from storage.models import Channel
+
+T = TypeVar("T")
+
+NAME_LIMIT = 120
+REMEMBER_SECONDS = 15 * 60
+REMEMBER_MOST = 10_000
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone typing to Herald on a platform: the id the platform gives them, and a name."""
+
+    front_end: str
+    user_id: str
+    name: str = ""
+
+    @property
+    def key(self) -> str:
+        """One key per person per platform, for their queue of commands."""
+        return f"{self.front_end}:{self.user_id}"
+
+    @property
+    def actor_name(self) -> str:
+        """The name audits and timelines show: `telegram:42 (alice)`."""
+        name = self.key
+        if self.name:
+            name += f" ({self.name})"
+        return name[:NAME_LIMIT]
+
+
+class Responders(Protocol):
+    """Who may change incidents on one platform, and how to say who may grant it."""
+
+    async def includes(self, user_id: str) -> bool:
+        """Whether this person may change incidents, components and channels."""
+        ...
+
+    def grant_hint(self, user_id: str) -> str:
+        """What to do to become a responder, for the refusal."""
+        ...
+
+
+class RecentRequests:
+    """Requests seen in the last minutes, in memory: a platform's redelivery is run once."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, key: str | None) -> bool:
+        """False when a request with this key was already received."""
+        if not key:
+            return True
+        now = self.monotonic()
+        while self._seen and (
+            len(self._seen) > REMEMBER_MOST
+            or next(iter(self._seen.values())) < now - REMEMBER_SECONDS
+        ):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+
+class CommandRunner:
+    """Builds each person's context and runs their commands one at a time, in a thread."""
+
+    def __init__(
+        self,
+        *,
+        zone_context: Callable[[Actor, str], Context],
+        responders: Responders,
+        deadline: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.zone_context = zone_context
+        self.responders = responders
+        self.deadline = deadline
+        self.monotonic = monotonic
+        self.recent = RecentRequests(monotonic)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._inflight: set[asyncio.Future[Any]] = set()
+
+    def first_time(self, key: str | None) -> bool:
+        """False when this request was already received in this process: a redelivery."""
+        return self.recent.first_time(key)
+
+    async def context(self, person: Person, *, changing: bool) -> Context:
+        """The person's command context; responders are looked up only for changes."""
+        allowed = changing and await self.responders.includes(person.user_id)
+        actor = Actor(person.actor_name, person.front_end, is_responder=allowed)
+        return self.zone_context(actor, self.responders.grant_hint(person.user_id))
+
+    async def run(
+        self,
+        person: Person,
+        work: Callable[[Context], T],
+        *,
+        changing: bool,
+        started: float,
+        when_slow: Callable[[], Awaitable[None]] | None = None,
+    ) -> T:
+        """Run `work` in a thread after this person's earlier commands; say so if it runs late."""
+        lock = self._locks.setdefault(person.key, asyncio.Lock())
+
+        async def in_turn() -> T:
+            ctx = await self.context(person, changing=changing)
+            async with lock:
+                return await asyncio.to_thread(work, ctx)
+
+        task = asyncio.ensure_future(in_turn())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        if when_slow is not None:
+            remaining = started + self.deadline - self.monotonic()
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, remaining))
+            if not done:
+                await when_slow()
+        return await task
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the commands under way (at shutdown: what was acknowledged gets saved)."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+
+
+def context_factory(
+    *,
+    sessions: sessionmaker[Session],
+    zone: ZoneInfo,
+    locale: str,
+    clock: Callable[[], datetime],
+    probe: Callable[[Channel], str] | None,
+    changed: Callable[[], None] | None = None,
+) -> Callable[[Actor, str], Context]:
+    """A factory of command contexts on one database, zone and clock."""
+
+    def build(actor: Actor, grant_hint: str) -> Context:
+        return Context(
+            sessions=sessions,
+            zone=zone,
+            locale=locale,
+            actor=actor,
+            now=clock,
+            grant_hint=grant_hint,
+            probe=probe,
+            changed=changed,
+        )
+
+    return build

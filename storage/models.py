@@ -1,4 +1,4 @@
-"""Herald's tables: incidents, their timeline, components, channels, deliveries and audit."""
+"""Herald's tables: incidents, timeline, components, channels, deliveries, audit, chat state."""
 
 from __future__ import annotations
 
@@ -234,3 +234,30 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=60)
     incident_id: int | None = Field(default=None, index=True)
     detail: str = Field(default="{}", sa_type=sa.Text)
+
+
+class HandledRequest(SQLModel, table=True):
+    """A chat platform's request already run, so a retry or a second process skips it."""
+
+    __tablename__ = "handled_request"
+
+    source: str = Field(max_length=40, primary_key=True)
+    key: str = Field(max_length=120, primary_key=True)
+    handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class Cursor(SQLModel, table=True):
+    """How far a front-end has read a platform's stream, such as Telegram's update ids."""
+
+    name: str = Field(max_length=80, primary_key=True)
+    # Telegram update ids exceed 2**31.
+    position: int = Field(sa_type=sa.BigInteger)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Lease(SQLModel, table=True):
+    """A job only one process may run at a time, held by `holder` until `expires_at`."""
+
+    name: str = Field(max_length=80, primary_key=True)
+    holder: str = Field(max_length=120)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

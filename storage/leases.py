@@ -1,0 +1,58 @@
+"""Leases: a job that only one process may run at a time, such as polling Telegram."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, or_, select
+
+from storage.models import Lease
+
+
+def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
+    # ON CONFLICT is spelled alike on both engines but built by each dialect's insert().
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def acquire_lease(
+    *, session: Session, name: str, holder: str, now: datetime, seconds: float
+) -> bool:
+    """Take or renew the lease for `seconds`; False while someone else holds it unexpired."""
+    expires_at = now + timedelta(seconds=seconds)
+    connection = session.connection()
+    # Each step is one statement that waits for a concurrent one on the same row and
+    # then sees its outcome, so two processes never both get the lease and neither raises.
+    # SQLAlchemy keeps an INSERT's rowcount only when asked (psycopg's reads -1 otherwise).
+    created = connection.execute(
+        _insert(session, Lease)
+        .values(name=name, holder=holder, expires_at=expires_at)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)
+    )
+    if created.rowcount == 1:
+        return True
+    taken = connection.execute(
+        sa.update(Lease)
+        .where(col(Lease.name) == name)
+        .where(or_(col(Lease.holder) == holder, col(Lease.expires_at) <= now))
+        .values(holder=holder, expires_at=expires_at)
+    )
+    return taken.rowcount == 1
+
+
+def release_lease(*, session: Session, name: str, holder: str) -> None:
+    """Give the lease up at once, if `holder` still has it, so a standby can take over."""
+    session.connection().execute(
+        sa.delete(Lease).where(col(Lease.name) == name).where(col(Lease.holder) == holder)
+    )
+
+
+def lease_holder(*, session: Session, name: str, now: datetime) -> str | None:
+    """Who holds the lease at `now`, or None when it is free or expired."""
+    return session.exec(
+        select(Lease.holder).where(Lease.name == name).where(col(Lease.expires_at) > now)
+    ).first()

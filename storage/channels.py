@@ -143,17 +143,23 @@ def list_followers(
     return followers
 
 
-def list_internal_channels(*, session: Session) -> Sequence[Channel]:
-    """The responders' incident channels, enabled or not, oldest first."""
+def list_internal_channels(
+    *, session: Session, platform: Platform | None = None
+) -> Sequence[Channel]:
+    """The responders' incident channels of `platform` (of all when None), oldest first."""
     query = select(Channel).where(Channel.audience == Audience.INTERNAL)
+    if platform is not None:
+        query = query.where(Channel.platform == platform)
     return session.exec(query.order_by(col(Channel.id))).all()
 
 
 def ensure_internal_channel(
     *, session: Session, platform: Platform, address: str, locale: str
 ) -> tuple[Channel, list[Channel]]:
-    """Make `address` the one enabled incident channel; return it and the channels retired.
+    """Make `address` the platform's one enabled incident channel; return it and those retired.
 
+    Each platform has its own incident channel: responders on Slack and on Telegram
+    each get the notes where they work, so only the same platform's one is retired.
     A customer channel at the same address becomes the incident channel. An incident
     channel at another address is disabled rather than moved, so its threads stay where
     they are; a new address starts new threads.
@@ -169,7 +175,9 @@ def ensure_internal_channel(
     session.add(current)
     session.flush()
     retired = [
-        c for c in list_internal_channels(session=session) if c.id != current.id and c.enabled
+        c
+        for c in list_internal_channels(session=session, platform=platform)
+        if c.id != current.id and c.enabled
     ]
     for channel in retired:
         channel.enabled = False
@@ -178,9 +186,11 @@ def ensure_internal_channel(
     return current, retired
 
 
-def retire_internal_channels(*, session: Session, reason: str) -> list[Channel]:
-    """Disable every incident channel (the setting was removed); return those disabled."""
-    retired = [c for c in list_internal_channels(session=session) if c.enabled]
+def retire_internal_channels(
+    *, session: Session, reason: str, platform: Platform | None = None
+) -> list[Channel]:
+    """Disable the incident channels of `platform` (all when None); return those disabled."""
+    retired = [c for c in list_internal_channels(session=session, platform=platform) if c.enabled]
     for channel in retired:
         channel.enabled = False
         channel.disabled_reason = reason

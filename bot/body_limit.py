@@ -13,11 +13,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-# Slack posts a few kilobytes; 1 MiB leaves room for any real payload.
+# Slack and Telegram post a few kilobytes; 1 MiB leaves room for any real payload.
 WEBHOOK_LIMIT = MIB
 # Forms and anything else a browser may post are far smaller.
 DEFAULT_LIMIT = 64 * 1024
-LIMITS = {"/slack/events": WEBHOOK_LIMIT}
+LIMITS = {"/slack/events": WEBHOOK_LIMIT, "/telegram/webhook": WEBHOOK_LIMIT}
 # uvicorn sets no deadline on a body: a client sending a byte a minute would hold its
 # connection and buffer for ever.
 BODY_SECONDS = 10.0

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("herald")
 
-PROCESSES = ("serve", "web", "worker", "db", "demo")
+PROCESSES = ("serve", "web", "worker", "telegram", "db", "demo")
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
@@ -63,9 +63,10 @@ def _usage() -> str:
     from commands.help import overview
 
     return (
-        "usage: herald serve | web | worker | db upgrade | demo | VERB …\n"
-        "  serve        run everything in one process (web app, worker, scheduler)\n"
+        "usage: herald serve | web | worker | telegram | db upgrade | demo | VERB …\n"
+        "  serve        run everything in one process (web app, worker, scheduler, Telegram)\n"
         "  web          run the web app only          worker   run the worker only\n"
+        "  telegram     read Telegram commands by polling (one process; others wait)\n"
         "  db upgrade   migrate the database          demo     load the sample incidents\n\n"
         + overview()
     )
@@ -169,6 +170,7 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
         one.add_argument("--host", default=None)
         one.add_argument("--port", type=_port, default=None)
     sub.add_parser("worker")
+    sub.add_parser("telegram")
     db = sub.add_parser("db")
     db.add_argument("action", choices=["upgrade", "current"])
     sub.add_parser("demo")

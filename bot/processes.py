@@ -20,7 +20,10 @@ from commands.errors import Refused
 from storage.migrate import current_revision
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
     from bot.slack.setup import SlackFrontEnd
+    from bot.telegram.setup import TelegramFrontEnd
 
 log = logging.getLogger("herald")
 
@@ -93,6 +96,7 @@ async def _serve_web(
     database: Database,
     stop: asyncio.Event,
     slack: SlackFrontEnd | None,
+    telegram: TelegramFrontEnd | None,
     listener: socket.socket,
 ) -> None:
     import uvicorn
@@ -109,10 +113,14 @@ async def _serve_web(
     from bot.metrics import metrics_route
 
     token = settings.metrics_token
-    routes = [metrics_route(database, token.get_secret_value() if token is not None else None)]
+    routes: list[BaseRoute] = [
+        metrics_route(database, token.get_secret_value() if token is not None else None)
+    ]
     if slack is not None and settings.slack_signing_secret is not None:
         routes.insert(0, slack.route())
         log.info("Slack: requests at %s/slack/events", settings.public_url.rstrip("/"))
+    if telegram is not None and settings.telegram_webhook:
+        routes.insert(0, telegram.route())
     config = uvicorn.Config(
         create_app(settings, database, routes),
         host=settings.host,
@@ -176,11 +184,11 @@ async def _main(
         parts["scheduler"] = run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds)
         parts["delivery worker"] = delivery.run(stop)
         parts["outbox listener"] = listen_for_outbox(settings, delivery, stop)
+    wake = delivery.wake_from_any_thread if delivery is not None else None
     slack = None
     if process in ("serve", "web") and settings.slack_bot_token is not None:
         from bot.slack.setup import build_slack, slack_configured
 
-        wake = delivery.wake_from_any_thread if delivery is not None else None
         slack = (
             build_slack(settings, database, changed=wake) if slack_configured(settings) else None
         )
@@ -188,8 +196,12 @@ async def _main(
             parts["Slack Socket Mode client"] = slack.run_socket_mode(
                 settings.slack_app_token.get_secret_value(), stop
             )
+    telegram = _telegram(settings, database, process, wake)
+    if telegram is not None:
+        poll = not settings.telegram_webhook
+        parts["Telegram front-end"] = telegram.run(stop, poll=poll)
     if listener is not None:
-        parts["web app"] = _serve_web(settings, database, stop, slack, listener)
+        parts["web app"] = _serve_web(settings, database, stop, slack, telegram, listener)
     failures: list[str] = []
     try:
         await asyncio.gather(
@@ -198,6 +210,8 @@ async def _main(
     finally:
         if slack is not None:
             await slack.close()
+        if telegram is not None:
+            await telegram.close()
         if delivery is not None:
             from bot.delivery.setup import close_senders
 
@@ -207,8 +221,27 @@ async def _main(
     log.info("herald %s stopped", process)
 
 
+def _telegram(
+    settings: Settings, database: Database, process: str, wake: Callable[[], None] | None
+) -> TelegramFrontEnd | None:
+    """The Telegram front-end this process runs: polling in serve or telegram, the webhook
+    in serve or web; None when it runs elsewhere or Telegram is off."""
+    if settings.telegram_bot_token is None:
+        return None
+    wanted = ("serve", "web") if settings.telegram_webhook else ("serve", "telegram")
+    if process not in wanted:
+        if process == "web":
+            log.info("Telegram: commands are polled by herald serve or herald telegram")
+        return None
+    from bot.telegram.setup import build_telegram
+
+    return build_telegram(settings, database, changed=wake)
+
+
 def run(settings: Settings, process: str) -> int:
-    """Run `serve` (everything), `web` or `worker` until stopped."""
+    """Run `serve` (everything), `web`, `worker` or `telegram` until stopped."""
+    if process == "telegram":
+        _can_poll(settings)
     listener = listen(settings) if process in ("serve", "web") else None
     try:
         database = open_database(settings, migrate=process == "serve", create=True)
@@ -219,6 +252,10 @@ def run(settings: Settings, process: str) -> int:
             from bot.slack.setup import ensure_incident_channel
 
             ensure_incident_channel(settings, database)
+        if settings.telegram_bot_token is not None:
+            from bot.telegram.setup import ensure_incident_chat
+
+            ensure_incident_chat(settings, database)
         try:
             asyncio.run(_main(settings, database, process, listener))
         finally:
@@ -227,3 +264,14 @@ def run(settings: Settings, process: str) -> int:
         if listener is not None:
             listener.close()
     return 0
+
+
+def _can_poll(settings: Settings) -> None:
+    """`herald telegram` polls; refuse it when there is nothing for it to do."""
+    if settings.telegram_bot_token is None:
+        raise Refused("herald telegram needs TELEGRAM_BOT_TOKEN; set it in the environment or .env")
+    if settings.telegram_webhook:
+        raise Refused(
+            "TELEGRAM_WEBHOOK_SECRET is set, so Telegram sends updates to the web processes: "
+            "run herald web, or unset it to poll with herald telegram"
+        )

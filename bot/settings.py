@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +20,11 @@ CommaList = Annotated[list[str], NoDecode]
 PASSWORD_PARAMETERS = ("password", "sslpassword")
 STRONG_PASSWORD = 12
 METRICS_TOKEN_LENGTH = 16
+# Telegram accepts 1-256 of these as a webhook's secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
+AGE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh]?)")
+AGE_UNITS = {"s": 1, "": 1, "m": 60, "h": 3600}
 
 
 def _is_utf8(text: str) -> bool:
@@ -67,13 +74,68 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_ops_chats: CommaList = Field(default_factory=list)
+    telegram_responders: CommaList = Field(default_factory=list)
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_incident_chat: str | None = None
+    telegram_max_command_age: timedelta = timedelta(minutes=10)
 
     metrics_token: SecretStr | None = None
 
-    @field_validator("slack_responders", "telegram_ops_chats", mode="before")
+    @field_validator("slack_responders", "telegram_ops_chats", "telegram_responders", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("telegram_responders")
+    @classmethod
+    def _telegram_user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not user.isascii() or not user.isdigit():
+                raise ValueError(
+                    f"{user!r} is not a Telegram user id; list numeric ids such as 123456789 "
+                    "(a user sees theirs with /help in a private chat with the bot)"
+                )
+        return value
+
+    @field_validator("telegram_ops_chats")
+    @classmethod
+    def _telegram_chats(cls, value: list[str]) -> list[str]:
+        for chat in value:
+            if not TELEGRAM_CHAT.fullmatch(chat):
+                raise ValueError(
+                    f"{chat!r} is not a Telegram chat; use a numeric id such as -1001234567890"
+                )
+        return value
+
+    @field_validator("telegram_incident_chat")
+    @classmethod
+    def _telegram_incident_chat(cls, value: str | None) -> str | None:
+        value = value.strip() if value else None
+        if value and not TELEGRAM_CHAT.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Telegram chat; use a numeric id such as -1001234567890"
+            )
+        return value or None
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "use 1 to 256 characters among A-Z, a-z, 0-9, _ and -, e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("telegram_max_command_age", mode="before")
+    @classmethod
+    def _an_age(cls, value: object) -> object:
+        if isinstance(value, str):
+            found = AGE.fullmatch(value.strip().lower())
+            if found is None or float(found[1]) <= 0:
+                raise ValueError("use a duration such as 10m, 90s or 1h")
+            return timedelta(seconds=float(found[1]) * AGE_UNITS[found[2]])
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -117,6 +179,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_app_token",
         "telegram_bot_token",
+        "telegram_webhook_secret",
         "metrics_token",
     )
     @classmethod
@@ -165,6 +228,7 @@ class Settings(BaseSettings):
                 self.slack_signing_secret,
                 self.slack_app_token,
                 self.telegram_bot_token,
+                self.telegram_webhook_secret,
                 self.metrics_token,
             )
             if secret is not None
@@ -175,6 +239,11 @@ class Settings(BaseSettings):
         # where it is logged, the redactor's URL patterns hide it whatever its length.
         values += [str(p) for p in passwords if isinstance(p, str) and len(p) >= STRONG_PASSWORD]
         return values
+
+    @property
+    def telegram_webhook(self) -> bool:
+        """True when Telegram sends updates to POST /telegram/webhook instead of being polled."""
+        return self.telegram_bot_token is not None and self.telegram_webhook_secret is not None
 
     def disabled_parts(self) -> list[str]:
         """The parts `herald serve` leaves off, each with the reason."""
@@ -187,4 +256,9 @@ class Settings(BaseSettings):
             )
         if self.telegram_bot_token is None:
             parts.append("Telegram: off (set TELEGRAM_BOT_TOKEN)")
+        elif not self.telegram_responders:
+            parts.append(
+                "Telegram: commands read, but nobody may change incidents there "
+                "(set TELEGRAM_RESPONDERS)"
+            )
         return parts

@@ -560,3 +560,9 @@ def parse_argv(argv: Sequence[str], *, clock: Clock) -> v.Command:
 
 
 __all__ = ["Clock", "Option", "clean_text", "parse", "parse_argv", "parse_ref", "parse_tokens"]
+
+
+def parse_update_text(incident_id: int, text: str) -> v.PostUpdate:
+    """An update whose whole text is what customers read (the answer to a prompt): no options."""
+    body = clean_text(text, what="text customers will read", limit=TEXT_LIMIT)
+    return v.PostUpdate(incident_id=incident_id, text=_not_blank(body, "The update"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from commands import verbs as v
 from commands.context import Context, Reply
@@ -14,7 +15,7 @@ from storage import channels as channel_store
 from storage import components as component_store
 from storage import deliveries as delivery_store
 from storage import updates as update_store
-from storage.models import Channel, Delivery, DeliveryState
+from storage.models import Channel, Delivery, DeliveryState, IncidentKind, IncidentStatus
 
 DETAIL_LIMIT = 10
 
@@ -96,3 +97,20 @@ def show_incident(command: v.ShowIncident, ctx: Context) -> Reply:
         if update.public and update.id is not None:
             lines.extend(_deliveries_of(by_update.get(update.id, []), channels, ctx))
     return Reply("\n".join(lines), incident_id=incident.id)
+
+
+@dataclass(frozen=True)
+class IncidentBrief:
+    """Enough of an incident to tell whether a button on it still applies."""
+
+    incident_id: int
+    title: str
+    kind: IncidentKind
+    status: IncidentStatus
+
+
+def brief_incident(ctx: Context, incident_id: int) -> IncidentBrief:
+    """An incident's title, kind and status, or a refusal that points at `list`."""
+    with ctx.sessions() as session:
+        incident = get_incident(session, incident_id)
+        return IncidentBrief(incident_id, incident.title, incident.kind, incident.status)

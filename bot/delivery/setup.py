@@ -44,6 +44,7 @@ def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Send
             settings.telegram_bot_token.get_secret_value(),
             api_url=settings.telegram_api_url,
             limits=limits,
+            public_url=settings.public_url,
         )
     if settings.slack_bot_token is not None:
         from bot.delivery.slack import SlackSender

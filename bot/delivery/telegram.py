@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -32,6 +32,8 @@ from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.senders import MessagesChanged
 from bot.delivery.telegram_format import post_html, root_html, visible
+from bot.telegram.buttons import incident_keyboard
+from bot.telegram.thread import incident_reply_html, incident_root_html
 from storage.models import Platform
 
 log = logging.getLogger(__name__)
@@ -77,10 +79,13 @@ def _short(error: Exception) -> str:
 class TelegramSender:
     """Sends through python-telegram-bot's Bot, pointed at TELEGRAM_API_URL."""
 
-    def __init__(self, token: str, *, api_url: str, limits: RateLimits) -> None:
+    def __init__(
+        self, token: str, *, api_url: str, limits: RateLimits, public_url: str = ""
+    ) -> None:
         request = HTTPXRequest(connection_pool_size=128, read_timeout=15, write_timeout=15)
         self.bot = Bot(token, base_url=api_url, request=request)
         self.limits = limits
+        self.public_url = public_url
         # 429s from Telegram apply to the whole bot token, so the token is the scope.
         self._scope = "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
@@ -111,7 +116,13 @@ class TelegramSender:
             # portal, a wrong TELEGRAM_API_URL): retried with back-off, up to the horizon.
             raise Unavailable(f"{type(error).__name__}: {_short(error)}") from error
 
-    async def _post(self, address: str, text: str, reply_to: int | None) -> Message:
+    async def _post(
+        self,
+        address: str,
+        text: str,
+        reply_to: int | None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Message:
         target = chat_id(address)
         reply = (
             ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
@@ -122,6 +133,7 @@ class TelegramSender:
             "chat_id": target,
             "reply_parameters": reply,
             "link_preview_options": LinkPreviewOptions(is_disabled=True),
+            "reply_markup": markup,
         }
         try:
             return await self._call(
@@ -139,7 +151,13 @@ class TelegramSender:
             except BadRequest as plain_error:
                 raise Rejected(f"Bad Request: {plain_error.message}") from plain_error
 
-    async def _edit(self, address: str, message_id: int, text: str) -> None:
+    async def _edit(
+        self,
+        address: str,
+        message_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         try:
             await self._call(
                 address,
@@ -149,6 +167,7 @@ class TelegramSender:
                     message_id=message_id,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=markup,
                 ),
             )
         except BadRequest as error:
@@ -167,14 +186,20 @@ class TelegramSender:
             log.info("could not delete message %s (%s); blanking it", message_id, error.message)
             await self._edit(address, message_id, LEFT_OVER)
 
-    async def _rewrite(self, job: DeliveryJob, ref: str | None, texts: list[str]) -> str | None:
+    async def _rewrite(
+        self,
+        job: DeliveryJob,
+        ref: str | None,
+        texts: list[str],
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> str | None:
         """Make the messages in `ref` read `texts`: edit, then post or remove the difference."""
         address = job.destination.address
         ids = _ids(ref)
         if not ids:
             return None
-        for message_id, text in zip(ids, texts, strict=False):
-            await self._edit(address, message_id, text)
+        for index, (message_id, text) in enumerate(zip(ids, texts, strict=False)):
+            await self._edit(address, message_id, text, markup if index == 0 else None)
         for text in texts[len(ids) :]:
             message = await self._post(address, text, ids[0])
             ids.append(message.message_id)
@@ -185,30 +210,48 @@ class TelegramSender:
             return None
         return MessagesChanged(_ref(ids[: len(texts)]))
 
-    async def _post_all(self, job: DeliveryJob, texts: list[str]) -> str:
+    async def _post_all(
+        self, job: DeliveryJob, texts: list[str], markup: InlineKeyboardMarkup | None = None
+    ) -> str:
         """Post the parts of a post in order, going on after any already posted."""
         sent = _ids(job.progress)
         reply_to = None if job.is_root else _first_id(job.root.ref)
         for text in texts[len(sent) :]:
             message = await self._post(
-                job.destination.address, text, reply_to or (sent[0] if sent else None)
+                job.destination.address,
+                text,
+                reply_to or (sent[0] if sent else None),
+                markup if not sent else None,
             )
             sent.append(message.message_id)
             job.posted.append(_ref(sent))
         return _ref(sent)
 
+    def _root(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
+        facts = job.facts
+        if job.destination.is_internal and facts is not None:
+            keyboard = incident_keyboard(job.incident_id, is_open=not facts.status.is_closed)
+            return incident_root_html(job, self.public_url), keyboard
+        return root_html(job.root), None
+
+    def _reply(self, job: DeliveryJob) -> list[str]:
+        if job.destination.is_internal and job.facts is not None:
+            return incident_reply_html(job)
+        return post_html(job.post)
+
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
-        if job.is_root_refresh:
-            if job.is_root:
+        if job.is_root_refresh or (job.is_correction and job.is_root):
+            if job.is_root_refresh and job.is_root:
                 return None
-            return await self._rewrite(job, job.root.ref, root_html(job.root))
+            texts, markup = self._root(job)
+            return await self._rewrite(job, job.root.ref, texts, markup)
         if job.is_correction:
-            if job.is_root:
-                return await self._rewrite(job, job.root.ref, root_html(job.root))
-            return await self._rewrite(job, job.own_ref, post_html(job.post))
-        texts = root_html(job.root) if job.is_root else post_html(job.post)
-        return await self._post_all(job, texts)
+            return await self._rewrite(job, job.own_ref, self._reply(job))
+        if job.is_root:
+            texts, markup = self._root(job)
+            return await self._post_all(job, texts, markup)
+        return await self._post_all(job, self._reply(job))
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy.exc
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +17,7 @@ from starlette.routing import Route
 
 from bot.database import Database
 from bot.delivery.probe import probe_for
+from bot.frontend.incident_channel import ensure_incident_channel as ensure_channel
 from bot.frontend.runner import CommandRunner, context_factory
 from bot.settings import Settings
 from bot.slack.endpoint import SlackEndpoint
@@ -25,7 +25,6 @@ from bot.slack.handlers import SlackHandlers, register
 from bot.slack.http import SlackHttp
 from bot.slack.responders import Responders
 from bot.slack.runner import DEADLINE_SECONDS
-from storage import channels as channel_store
 from storage.models import Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -156,42 +155,10 @@ def build_slack(
 
 def ensure_incident_channel(settings: Settings, database: Database) -> None:
     """Make the Channel row of SLACK_INCIDENT_CHANNEL exist (again), or retire it when unset."""
-    for attempt in (1, 2):
-        try:
-            _ensure(settings, database)
-            return
-        except sqlalchemy.exc.IntegrityError:
-            # Another process created it at the same moment: look again.
-            if attempt == 2:
-                raise
-
-
-def _ensure(settings: Settings, database: Database) -> None:
-    with database.sessions() as session, session.begin():
-        address = settings.slack_incident_channel
-        if not address:
-            for channel in channel_store.retire_internal_channels(
-                session=session, reason="SLACK_INCIDENT_CHANNEL is not set"
-            ):
-                log.info(
-                    "incident channel #%s %s disabled: no SLACK_INCIDENT_CHANNEL",
-                    channel.id,
-                    channel.address,
-                )
-            return
-        channel, retired = channel_store.ensure_internal_channel(
-            session=session, platform=Platform.SLACK, address=address, locale=settings.locale
-        )
-        for old in retired:
-            log.info("incident channel #%s %s retired: now %s", old.id, old.address, address)
-        if not channel.enabled:
-            log.warning(
-                "incident channel #%s %s is disabled (%s); its updates wait. Fix it, then: "
-                "herald channels enable #%s",
-                channel.id,
-                channel.address,
-                channel.disabled_reason or "by hand",
-                channel.id,
-            )
-        else:
-            log.info("Slack incident channel %s (channel #%s)", address, channel.id)
+    ensure_channel(
+        database,
+        platform=Platform.SLACK,
+        address=settings.slack_incident_channel,
+        locale=settings.locale,
+        setting="SLACK_INCIDENT_CHANNEL",
+    )

@@ -31,6 +31,10 @@ DESIGN_SETTINGS = [
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
     "TELEGRAM_OPS_CHATS",
+    "TELEGRAM_RESPONDERS",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_INCIDENT_CHAT",
+    "TELEGRAM_MAX_COMMAND_AGE",
 ]
 
 
@@ -216,3 +220,38 @@ def test_the_sqlite_file_checked_is_the_one_sqlite_opens(url: str, file: str) ->
     from bot.database import sqlite_file
 
     assert sqlite_file(settings(database_url=url)) == Path(file).resolve()
+
+
+@pytest.mark.parametrize(
+    ("values", "wrong"),
+    [
+        ({"telegram_responders": "12,alice"}, "TELEGRAM_RESPONDERS"),
+        ({"telegram_ops_chats": "-100123,ops group"}, "TELEGRAM_OPS_CHATS"),
+        ({"telegram_incident_chat": "#incidents"}, "TELEGRAM_INCIDENT_CHAT"),
+        ({"telegram_webhook_secret": "has space"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"telegram_webhook_secret": "x" * 257}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"telegram_max_command_age": "ten minutes"}, "TELEGRAM_MAX_COMMAND_AGE"),
+        ({"telegram_max_command_age": "0m"}, "TELEGRAM_MAX_COMMAND_AGE"),
+    ],
+)
+def test_telegram_settings_refuse_what_telegram_would(values: dict[str, str], wrong: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(**values)
+    assert str(refused.value.errors()[0]["loc"][0]).upper() == wrong
+
+
+def test_telegram_settings_as_written() -> None:
+    loaded = settings(
+        telegram_bot_token="123:tg",
+        telegram_responders=" 42, 43 ",
+        telegram_ops_chats="-1001,@ops_room",
+        telegram_webhook_secret="abc_DEF-123",
+        telegram_max_command_age="90s",
+    )
+    assert loaded.telegram_responders == ["42", "43"]
+    assert loaded.telegram_ops_chats == ["-1001", "@ops_room"]
+    assert loaded.telegram_webhook
+    assert loaded.telegram_max_command_age.total_seconds() == 90
+    assert settings(telegram_max_command_age="1h").telegram_max_command_age.total_seconds() == 3600
+    assert settings().telegram_max_command_age.total_seconds() == 600
+    assert "abc_DEF-123" in loaded.secrets()

@@ -1,0 +1,64 @@
+"""Where a Telegram command comes from, who sent it, and whether they may change things."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from telegram import Chat, User
+
+from bot.frontend.runner import Person
+
+
+class Place(enum.StrEnum):
+    """What kind of chat a command came from, which decides what Herald does with it."""
+
+    OPS = "ops"  # TELEGRAM_OPS_CHATS and the incident chat: anyone reads, responders change
+    PRIVATE = "private"  # a private chat with the bot
+    OTHER = "other"  # any other group: one line, nothing else
+    CHANNEL = "channel"  # a customer channel: never answered
+
+
+class ChatPlaces:
+    """The ops chats, by numeric id or @username, and the place of any chat."""
+
+    def __init__(self, ops_chats: Iterable[str]) -> None:
+        self.ops = frozenset(chat.lower() for chat in ops_chats)
+
+    def place_of(self, chat: Chat) -> Place:
+        """Where this chat stands."""
+        if chat.type == Chat.CHANNEL:
+            return Place.CHANNEL
+        if chat.type == Chat.PRIVATE:
+            return Place.PRIVATE
+        names = {str(chat.id)}
+        if chat.username:
+            names.add(f"@{chat.username.lower()}")
+        return Place.OPS if names & self.ops else Place.OTHER
+
+
+class TelegramResponders:
+    """TELEGRAM_RESPONDERS: the Telegram user ids allowed to change incidents."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.users = frozenset(ids)
+
+    async def includes(self, user_id: str) -> bool:
+        """Whether this Telegram user may change incidents, components and channels."""
+        return user_id in self.users
+
+    def grant_hint(self, user_id: str) -> str:
+        """Who can grant access, for the refusal."""
+        if not self.users:
+            return (
+                "no one may yet: a Herald administrator has to list Telegram user ids in "
+                f"TELEGRAM_RESPONDERS (yours is {user_id})"
+            )
+        return (
+            f"ask a Herald administrator to add your Telegram id {user_id} to TELEGRAM_RESPONDERS"
+        )
+
+
+def person_of(user: User) -> Person:
+    """The person behind a message or a button press: `telegram:42 (alice)`."""
+    return Person("telegram", str(user.id), user.username or user.full_name)

@@ -1,0 +1,460 @@
+"""The Telegram listeners: each reads the update, calls the front-end core, and answers in HTML."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    Bot,
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import RetryAfter, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.frontend.answers import Answer, Refusal, answer, refusal_of
+from bot.frontend.runner import CommandRunner, Person
+from bot.telegram import buttons
+from bot.telegram.access import ChatPlaces, Place, TelegramResponders, person_of
+from bot.telegram.replies import (
+    refusal_html,
+    reply_html,
+    stale_text,
+    status_html,
+    summary_html,
+)
+from commands import verbs as v
+from commands.current_status import current_status
+from commands.dispatch import audit_refusal
+from commands.errors import UsageError
+from commands.help import overview
+from commands.lookup import ref
+from commands.parser import Clock, parse, parse_update_text
+from commands.queries import SummaryView
+from commands.show import IncidentBrief, brief_incident
+from storage.models import IncidentKind
+
+log = logging.getLogger(__name__)
+
+NOT_HERE = (
+    "Herald takes commands only in its ops chats and in private chats; "
+    "an administrator can add this chat ({chat}) to TELEGRAM_OPS_CHATS."
+)
+PRIVATE_ONLY_RESPONDERS = (
+    "In a private chat Herald takes /incident and /summary only from responders; "
+    "use them in the ops group, or {grant}. /status and /help work for everyone."
+)
+PROMPT = re.compile(r"^Update for INC-([0-9]{1,18})\b")
+OLD_BUTTON = "This button is from an older Herald; type the command instead."
+LONGEST_WAIT = 30.0
+
+
+def command_text(message: Message) -> str:
+    """What follows `/incident` (or `/incident@bot`): the command as the person typed it."""
+    text = message.text or ""
+    entity = next(iter(message.entities), None)
+    if entity is None or entity.type != "bot_command" or entity.offset != 0:
+        return ""
+    return text[entity.length :].strip()
+
+
+def _mention(user: User) -> str:
+    return f'<a href="tg://user?id={user.id}">{escape(user.first_name or str(user.id))}</a>'
+
+
+class TelegramHandlers:
+    """The listeners of the Telegram front-end, sharing one runner and one way to answer."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        runner: CommandRunner,
+        responders: TelegramResponders,
+        places: ChatPlaces,
+        zone: ZoneInfo,
+        clock: Callable[[], datetime],
+        public_url: str,
+        incident_chat: bool,
+        max_age: timedelta,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.runner = runner
+        self.responders = responders
+        self.places = places
+        self.zone = zone
+        self.clock = clock
+        self.public_url = public_url
+        self.incident_chat = incident_chat
+        self.max_age = max_age
+        self.monotonic = monotonic
+
+    # ---- commands
+
+    async def on_incident(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/incident COMMAND`: the command language, as in Slack and the CLI."""
+        message = await self._admitted(update)
+        if message is None or message.from_user is None:
+            return
+        text = command_text(message)
+        if not text:
+            await self._say(message, _help_pieces(message.from_user))
+            return
+        await self._run_text(message, message.from_user, text)
+
+    async def on_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/summary [period]`: the managers' numbers."""
+        message = await self._admitted(update)
+        if message is None or message.from_user is None:
+            return
+        await self._run_text(message, message.from_user, f"summary {command_text(message)}")
+
+    async def on_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/status`: what customers see on the status page now."""
+        message = await self._admitted(update)
+        if message is None or message.from_user is None:
+            return
+        locale = message.from_user.language_code
+        person = person_of(message.from_user)
+        try:
+            status = await self.runner.run(
+                person,
+                lambda ctx: current_status(ctx, locale=(locale or "")[:2] or None),
+                changing=False,
+                started=self.monotonic(),
+            )
+        except Exception as error:
+            refusal = refusal_of(error, changing=False, front_end="Telegram")
+            await self._say(message, refusal_html(refusal))
+            return
+        await self._say(message, status_html(status, public_url=self.public_url, zone=self.zone))
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/help` and `/start`: the commands, and the person's Telegram id."""
+        message = await self._admitted(update)
+        if message is None or message.from_user is None:
+            return
+        await self._say(message, _help_pieces(message.from_user))
+
+    # ---- the answer to an Update prompt
+
+    async def on_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reply to Herald's "Update for INC-7" prompt: its text becomes the update."""
+        message = update.message
+        if message is None or message.from_user is None or message.reply_to_message is None:
+            return
+        prompt = message.reply_to_message
+        if prompt.from_user is None or prompt.from_user.id != context.bot.id:
+            return
+        found = PROMPT.match(prompt.text or "")
+        if found is None:
+            return
+        if await self._admitted(update) is None:
+            return
+        person = person_of(message.from_user)
+        try:
+            command = parse_update_text(int(found[1]), message.text or "")
+        except UsageError as error:
+            refusal = refusal_of(error, changing=True, front_end="Telegram")
+            await self._say(message, refusal_html(refusal))
+            return
+        await self._run(message, person, command)
+
+    # ---- buttons
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Update / Resolve / Show under an incident, and the confirmation of Resolve."""
+        query = update.callback_query
+        if query is None:
+            return
+        press = buttons.read_press(query.data)
+        message = query.message if isinstance(query.message, Message) else None
+        if press is None or message is None:
+            await _answer_query(query, OLD_BUTTON)
+            return
+        place = self.places.place_of(message.chat)
+        if place in (Place.OTHER, Place.CHANNEL):
+            await _answer_query(query, "Herald takes commands only in its ops chats.")
+            return
+        person = person_of(query.from_user)
+        if press.action == buttons.SHOW:
+            result = await answer(
+                self.runner, person, v.ShowIncident(press.incident_id), started=self.monotonic()
+            )
+            await _answer_query(query, result.text if isinstance(result, Refusal) else "")
+            if not isinstance(result, Refusal):
+                await self._tell(message, result, v.ShowIncident(press.incident_id))
+            return
+        if press.action == buttons.CANCEL:
+            await _answer_query(query, "Not resolved.")
+            await self._edit(message, "Not resolved.")
+            return
+        if not await self.responders.includes(person.user_id):
+            await self._refuse_change(person, v.ResolveIncident(press.incident_id))
+            await _answer_query(
+                query,
+                "Only responders can change incidents; "
+                + self.responders.grant_hint(person.user_id),
+            )
+            return
+        brief = await self._brief(query, person, press.incident_id)
+        if brief is None:
+            return
+        if press.action == buttons.UPDATE:
+            await self._prompt_update(query, message, brief)
+        elif press.action == buttons.RESOLVE:
+            await self._ask_to_confirm(query, message, brief)
+        else:
+            await self._confirmed(query, message, person, press)
+
+    async def _brief(
+        self, query: CallbackQuery, person: Person, incident_id: int
+    ) -> IncidentBrief | None:
+        try:
+            brief = await self.runner.run(
+                person,
+                lambda ctx: brief_incident(ctx, incident_id),
+                changing=False,
+                started=self.monotonic(),
+            )
+        except Exception as error:
+            refusal = refusal_of(error, changing=False, front_end="Telegram")
+            await _answer_query(query, refusal.text)
+            return None
+        if brief.status.is_closed:
+            status = brief.status.value.replace("_", " ")
+            await _answer_query(query, f"{ref(incident_id)} is already {status}.")
+            return None
+        return brief
+
+    async def _prompt_update(
+        self, query: CallbackQuery, message: Message, brief: IncidentBrief
+    ) -> None:
+        title = escape(brief.title, quote=False)
+        text = (
+            f"Update for {ref(brief.incident_id)} «{title}» — {_mention(query.from_user)}, "
+            "reply to this message with the text customers will read."
+        )
+        markup = ForceReply(selective=True, input_field_placeholder="What customers will read")
+        await _answer_query(query, "")
+        await self._send(message.chat_id, [text], reply_to=message.message_id, markup=markup)
+
+    async def _ask_to_confirm(
+        self, query: CallbackQuery, message: Message, brief: IncidentBrief
+    ) -> None:
+        if brief.kind == IncidentKind.MAINTENANCE:
+            await _answer_query(
+                query,
+                f"{ref(brief.incident_id)} is a maintenance; "
+                f"type /incident maintenance complete {ref(brief.incident_id)}.",
+            )
+            return
+        asked_at = int(self.clock().timestamp())
+        markup = buttons.confirm_keyboard(brief.incident_id, query.from_user.id, asked_at)
+        text = (
+            f"Resolve {ref(brief.incident_id)} «{escape(brief.title, quote=False)}»? "
+            f"Customers will read that it is resolved. Tap to confirm within "
+            f"{buttons.CONFIRM_SECONDS // 60} minutes."
+        )
+        await _answer_query(query, "Tap again to confirm.")
+        await self._send(message.chat_id, [text], reply_to=message.message_id, markup=markup)
+
+    async def _confirmed(
+        self, query: CallbackQuery, message: Message, person: Person, press: buttons.Press
+    ) -> None:
+        if press.asker != query.from_user.id:
+            await _answer_query(query, "Only who tapped Resolve can confirm; tap Resolve yourself.")
+            return
+        age = self.clock().timestamp() - (press.asked_at or 0)
+        if not 0 <= age <= buttons.CONFIRM_SECONDS:
+            await _answer_query(query, "This confirmation expired; tap Resolve again.")
+            return
+        command = v.ResolveIncident(press.incident_id)
+        result = await answer(self.runner, person, command, started=self.monotonic())
+        if isinstance(result, Refusal):
+            await _answer_query(query, result.text)
+            return
+        await _answer_query(query, f"{ref(press.incident_id)} resolved.")
+        if not isinstance(result, SummaryView):
+            pieces = reply_html(
+                result, public_url=self.public_url, incident_chat=self.incident_chat
+            )
+            await self._edit(message, pieces[0])
+
+    # ---- the shared path
+
+    async def _admitted(self, update: Update) -> Message | None:
+        """The message, if Herald should act on it here and now; else answered or ignored."""
+        message = update.message
+        if message is None or message.from_user is None:
+            return None  # channel posts, edits: never answered
+        place = self.places.place_of(message.chat)
+        if place == Place.CHANNEL:
+            return None
+        if place == Place.OTHER:
+            await self._say(message, [escape(NOT_HERE.format(chat=message.chat_id))])
+            return None
+        if message.date is not None and self.clock() - message.date > self.max_age:
+            log.info(
+                "command from %s sent at %s not run: too old", message.from_user.id, message.date
+            )
+            await self._say(message, [escape(stale_text(message.date, self.zone))])
+            return None
+        return message
+
+    async def _run_text(self, message: Message, user: User, text: str) -> None:
+        person = person_of(user)
+        try:
+            command = parse(text, clock=Clock(self.zone, self.clock()))
+        except UsageError as error:
+            refusal = refusal_of(error, changing=False, front_end="Telegram")
+            await self._say(message, refusal_html(refusal))
+            return
+        await self._run(message, person, command)
+
+    async def _run(self, message: Message, person: Person, command: v.Command) -> None:
+        private = self.places.place_of(message.chat) == Place.PRIVATE
+        if (
+            private
+            and not isinstance(command, v.Help)
+            and not await self.responders.includes(person.user_id)
+        ):
+            await self._refuse_change(person, command)
+            grant = self.responders.grant_hint(person.user_id)
+            await self._say(message, [escape(PRIVATE_ONLY_RESPONDERS.format(grant=grant))])
+            return
+        result = await answer(self.runner, person, command, started=self.monotonic())
+        await self._tell(message, result, command)
+
+    async def _refuse_change(self, person: Person, command: v.Command) -> None:
+        try:
+            await self.runner.run(
+                person,
+                lambda ctx: audit_refusal(command, ctx),
+                changing=False,
+                started=self.monotonic(),
+            )
+        except Exception:
+            log.warning("refusal of %s not audited", person.actor_name, exc_info=True)
+
+    async def _tell(self, message: Message, result: Answer, command: v.Command) -> None:
+        if isinstance(result, Refusal):
+            await self._say(message, refusal_html(result))
+            return
+        if isinstance(result, SummaryView):
+            await self._say(message, summary_html(result, self.zone))
+            return
+        markup = None
+        if (
+            isinstance(command, v.OpenIncident | v.PostUpdate)
+            and result.changed
+            and result.incident_id is not None
+        ):
+            markup = buttons.incident_keyboard(result.incident_id)
+        pieces = reply_html(result, public_url=self.public_url, incident_chat=self.incident_chat)
+        await self._say(message, pieces, markup)
+
+    async def _say(
+        self, message: Message, pieces: list[str], markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        await self._send(message.chat_id, pieces, reply_to=message.message_id, markup=markup)
+
+    async def _send(
+        self,
+        chat_id: int,
+        pieces: list[str],
+        *,
+        reply_to: int | None,
+        markup: InlineKeyboardMarkup | ForceReply | None = None,
+    ) -> None:
+        """Send an answer, the keyboard under its last part; a failure is logged, never raised."""
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+
+            async def send(piece: str = piece, last: bool = last) -> None:
+                await self.bot.send_message(
+                    chat_id,
+                    piece,
+                    parse_mode=ParseMode.HTML,
+                    reply_parameters=reply,
+                    reply_markup=markup if last else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+
+            if not await _patiently(send, f"answer in chat {chat_id}"):
+                return
+
+    async def _edit(self, message: Message, text: str) -> None:
+        async def edit() -> None:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=message.chat_id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+
+        await _patiently(edit, f"edit in chat {message.chat_id}")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything a listener let through: logged with an id, answered with an apology."""
+        error = context.error if context.error is not None else RuntimeError("unknown")
+        refusal = refusal_of(error, changing=False, front_end="Telegram")
+        message = update.message if isinstance(update, Update) else None
+        if message is not None and self.places.place_of(message.chat) in (Place.OPS, Place.PRIVATE):
+            await self._say(message, refusal_html(refusal))
+
+
+async def _patiently(call: Callable[[], Awaitable[None]], what: str) -> bool:
+    """Make a call to Telegram, waiting out one short 429; log any other failure."""
+    for attempt in (1, 2):
+        try:
+            await call()
+            return True
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            if attempt == 2 or seconds > LONGEST_WAIT:
+                log.warning("%s dropped: Telegram asks to wait %.0f s", what, seconds)
+                return False
+            await asyncio.sleep(seconds)
+        except TelegramError as error:
+            log.warning("%s failed: %s", what, str(error)[:200])
+            return False
+    return False
+
+
+async def _answer_query(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.answer(text[:200] or None)
+    except TelegramError as error:
+        log.info("button press not answered: %s", str(error)[:200])
+
+
+def _help_pieces(user: User) -> list[str]:
+    commands = (
+        "/incident COMMAND — open, update, resolve, show, list… (the same language as Slack "
+        "and the CLI)\n/summary [today|week|month] — the numbers of a period\n"
+        "/status — what customers see now\n/help — this text"
+    )
+    return [
+        f"<pre>{escape(overview(), quote=False)}</pre>",
+        escape(commands, quote=False),
+        f"Your Telegram id: <code>{user.id}</code>",
+    ]

@@ -1,0 +1,128 @@
+"""Updates from Telegram, polled or pushed, each run once: claimed in the database first."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from telegram import Update
+from telegram.ext import Application
+
+from storage.requests import advance_cursor, claim_request, forget_requests, get_cursor
+
+log = logging.getLogger(__name__)
+
+SOURCE = "telegram"
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
+# Telegram keeps an update for 24 hours; a claim outlives any redelivery of it.
+REMEMBER = timedelta(hours=48)
+
+
+class UpdateIntake:
+    """Claims each update_id once across processes, remembers the last one, and runs it."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime],
+        cursor: str,
+    ) -> None:
+        self.application = application
+        self.sessions = sessions
+        self.clock = clock
+        self.cursor = cursor
+        self._running: set[asyncio.Task[None]] = set()
+
+    def _claim(self, update_id: int) -> bool:
+        now = self.clock()
+        with self.sessions() as session, session.begin():
+            first = claim_request(session=session, source=SOURCE, key=str(update_id), now=now)
+            advance_cursor(session=session, name=self.cursor, position=update_id, now=now)
+        return first
+
+    async def claim(self, update_id: int) -> bool:
+        """True the first time this update is seen by any process; raises if the database fails."""
+        first = await asyncio.to_thread(self._claim, update_id)
+        if not first:
+            log.info("Telegram update %s already handled: skipped", update_id)
+        return first
+
+    def last_handled(self) -> int | None:
+        """The newest update_id claimed, to resume polling after it."""
+        with self.sessions() as session:
+            return get_cursor(session=session, name=self.cursor)
+
+    def forget_old(self) -> None:
+        """Drop claims older than any redelivery."""
+        with self.sessions() as session, session.begin():
+            forget_requests(session=session, before=self.clock() - REMEMBER)
+
+    def run(self, update: Update) -> None:
+        """Handle a claimed update in the background; the caller goes on at once."""
+        task = asyncio.create_task(self.application.process_update(update))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the updates under way (at shutdown)."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
+
+
+class TelegramWebhook:
+    """`POST /telegram/webhook`: the secret checked before anything is read, then claimed."""
+
+    def __init__(self, intake: UpdateIntake, secret: str, ready: Callable[[], bool]) -> None:
+        self.intake = intake
+        self.secret = secret.encode()
+        self.ready = ready
+
+    async def handle(self, request: Request) -> Response:
+        """403 without the right secret; 200 once the update is claimed (or was before)."""
+        given = request.headers.get(SECRET_HEADER, "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self.secret):
+            return Response("forbidden", status_code=403, media_type="text/plain")
+        if not self.ready():
+            return Response("starting", status_code=503, headers={"Retry-After": "5"})
+        try:
+            update = self._update(await request.body())
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if update is None:
+            return Response("not a Telegram update", status_code=400, media_type="text/plain")
+        try:
+            first = await self.intake.claim(update.update_id)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            # Telegram sends it again later; a command that waited too long is then refused.
+            log.warning(
+                "Telegram update not claimed: %s; Telegram will retry", type(error).__name__
+            )
+            return Response(status_code=503, headers={"Retry-After": "5"})
+        if first:
+            self.intake.run(update)
+        return Response(status_code=200)
+
+    def _update(self, body: bytes) -> Update | None:
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            return None
+        try:
+            return Update.de_json(data, self.intake.application.bot)
+        except Exception:  # any shape PTB cannot read is the sender's error, not ours
+            log.info("a Telegram update of an unreadable shape was refused")
+            return None

@@ -1,0 +1,252 @@
+"""Build the Telegram front-end from the settings: the Application, polling or the webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from starlette.routing import Route
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+)
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.database import Database
+from bot.delivery.probe import probe_for
+from bot.delivery.telegram import chat_id
+from bot.frontend.incident_channel import ensure_incident_channel
+from bot.frontend.runner import CommandRunner, context_factory
+from bot.settings import Settings
+from bot.telegram.access import ChatPlaces, TelegramResponders
+from bot.telegram.handlers import TelegramHandlers
+from bot.telegram.intake import TelegramWebhook, UpdateIntake
+from bot.telegram.polling import POLL_SECONDS, Poller
+from storage.models import Platform, utcnow
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ("message", "callback_query")
+# No deadline like Slack's 3 s: a Telegram answer is a message, sent whenever it is ready.
+NO_DEADLINE = 3600.0
+BACK_OFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+OPS_COMMANDS = (
+    BotCommand("incident", "open, update, resolve, show, list incidents"),
+    BotCommand("summary", "the numbers of a period: today, week, month"),
+    BotCommand("status", "what customers see on the status page now"),
+    BotCommand("help", "the commands, and your Telegram id"),
+)
+EVERYONE_COMMANDS = OPS_COMMANDS[2:]
+
+
+@dataclass
+class TelegramFrontEnd:
+    """The Application with Herald's listeners, fed by the poller or by the webhook route."""
+
+    application: Application  # type: ignore[type-arg]
+    handlers: TelegramHandlers
+    intake: UpdateIntake
+    settings: Settings
+    clock: Callable[[], datetime]
+    ready: bool = field(default=False)
+
+    @property
+    def key(self) -> str:
+        """Names this bot's lease and cursor without showing its token."""
+        token = self.application.bot.token
+        return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+    def route(self) -> Route:
+        """`POST /telegram/webhook`: updates pushed by Telegram, each with the secret."""
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
+        webhook = TelegramWebhook(self.intake, secret.get_secret_value(), lambda: self.ready)
+        return Route(WEBHOOK_PATH, endpoint=webhook.handle, methods=["POST"])
+
+    async def run(self, stop: asyncio.Event, *, poll: bool) -> None:
+        """Start (retrying while Telegram is unreachable), then poll or wait for the webhook."""
+        if not await self._start(stop):
+            return
+        if poll:
+            poller = Poller(
+                self.application.bot,
+                self.intake,
+                self.intake.sessions,
+                lease=f"telegram-polling:{self.key}",
+                allowed_updates=ALLOWED_UPDATES,
+                clock=self.clock,
+            )
+            await poller.run(stop)
+        else:
+            await stop.wait()
+
+    async def _start(self, stop: asyncio.Event) -> bool:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self.application.initialize()
+                if self.settings.telegram_webhook:
+                    await self._set_webhook()
+                break
+            except TelegramError as error:
+                if failures == 0 or isinstance(error, InvalidToken):
+                    log.warning("Telegram front-end not started yet: %s", str(error)[:200])
+                await _wait(stop, BACK_OFF[min(failures, len(BACK_OFF) - 1)])
+                failures += 1
+        else:
+            return False
+        self.ready = True
+        bot = self.application.bot
+        log.info("Telegram: commands to @%s read in %s", bot.username, self._mode())
+        await self._register_commands()
+        return True
+
+    def _mode(self) -> str:
+        if self.settings.telegram_webhook:
+            return f"webhook mode at {self.settings.public_url.rstrip('/')}{WEBHOOK_PATH}"
+        return "polling mode"
+
+    async def _set_webhook(self) -> None:
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
+        await self.application.bot.set_webhook(
+            url=self.settings.public_url.rstrip("/") + WEBHOOK_PATH,
+            secret_token=secret.get_secret_value(),
+            allowed_updates=list(ALLOWED_UPDATES),
+        )
+
+    async def _register_commands(self) -> None:
+        """The command menu: everyone's in private chats, the full one in ops chats and for
+        responders in private; a scope Telegram refuses (a chat without the bot) is logged."""
+        bot = self.application.bot
+        scopes: list[tuple[BotCommandScope, tuple[BotCommand, ...]]] = [
+            (BotCommandScopeAllPrivateChats(), EVERYONE_COMMANDS)
+        ]
+        chats = [*self.settings.telegram_ops_chats, *self.settings.telegram_responders]
+        if self.settings.telegram_incident_chat:
+            chats.append(self.settings.telegram_incident_chat)
+        scopes += [
+            (BotCommandScopeChat(chat_id(chat)), OPS_COMMANDS) for chat in dict.fromkeys(chats)
+        ]
+        for scope, commands in scopes:
+            try:
+                await bot.set_my_commands(list(commands), scope=scope)
+            except TelegramError as error:
+                log.info("Telegram command menu not set for %s: %s", scope, str(error)[:200])
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Let the commands under way finish, then close the connections to Telegram."""
+        await self.intake.drain(timeout)
+        await self.handlers.runner.drain(timeout)
+        with contextlib.suppress(TelegramError, RuntimeError):
+            await self.application.shutdown()
+
+
+def telegram_ops_chats(settings: Settings) -> list[str]:
+    """Where commands are read: TELEGRAM_OPS_CHATS and the incident chat."""
+    chats = list(settings.telegram_ops_chats)
+    if settings.telegram_incident_chat:
+        chats.append(settings.telegram_incident_chat)
+    return chats
+
+
+def build_telegram(
+    settings: Settings,
+    database: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    monotonic: Callable[[], float] = time.monotonic,
+    changed: Callable[[], None] | None = None,
+) -> TelegramFrontEnd:
+    """The Telegram front-end on this database; no network until it runs."""
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_url)
+        .updater(None)
+        .request(HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15))
+        .get_updates_request(HTTPXRequest(read_timeout=POLL_SECONDS + 10))
+        .build()
+    )
+    responders = TelegramResponders(settings.telegram_responders)
+    runner = CommandRunner(
+        zone_context=context_factory(
+            sessions=database.sessions,
+            zone=settings.zone,
+            locale=settings.locale,
+            clock=clock,
+            probe=probe_for(settings),
+            changed=changed,
+        ),
+        responders=responders,
+        deadline=NO_DEADLINE,
+        monotonic=monotonic,
+    )
+    handlers = TelegramHandlers(
+        bot=application.bot,
+        runner=runner,
+        responders=responders,
+        places=ChatPlaces(telegram_ops_chats(settings)),
+        zone=settings.zone,
+        clock=clock,
+        public_url=settings.public_url,
+        incident_chat=settings.telegram_incident_chat is not None,
+        max_age=settings.telegram_max_command_age,
+        monotonic=monotonic,
+    )
+    register(application, handlers)
+    token_key = hashlib.sha256(token.encode()).hexdigest()[:12]
+    intake = UpdateIntake(
+        application, database.sessions, clock=clock, cursor=f"telegram-updates:{token_key}"
+    )
+    return TelegramFrontEnd(application, handlers, intake, settings, clock)
+
+
+def register(application: Application, handlers: TelegramHandlers) -> None:  # type: ignore[type-arg]
+    """Every listener of the Telegram front-end, in one place."""
+    new = filters.UpdateType.MESSAGE  # edits and channel posts are never run as commands
+    application.add_handler(CommandHandler("incident", handlers.on_incident, filters=new))
+    application.add_handler(CommandHandler("summary", handlers.on_summary, filters=new))
+    application.add_handler(CommandHandler("status", handlers.on_status, filters=new))
+    application.add_handler(CommandHandler(["help", "start"], handlers.on_help, filters=new))
+    application.add_handler(
+        MessageHandler(new & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply)
+    )
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_error_handler(handlers.on_error)
+
+
+def ensure_incident_chat(settings: Settings, database: Database) -> None:
+    """Make the Channel row of TELEGRAM_INCIDENT_CHAT exist (again), or retire it when unset."""
+    ensure_incident_channel(
+        database,
+        platform=Platform.TELEGRAM,
+        address=settings.telegram_incident_chat,
+        locale=settings.locale,
+        setting="TELEGRAM_INCIDENT_CHAT",
+    )
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -14,20 +15,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.html import Parsed, TextError, message_text, utf16_len
+from tests.fakes.html import Parsed, TextError, message_text
 from tests.fakes.limits import MessageLimits
 from tests.fakes.server import (
     Failure,
     Recorded,
     RecordingServer,
-    UpdateQueue,
     as_int,
     decode_json_fields,
     read_params,
     wait_until,
 )
+from tests.fakes.telegram_updates import (
+    TRUE,
+    CallbackAnswer,
+    CallbackQueries,
+    Refused,
+    UpdateFeed,
+    callback_data,
+    chat_instance,
+    check_reply_markup,
+    inline_rows,
+    person,
+    written_message,
+)
 
-__all__ = ["FakeTelegram", "Message", "Recorded"]
+__all__ = ["CallbackAnswer", "FakeTelegram", "Message", "Recorded"]
 
 KINDS = ("channel", "supergroup", "group", "private")
 NOT_MODIFIED = (
@@ -42,12 +55,11 @@ TERMINATED = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
-TRUE = (True, "true", "True", "1", 1)
 # parameters python-telegram-bot JSON-encodes in form posts
 JSON_FIELDS = frozenset(
     {"reply_parameters", "reply_markup", "link_preview_options", "entities", "allowed_updates"}
     | {"disable_notification", "protect_content", "allow_sending_without_reply"}
-    | {"drop_pending_updates", "disable_web_page_preview"}
+    | {"drop_pending_updates", "disable_web_page_preview", "show_alert"}
 )
 
 
@@ -63,8 +75,13 @@ class Message:
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
     plain: str = ""  # the text as Telegram shows it, after entity parsing
     entities: list[dict[str, Any]] = field(default_factory=list)
-    reply_markup: Any = None
+    reply_markup: Any = None  # as the bot last sent it (None when the last call had none)
     date: int = 0
+
+    @property
+    def inline_keyboard(self) -> list[list[dict[str, Any]]]:
+        """The rows of inline buttons under the message as Telegram shows them ([] for none)."""
+        return inline_rows(self.reply_markup)
 
 
 @dataclass
@@ -80,7 +97,7 @@ class _Chat:
     pinned: int | None = None
     next_id: int = 1
     messages: dict[int, Message] = field(default_factory=dict)
-    incoming: set[int] = field(default_factory=set)  # ids of messages people wrote
+    incoming: dict[int, dict[str, Any]] = field(default_factory=dict)  # what people wrote, by id
 
     def as_json(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.id, "type": self.kind}
@@ -113,7 +130,8 @@ class ApiError(Exception):
 
 
 class FakeTelegram(RecordingServer):
-    """Telegram Bot API at f"{api_url}<token>/<method>": chats, messages, errors and rate limits."""
+    """Telegram Bot API at f"{api_url}<token>/<method>": chats, messages, keyboards, updates,
+    button presses, errors and rate limits."""
 
     def __init__(
         self,
@@ -127,22 +145,23 @@ class FakeTelegram(RecordingServer):
     ) -> None:
         self.token = token
         self.strict_ampersand = strict_ampersand
-        self.webhook_url = ""
-        self.webhook_secret: str | None = None
         self._chats: dict[int, _Chat] = {}
         self._names: dict[str, int] = {}
         self._synthetic_ids = itertools.count(-1001000000001, -1)
-        self._updates = UpdateQueue()
+        self._feed = UpdateFeed()
+        self._queries = CallbackQueries()
         self._limits = MessageLimits(global_per_second, per_chat_per_second, group_per_minute)
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "answerCallbackQuery": self._queries.answer,
             "pinChatMessage": self._pin_chat_message,
             "deleteMessage": self._delete_message,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._feed.set_webhook,
+            "deleteWebhook": self._feed.delete_webhook,
+            "getWebhookInfo": self._feed.webhook_info,
         }
         self._canonical = {name.lower(): name for name in [*self._handlers, "getUpdates"]}
         routes = [
@@ -150,6 +169,16 @@ class FakeTelegram(RecordingServer):
             Route("/{path:path}", self._not_found, methods=["GET", "POST"]),
         ]
         super().__init__(Starlette(routes=routes), clock)
+
+    @property
+    def webhook_url(self) -> str:
+        """The url of the webhook the bot set ("" while it polls)."""
+        return self._feed.webhook_url
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The secret_token of the webhook, sent with each delivery."""
+        return self._feed.webhook_secret
 
     @property
     def api_url(self) -> str:
@@ -215,38 +244,96 @@ class FakeTelegram(RecordingServer):
         with self._lock:
             self._failures.add(Failure(count, status, description, retry_after, method))
 
-    def add_update(self, update: dict[str, Any]) -> int:
-        """Queue an update for getUpdates; returns the update_id it was given."""
+    def replies_to(self, chat_id: int | str, message_id: int) -> list[Message]:
+        """The bot's messages in the chat that reply to message `message_id`, in order."""
+        return [m for m in self.messages(chat_id) if m.reply_to == message_id]
+
+    def answers(self) -> list[CallbackAnswer]:
+        """The bot's answers to button presses (answerCallbackQuery), in order."""
         with self._lock:
-            return self._updates.add(update)
+            return list(self._queries.answers)
+
+    def expire_callback_queries(self) -> None:
+        """Every button press not answered yet is now too old to answer."""
+        with self._lock:
+            self._queries.expire()
+
+    @property
+    def allowed_updates(self) -> list[str]:
+        """The update kinds the bot now receives, as it last asked (getUpdates or setWebhook)."""
+        with self._lock:
+            return self._feed.allowed_names()
+
+    # ---- what people do
+
+    def add_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates; returns its update_id, or 0 when the kind is not in
+        the bot's allowed_updates (Telegram never creates it)."""
+        with self._lock:
+            return self._feed.add(update)
 
     def add_user_message(
-        self, chat_id: int | str, text: str, *, user_id: int = 1001, first_name: str = "Alice"
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        user_id: int | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+        reply_to: int | None = None,
+        date: int | None = None,
     ) -> dict[str, Any]:
-        """Someone writes in the chat: an update for getUpdates (a leading /command gets its
-        bot_command entity) that the bot may reply to; returns the update."""
+        """Someone writes in the chat; returns the update (update_id 0 if allowed_updates drops it).
+
+        The text gets the bot_command entities Telegram finds ("/incident@herald_test_bot open").
+        In a private chat the writer is the chat's user (chat id = user id); in groups it is
+        user 1001 "Alice" unless given; channel posts have a sender_chat instead. `reply_to`
+        nests that message (the bot's or a person's) as reply_to_message; `date` is unix time.
+        """
         with self._lock:
             chat = self._chat_for_test(chat_id)
-            message: dict[str, Any] = {
-                "message_id": chat.next_id,
-                "date": int(time.time()),
-                "chat": chat.as_json(),
-                "text": text,
-            }
-            if chat.kind == "channel":
-                message["sender_chat"] = chat.as_json()
-            else:
-                message["from"] = {"id": user_id, "is_bot": False, "first_name": first_name}
-            if text.startswith("/"):
-                command = text.split(maxsplit=1)[0]
-                message["entities"] = [
-                    {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
-                ]
-            chat.incoming.add(chat.next_id)
+            sender = None
+            if chat.kind != "channel":
+                sender = person(chat.as_json(), user_id, first_name, username)
+            elif user_id is not None or username is not None:
+                raise ValueError("a channel post has no sender; leave user_id and username out")
+            when = int(time.time()) if date is None else date
+            message = written_message(chat.next_id, chat.as_json(), sender, text, when)
+            if reply_to is not None:
+                message["reply_to_message"] = self._replied_json(chat, reply_to)
+            chat.incoming[chat.next_id] = message
             chat.next_id += 1
             key = "channel_post" if chat.kind == "channel" else "message"
-            update_id = self.add_update({key: message})
-            return {"update_id": update_id, key: message}
+            return {"update_id": self._feed.add({key: message}), key: message}
+
+    def add_callback_query(
+        self,
+        chat_id: int | str,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int | None = None,
+        first_name: str | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """Someone taps the inline button carrying `data` under a bot message; returns the
+        update (update_id 0 if allowed_updates drops it). The presser defaults as in
+        add_user_message. ValueError when the message or such a button does not exist."""
+        with self._lock:
+            chat = self._chat_for_test(chat_id)
+            message = chat.messages.get(message_id)
+            if message is None:
+                raise ValueError(f"no bot message {message_id} in chat {chat_id!r}")
+            if data not in callback_data(message.reply_markup):
+                raise ValueError(f"message {message_id} has no button with callback_data {data!r}")
+            query = {
+                "id": self._queries.issue(),
+                "from": person(chat.as_json(), user_id, first_name, username),
+                "message": self._message_json(chat, message),
+                "chat_instance": chat_instance(chat.id),
+                "data": data,
+            }
+            return {"update_id": self._feed.add({"callback_query": query}), "callback_query": query}
 
     # ---- HTTP
 
@@ -285,23 +372,27 @@ class FakeTelegram(RecordingServer):
             raise ApiError(404, "Not Found")
         if method == "getUpdates":
             return None
-        return self._handlers[method](params)
+        try:
+            return self._handlers[method](params)
+        except Refused as refused:
+            raise ApiError(400, f"Bad Request: {refused}") from None
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Long poll for at most min(timeout, 1 s); a newer getUpdates ends this one with 409."""
-        updates = self._updates
+        feed, queue = self._feed, self._feed.queue
         with self._lock:
             if self.webhook_url:
                 raise ApiError(409, WEBHOOK_ACTIVE)
-            poll = updates.confirm(as_int(params.get("offset")))
+            feed.remember_allowed(params.get("allowed_updates"))
+            poll = feed.open_poll(as_int(params.get("offset")))
         timeout = min(max(as_int(params.get("timeout")), 0), 1)
         await wait_until(
-            lambda: bool(updates.pending) or updates.superseded(poll) or self.closing, timeout
+            lambda: bool(feed.pending) or queue.superseded(poll) or self.closing, timeout
         )
         with self._lock:
-            if updates.superseded(poll):
+            if queue.superseded(poll):
                 raise ApiError(409, TERMINATED)
-            return updates.pending[: as_int(params.get("limit"), 100) or 100]
+            return feed.pending[: min(max(as_int(params.get("limit"), 100), 1), 100)]
 
     # ---- methods
 
@@ -320,12 +411,13 @@ class FakeTelegram(RecordingServer):
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         now = self._admit(chat)
+        check_reply_markup(params.get("reply_markup"), inline_only=chat.kind == "channel")
         parse_mode, parsed = self._parse_text(params)
         reply = params.get("reply_parameters")
         reply = reply if isinstance(reply, dict) else {}
         reply_to = as_int(reply.get("message_id", params.get("reply_to_message_id"))) or None
         allow = reply.get("allow_sending_without_reply", params.get("allow_sending_without_reply"))
-        if reply_to is not None and reply_to not in chat.messages.keys() | chat.incoming:
+        if reply_to is not None and reply_to not in chat.messages.keys() | chat.incoming.keys():
             if allow not in TRUE:
                 raise ApiError(400, "Bad Request: message to be replied not found")
             reply_to = None
@@ -346,23 +438,41 @@ class FakeTelegram(RecordingServer):
         return self._message_json(chat, message)
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat, message, now = self._message_to_edit(params)
+        parse_mode, parsed = self._parse_text(params)
+        markup = params.get("reply_markup")
+        new = (parsed.text, parsed.entities, inline_rows(markup))
+        if new == (message.plain, message.entities, message.inline_keyboard):
+            raise ApiError(400, NOT_MODIFIED)
+        message.edits.append(message.text)
+        message.text, message.parse_mode = str(params["text"]), parse_mode
+        message.plain, message.entities, message.reply_markup = parsed.text, parsed.entities, markup
+        self._limits.add(chat.id, chat.kind != "private", now)
+        return {**self._message_json(chat, message), "edit_date": int(time.time())}
+
+    def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat, message, now = self._message_to_edit(params)
+        markup = params.get("reply_markup")
+        if inline_rows(markup) == message.inline_keyboard:
+            raise ApiError(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        self._limits.add(chat.id, chat.kind != "private", now)
+        return {**self._message_json(chat, message), "edit_date": int(time.time())}
+
+    def _message_to_edit(self, params: dict[str, Any]) -> tuple[_Chat, Message, float]:
+        """The bot message an edit names, its chat and the time; refusals as Telegram's."""
         if params.get("inline_message_id"):
             raise ApiError(400, "Bad Request: inline messages are not supported by the fake")
         chat = self._chat(params)
         now = self._admit(chat)
-        message = chat.messages.get(as_int(params.get("message_id")))
+        message_id = as_int(params.get("message_id"))
+        if message_id in chat.incoming:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        message = chat.messages.get(message_id)
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        parse_mode, parsed = self._parse_text(params)
-        markup = params.get("reply_markup")
-        new = (parsed.text, parsed.entities, markup)
-        if new == (message.plain, message.entities, message.reply_markup):
-            raise ApiError(400, NOT_MODIFIED)
-        message.edits.append(message.text)
-        message.text, message.parse_mode = str(params["text"]), parse_mode
-        message.plain, message.entities, message.reply_markup = new
-        self._limits.add(chat.id, chat.kind != "private", now)
-        return {**self._message_json(chat, message), "edit_date": int(time.time())}
+        check_reply_markup(params.get("reply_markup"), inline_only=True)
+        return chat, message, now
 
     def _pin_chat_message(self, params: dict[str, Any]) -> bool:
         chat = self._chat(params)
@@ -381,23 +491,6 @@ class FakeTelegram(RecordingServer):
         if chat.messages.pop(as_int(params.get("message_id")), None) is None:
             raise ApiError(400, "Bad Request: message to delete not found")
         return True
-
-    def _set_webhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = str(params.get("url") or "")
-        self.webhook_secret = params.get("secret_token") or None
-        if params.get("drop_pending_updates") in TRUE:
-            self._updates.pending.clear()
-        return True
-
-    def _delete_webhook(self, params: dict[str, Any]) -> bool:
-        return self._set_webhook({"drop_pending_updates": params.get("drop_pending_updates")})
-
-    def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": self.webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates.pending),
-        }
 
     # ---- helpers
 
@@ -446,6 +539,15 @@ class FakeTelegram(RecordingServer):
             raise ApiError(400, f"Bad Request: {error}") from None
         return parse_mode, parsed
 
+    def _replied_json(self, chat: _Chat, message_id: int) -> dict[str, Any]:
+        """The message a new one replies to, nested one level deep as Telegram nests it."""
+        if message_id in chat.messages:
+            return self._message_json(chat, chat.messages[message_id], nested=True)
+        if message_id in chat.incoming:
+            written = chat.incoming[message_id]
+            return {key: value for key, value in written.items() if key != "reply_to_message"}
+        raise ValueError(f"no message {message_id} in chat {chat.key!r} to reply to")
+
     def _message_json(self, chat: _Chat, message: Message, nested: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "message_id": message.message_id,
@@ -459,9 +561,9 @@ class FakeTelegram(RecordingServer):
             body["from"] = self._get_me({})
         if message.entities:
             body["entities"] = message.entities
-        if message.reply_markup:
-            body["reply_markup"] = message.reply_markup
-        replied = chat.messages.get(message.reply_to or 0)
-        if replied is not None and not nested:
-            body["reply_to_message"] = self._message_json(chat, replied, nested=True)
+        if keyboard := message.inline_keyboard:  # other markups are not part of a Message
+            body["reply_markup"] = {"inline_keyboard": keyboard}
+        if message.reply_to is not None and not nested:
+            with contextlib.suppress(ValueError):  # the replied message was deleted since
+                body["reply_to_message"] = self._replied_json(chat, message.reply_to)
         return body

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
 )
-from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from tests.fakes.html import EntityError, parse_html
 from tests.fakes.limits import ManualClock
@@ -82,6 +82,39 @@ async def send(fake: FakeTelegram, *args: Any, **kwargs: Any) -> telegram.Messag
     """One sendMessage through a real PTB bot."""
     async with bot(fake) as b:
         return await b.send_message(*args, **kwargs)
+
+
+def raw_call(fake: FakeTelegram, method: str, **params: Any) -> dict[str, Any]:
+    """One raw JSON call, for the exact body PTB's exceptions reword."""
+    body: dict[str, Any] = httpx.post(f"{fake.api_url}{fake.token}/{method}", json=params).json()
+    return body
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (up to 5 s) until a polling application has got something done."""
+    for _ in range(250):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the application did not get there in 5 s")
+
+
+def keyboard(incident: int) -> telegram.InlineKeyboardMarkup:
+    """Herald-like buttons under an incident message."""
+    return telegram.InlineKeyboardMarkup(
+        [
+            [
+                telegram.InlineKeyboardButton("Acknowledge", callback_data=f"ack:{incident}"),
+                telegram.InlineKeyboardButton("Resolve", callback_data=f"resolve:{incident}"),
+            ],
+            [telegram.InlineKeyboardButton("Runbook", url="https://runbooks.example/mail")],
+        ]
+    )
+
+
+def button(**fields: Any) -> dict[str, Any]:
+    """One inline keyboard with one button."""
+    return {"inline_keyboard": [[{"text": "Go", **fields}]]}
 
 
 # ---- server
@@ -492,6 +525,363 @@ def test_a_newer_poll_ends_the_older_one(tg: FakeTelegram) -> None:
         assert answer.json()["description"].startswith("Conflict: terminated by other getUpdates")
 
     run(scenario())
+
+
+def test_allowed_updates_decide_what_telegram_keeps(tg: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            sent = await b.send_message(GROUP, "#12", reply_markup=keyboard(12))
+            early = tg.add_callback_query(GROUP, sent.message_id, "ack:12")["update_id"]
+            assert await b.get_updates(offset=early + 1, allowed_updates=["message"]) == ()
+            assert tg.allowed_updates == ["message"]
+            assert tg.add_callback_query(GROUP, sent.message_id, "ack:12")["update_id"] == 0
+            wanted = tg.add_user_message(GROUP, "/status")["update_id"]
+            [got] = await b.get_updates()  # no allowed_updates: the last setting holds
+            assert (got.update_id, got.effective_message is not None) == (wanted, True)
+            await b.get_updates(offset=wanted + 1, allowed_updates=[])  # [] means the default
+            assert "callback_query" in tg.allowed_updates
+            assert "chat_member" not in tg.allowed_updates
+            assert tg.add_update({"chat_member": {}}) == 0  # not sent unless asked for
+            await b.get_updates(allowed_updates=[Update.CHAT_MEMBER, "MESSAGE", "bogus"])
+            assert tg.allowed_updates == ["message", "chat_member"]
+
+    run(scenario())
+
+
+def test_updates_queued_before_a_change_still_arrive(tg: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            sent = await b.send_message(GROUP, "#12", reply_markup=keyboard(12))
+            tg.add_callback_query(GROUP, sent.message_id, "ack:12")
+            [early] = await b.get_updates(allowed_updates=["message"])
+            assert early.callback_query is not None  # as the Bot API documents
+
+    run(scenario())
+
+
+def test_offsets_confirm_for_good(tg: FakeTelegram) -> None:
+    ids = [tg.add_user_message(GROUP, f"m{n}")["update_id"] for n in range(4)]
+
+    async def ids_after(**kwargs: Any) -> list[int]:
+        async with bot(tg) as b:
+            return [u.update_id for u in await b.get_updates(**kwargs)]
+
+    assert run(ids_after(offset=ids[1])) == ids[1:]
+    assert run(ids_after(offset=ids[0])) == ids[1:]  # confirmed updates never come back
+    assert run(ids_after(offset=ids[-1] + 5)) == ids[1:]  # an offset beyond confirms nothing
+    assert run(ids_after(limit=2)) == ids[1:3]
+    assert run(ids_after(offset=-2)) == ids[2:]  # the last two; the rest are forgotten
+    assert run(ids_after()) == ids[2:]
+    assert run(ids_after(offset=ids[-1] + 1)) == []
+
+
+def test_webhook_allowed_updates_and_secret(tg: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            assert (await b.get_webhook_info()).allowed_updates == ()
+            assert await b.set_webhook(
+                "https://herald.example/tg",
+                secret_token="Herald_secret-1",
+                allowed_updates=[Update.CALLBACK_QUERY, Update.MESSAGE],
+            )
+            info = await b.get_webhook_info()
+            assert info.allowed_updates == ("message", "callback_query")  # the API's order
+            assert tg.webhook_secret == "Herald_secret-1"
+            with pytest.raises(BadRequest, match="Secret token contains unallowed characters"):
+                await b.set_webhook("https://herald.example/tg", secret_token="not secret!")
+            with pytest.raises(BadRequest, match="Secret token is too long"):
+                await b.set_webhook("https://herald.example/tg", secret_token="s" * 257)
+            assert await b.set_webhook("https://herald.example/tg", secret_token="s" * 256)
+            assert await b.delete_webhook()
+            assert tg.allowed_updates == ["message", "callback_query"]  # kept for getUpdates
+
+    run(scenario())
+    raw = raw_call(tg, "setWebhook", url="https://herald.example/tg", secret_token="a b")
+    assert raw["description"] == "Bad Request: secret token contains unallowed characters"
+
+
+def test_polling_application_handles_a_button_press(tg: FakeTelegram, manual: ManualClock) -> None:
+    async def incident(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        await update.message.reply_text("#12 Mail down", reply_markup=keyboard(12))
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer("Acknowledged")
+        manual.advance(1)
+        await query.edit_message_reply_markup(telegram.InlineKeyboardMarkup([]))
+
+    async def scenario() -> None:
+        app = ApplicationBuilder().token(tg.token).base_url(tg.api_url).build()
+        app.add_handler(CommandHandler("incident", incident))
+        app.add_handler(CallbackQueryHandler(pressed))
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY]
+            )
+            tg.add_user_message(GROUP, "/incident open Mail down")
+            await until(lambda: bool(tg.messages(GROUP)))
+            manual.advance(1)
+            tg.add_callback_query(GROUP, tg.messages(GROUP)[0].message_id, "ack:12")
+            await until(lambda: tg.messages(GROUP)[0].inline_keyboard == [])
+            await app.updater.stop()
+            await app.stop()
+
+    run(scenario())
+    assert [a.text for a in tg.answers()] == ["Acknowledged"]
+    assert tg.allowed_updates == ["message", "callback_query"]
+    [reply] = tg.replies_to(GROUP, 1)
+    assert (reply.text, reply.inline_keyboard) == ("#12 Mail down", [])
+
+
+# ---- Telegram: what people write
+
+
+@pytest.mark.parametrize(
+    ("text", "commands"),
+    [
+        ("/incident@herald_test_bot open Mail down", ["/incident@herald_test_bot"]),
+        ("/start", ["/start"]),
+        ("see /help, or /status_all.", ["/help", "/status_all"]),
+        ("🏟 /help", ["/help"]),  # offsets count UTF-16 units
+        ("a/b and /usr/bin and </x> and /é", []),  # glued to a word, a path, a tag, no name
+        ("/abc@de", []),  # a bot name needs 3 to 32 characters
+        ("/x" + "y" * 64, []),  # a name has at most 64
+    ],
+)
+def test_bot_command_entities(tg: FakeTelegram, text: str, commands: list[str]) -> None:
+    async def scenario() -> telegram.Message:
+        tg.add_user_message(GROUP, text)
+        async with bot(tg) as b:
+            [update] = await b.get_updates()
+        assert update.message is not None
+        return update.message
+
+    message = run(scenario())
+    found = [e for e in message.entities if e.type == "bot_command"]
+    assert [message.parse_entity(e) for e in found] == commands
+    if text.startswith("🏟"):
+        assert found[0].offset == 3
+
+
+def test_a_reply_to_a_force_reply_prompt_in_a_private_chat(
+    tg: FakeTelegram, manual: ManualClock
+) -> None:
+    old = int(time.time()) - 3600
+    prompt_markup = telegram.ForceReply(input_field_placeholder="Mail down")
+
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            prompt = await b.send_message(PRIVATE, "Title?", reply_markup=prompt_markup)
+            assert prompt.reply_markup is None  # a Message carries inline keyboards only
+            tg.add_user_message(
+                PRIVATE, "Mail is down", reply_to=prompt.message_id, username="alice", date=old
+            )
+            [update] = await b.get_updates()
+            message = update.message
+            assert message is not None
+            assert message.from_user is not None
+            assert (message.from_user.id, message.from_user.username) == (PRIVATE, "alice")
+            assert (message.chat.id, message.chat.type, message.chat.username) == (
+                PRIVATE,
+                "private",
+                "alice",
+            )
+            assert message.date.timestamp() == old
+            replied = message.reply_to_message
+            assert replied is not None
+            assert replied.from_user is not None
+            assert (replied.message_id, replied.text, replied.from_user.is_bot) == (
+                prompt.message_id,
+                "Title?",
+                True,
+            )
+            assert replied.reply_to_message is None  # Telegram nests one level only
+            manual.advance(1)
+            answer = await message.reply_text("Opened #12", do_quote=True)
+            assert answer.reply_to_message is not None
+            assert answer.reply_to_message.text == "Mail is down"  # a person's message nests too
+
+    run(scenario())
+    prompt, answer = tg.messages(PRIVATE)
+    assert prompt.reply_markup == {"force_reply": True, "input_field_placeholder": "Mail down"}
+    assert prompt.inline_keyboard == []
+    assert tg.replies_to(PRIVATE, 2) == [answer]  # message 2 is the person's reply
+    assert tg.replies_to(PRIVATE, prompt.message_id) == []
+
+
+def test_who_writes_where(tg: FakeTelegram) -> None:
+    group = tg.add_user_message(GROUP, "hi", user_id=7, first_name="Bob", username="bob")
+    assert group["message"]["from"] == {
+        "id": 7,
+        "is_bot": False,
+        "first_name": "Bob",
+        "username": "bob",
+    }
+    assert tg.add_user_message(GROUP, "hi")["message"]["from"]["id"] == 1001
+    private = tg.add_user_message(PRIVATE, "hi")["message"]
+    assert private["from"]["id"] == private["chat"]["id"] == PRIVATE
+    assert private["from"]["first_name"] == private["chat"]["first_name"] == "Alice"
+    post = tg.add_user_message(CHANNEL, "/status")["channel_post"]
+    assert "from" not in post
+    assert post["sender_chat"]["id"] == CHANNEL
+    with pytest.raises(ValueError, match="private chat"):
+        tg.add_user_message(PRIVATE, "hi", user_id=7)
+    with pytest.raises(ValueError, match="channel post has no sender"):
+        tg.add_user_message(CHANNEL, "hi", user_id=7)
+    with pytest.raises(ValueError, match="no message 99"):
+        tg.add_user_message(GROUP, "hi", reply_to=99)
+
+
+# ---- Telegram: keyboards and button presses
+
+
+def test_a_button_press_and_its_answer(tg: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            sent = await b.send_message(GROUP, "#12 Mail down", reply_markup=keyboard(12))
+            assert sent.reply_markup == keyboard(12)
+            pressed = tg.add_callback_query(GROUP, sent.message_id, "ack:12", user_id=7)
+            [update] = await b.get_updates()
+            query = update.callback_query
+            assert query is not None
+            assert update.update_id == pressed["update_id"]
+            assert (query.id, query.data, query.from_user.id) == (
+                pressed["callback_query"]["id"],
+                "ack:12",
+                7,
+            )
+            assert query.message is not None
+            assert query.message.message_id == sent.message_id
+            assert isinstance(query.message, telegram.Message)
+            assert query.message.reply_markup == keyboard(12)
+            assert query.chat_instance
+            assert await query.answer("Acknowledged", show_alert=True)
+            with pytest.raises(BadRequest, match="Query is too old"):
+                await query.answer("twice")
+            with pytest.raises(BadRequest, match="Query is too old"):
+                await b.answer_callback_query("12345")
+            late = tg.add_callback_query(GROUP, sent.message_id, "resolve:12")
+            tg.expire_callback_queries()
+            with pytest.raises(BadRequest, match="Query is too old"):
+                await b.answer_callback_query(late["callback_query"]["id"])
+
+    run(scenario())
+    assert [(a.text, a.show_alert) for a in tg.answers()] == [("Acknowledged", True)]
+    raw = raw_call(tg, "answerCallbackQuery", callback_query_id="12345")
+    assert raw["description"] == (
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    )
+
+
+def test_only_existing_buttons_can_be_pressed(tg: FakeTelegram) -> None:
+    plain = run(send(tg, GROUP, "no buttons"))
+    with pytest.raises(ValueError, match="no bot message 99"):
+        tg.add_callback_query(GROUP, 99, "ack:12")
+    with pytest.raises(ValueError, match="no button"):
+        tg.add_callback_query(GROUP, plain.message_id, "ack:12")
+    person = tg.add_user_message(GROUP, "hi")["message"]["message_id"]
+    with pytest.raises(ValueError, match="no bot message"):
+        tg.add_callback_query(GROUP, person, "ack:12")
+
+
+def test_edit_message_reply_markup(tg: FakeTelegram, manual: ManualClock) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            sent = await b.send_message(GROUP, "#12 Mail down", reply_markup=keyboard(12))
+            manual.advance(1)
+            fewer = telegram.InlineKeyboardMarkup(keyboard(12).inline_keyboard[1:])
+            edited = await b.edit_message_reply_markup(GROUP, sent.message_id, reply_markup=fewer)
+            assert isinstance(edited, telegram.Message)
+            assert edited.reply_markup == fewer
+            assert edited.edit_date is not None
+            manual.advance(1)
+            with pytest.raises(BadRequest, match="Message is not modified"):
+                await b.edit_message_reply_markup(GROUP, sent.message_id, reply_markup=fewer)
+            gone = await b.edit_message_reply_markup(GROUP, sent.message_id)
+            assert isinstance(gone, telegram.Message)
+            assert gone.reply_markup is None
+            manual.advance(1)
+            with pytest.raises(BadRequest, match="Message is not modified"):
+                await b.edit_message_reply_markup(
+                    GROUP, sent.message_id, reply_markup=telegram.InlineKeyboardMarkup([])
+                )
+            with pytest.raises(BadRequest, match="Inline keyboard expected"):
+                await b.edit_message_reply_markup(
+                    GROUP,
+                    sent.message_id,
+                    reply_markup=telegram.ForceReply(),  # type: ignore[arg-type]
+                )
+            with pytest.raises(BadRequest, match="Message to edit not found"):
+                await b.edit_message_reply_markup(GROUP, 99, reply_markup=fewer)
+            person = tg.add_user_message(GROUP, "hi")["message"]["message_id"]
+            with pytest.raises(BadRequest, match="Message can't be edited"):
+                await b.edit_message_reply_markup(GROUP, person, reply_markup=fewer)
+
+    run(scenario())
+    [message] = tg.messages(GROUP)
+    assert (message.text, message.edits, message.reply_markup) == ("#12 Mail down", [], None)
+
+
+def test_edit_text_keeps_or_drops_the_keyboard(tg: FakeTelegram, manual: ManualClock) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            sent = await b.send_message(GROUP, "Investigating", reply_markup=keyboard(12))
+            manual.advance(1)
+            with pytest.raises(BadRequest, match="Message is not modified"):
+                await b.edit_message_text(
+                    "Investigating", GROUP, sent.message_id, reply_markup=keyboard(12)
+                )
+            edited = await b.edit_message_text("Resolved", GROUP, sent.message_id)
+            assert isinstance(edited, telegram.Message)
+            assert edited.reply_markup is None  # an edit without reply_markup removes it
+
+    run(scenario())
+    assert tg.messages(GROUP)[0].inline_keyboard == []
+
+
+@pytest.mark.parametrize(
+    ("chat", "markup", "description"),
+    [
+        (GROUP, button(callback_data="x" * 65), "BUTTON_DATA_INVALID"),
+        (GROUP, button(callback_data="é" * 33), "BUTTON_DATA_INVALID"),  # 66 bytes
+        (
+            GROUP,
+            button(callback_data=""),
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
+        ),
+        (
+            GROUP,
+            {"inline_keyboard": [{"text": "Go"}]},
+            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays',
+        ),
+        (CHANNEL, {"force_reply": True}, "inline keyboard expected"),
+        (GROUP, "not json", "can't parse reply keyboard markup JSON object"),
+    ],
+)
+def test_keyboards_telegram_refuses(
+    tg: FakeTelegram, chat: int, markup: Any, description: str
+) -> None:
+    raw = raw_call(tg, "sendMessage", chat_id=chat, text="x", reply_markup=markup)
+    assert (raw["error_code"], raw["description"]) == (400, f"Bad Request: {description}")
+    assert tg.messages(chat) == []
+
+
+def test_keyboards_telegram_accepts(tg: FakeTelegram, manual: ManualClock) -> None:
+    fits = telegram.InlineKeyboardMarkup(
+        [[telegram.InlineKeyboardButton("é", callback_data="é" * 32)]]  # 64 bytes
+    )
+    assert run(send(tg, GROUP, "x", reply_markup=fits)).reply_markup == fits
+    manual.advance(1)
+    long = telegram.InlineKeyboardButton("Go", callback_data="x" * 65)  # PTB lets it pass
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        run(send(tg, GROUP, "x", reply_markup=telegram.InlineKeyboardMarkup([[long]])))
+    run(send(tg, CHANNEL, "x", reply_markup=fits))  # inline keyboards go to channels too
+    run(send(tg, PRIVATE, "x", reply_markup=telegram.ReplyKeyboardRemove()))
+    assert tg.messages(PRIVATE)[0].reply_markup == {"remove_keyboard": True}
 
 
 # ---- Slack

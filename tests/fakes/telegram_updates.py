@@ -1,0 +1,352 @@
+"""What reaches a Telegram bot and what people can press: updates, keyboards, answers.
+
+The rules and texts follow tdlib's telegram-bot-api server (Client.cpp) and tdlib itself; the
+HTTP surface that raises them as 400 Bad Request is tests/fakes/telegram.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from tests.fakes.html import utf16_len
+from tests.fakes.server import UpdateQueue, as_int
+
+# every kind an update can be, in the order getWebhookInfo lists them
+UPDATE_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+    "message_reaction",
+    "message_reaction_count",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "purchased_paid_media",
+)
+# what a bot gets until it asks otherwise, and after it asks for an empty list
+DEFAULT_ALLOWED = frozenset(UPDATE_KINDS) - {
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+}
+TRUE = (True, "true", "True", "1", 1)
+QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
+PERSON = (1001, "Alice")  # who writes in groups and presses buttons unless a test says otherwise
+MAX_CALLBACK_DATA = 64  # bytes
+# what an inline button may do besides opening a url or sending callback_data
+ACTIONS = (
+    *("callback_game", "pay", "switch_inline_query", "switch_inline_query_chosen_chat"),
+    *("switch_inline_query_current_chat", "login_url", "web_app", "copy_text"),
+)
+
+
+class Refused(ValueError):
+    """Telegram refuses the call with 400 and this description (after "Bad Request: ")."""
+
+
+# ---- updates
+
+
+class UpdateFeed:
+    """One bot's updates: the queue, which kinds it keeps (allowed_updates), what a poll
+    confirms, and the webhook that, once set, takes the place of getUpdates."""
+
+    def __init__(self) -> None:
+        self.queue = UpdateQueue()
+        self.allowed = DEFAULT_ALLOWED
+        self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        self._last_id = 0
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed, oldest first."""
+        return self.queue.pending
+
+    def add(self, update: dict[str, Any]) -> int:
+        """Queue an update; 0 when its kind is not allowed (Telegram drops it at once, for good)."""
+        kind = next(key for key in update if key != "update_id")
+        if kind not in self.allowed:
+            return 0
+        self._last_id = self.queue.add(update)
+        return self._last_id
+
+    def remember_allowed(self, raw: Any) -> None:
+        """Take allowed_updates from getUpdates or setWebhook: a list of names replaces the
+        setting (none known, or [], means the default); anything else leaves it as it was.
+        Updates already queued stay queued, as the Bot API documents."""
+        if not isinstance(raw, list) or not all(isinstance(kind, str) for kind in raw):
+            return
+        chosen = frozenset(kind.lower() for kind in raw) & frozenset(UPDATE_KINDS)
+        self.allowed = chosen or DEFAULT_ALLOWED
+
+    def allowed_names(self) -> list[str]:
+        """The allowed kinds in the Bot API's order."""
+        return [kind for kind in UPDATE_KINDS if kind in self.allowed]
+
+    def open_poll(self, offset: int) -> int:
+        """Confirm what `offset` confirms and start a poll; returns the poll's id.
+
+        offset > 0 forgets every update below it, unless it lies beyond the next update id
+        (then nothing is forgotten); offset < 0 keeps only the last -offset updates.
+        """
+        if offset < 0:
+            self.queue.pending = self.queue.pending[offset:]
+            offset = 0
+        elif offset > self._last_id + 1:
+            offset = 0
+        return self.queue.confirm(offset)
+
+    def set_webhook(self, params: dict[str, Any]) -> bool:
+        """setWebhook (and, without a url, deleteWebhook)."""
+        url = str(params.get("url") or "")
+        secret = str(params.get("secret_token") or "") if url else ""
+        check_secret_token(secret)
+        self.remember_allowed(params.get("allowed_updates"))
+        self.webhook_url, self.webhook_secret = url, secret or None
+        if params.get("drop_pending_updates") in TRUE:
+            self.queue.pending.clear()
+        return True
+
+    def delete_webhook(self, params: dict[str, Any]) -> bool:
+        """deleteWebhook: back to getUpdates; allowed_updates stay as they were."""
+        return self.set_webhook({"drop_pending_updates": params.get("drop_pending_updates")})
+
+    def webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        """getWebhookInfo; allowed_updates appear once they differ from the default."""
+        info: dict[str, Any] = {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.queue.pending),
+        }
+        if self.allowed != DEFAULT_ALLOWED:
+            info["allowed_updates"] = self.allowed_names()
+        return info
+
+
+def check_secret_token(token: str) -> None:
+    """setWebhook's secret_token: at most 256 of A-Z a-z 0-9 _ -."""
+    if len(token) > 256:
+        raise Refused("secret token is too long")
+    if not all(c.isascii() and (c.isalnum() or c in "_-") for c in token):
+        raise Refused("secret token contains unallowed characters")
+
+
+# ---- what people write
+
+
+def _is_word(char: str) -> bool:
+    return char == "_" or unicodedata.category(char)[0] in "LN"
+
+
+def _is_name(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+def _name_end(text: str, start: int) -> int:
+    end = start
+    while end < len(text) and _is_name(text[end]):
+        end += 1
+    return end
+
+
+def command_entities(text: str) -> list[dict[str, Any]]:
+    """The bot_command entities Telegram finds in a text: "/name" (1–64 of A-Z a-z 0-9 _) with an
+    optional "@botname" (3–32), not glued to a word, "/", "<" or ">" (tdlib's match_bot_commands).
+    """
+    entities: list[dict[str, Any]] = []
+    at = 0
+    while (slash := text.find("/", at)) != -1:
+        at = slash + 1
+        if slash and (_is_word(text[slash - 1]) or text[slash - 1] in "/<>"):
+            continue
+        end = at = _name_end(text, slash + 1)
+        if not 1 <= end - slash - 1 <= 64:
+            continue
+        if end < len(text) and text[end] == "@":
+            at = _name_end(text, end + 1)
+            if not 3 <= at - end - 1 <= 32:
+                continue
+            end = at
+        if end < len(text) and (_is_word(text[end]) or text[end] in "/<>"):
+            continue
+        entities.append(
+            {
+                "type": "bot_command",
+                "offset": utf16_len(text[:slash]),
+                "length": utf16_len(text[slash:end]),
+            }
+        )
+    return entities
+
+
+def person(
+    chat: dict[str, Any], user_id: int | None, first_name: str | None, username: str | None
+) -> dict[str, Any]:
+    """The User who acts in a chat (given as its JSON): in a private chat the chat's own user
+    (a private chat's id is its user's id); elsewhere user 1001 "Alice" unless told otherwise."""
+    if chat["type"] == "private":
+        if user_id not in (None, chat["id"]):
+            raise ValueError(f"only user {chat['id']} writes in the private chat {chat['id']}")
+        user_id, first_name = chat["id"], first_name or chat["first_name"]
+    user: dict[str, Any] = {
+        "id": user_id or PERSON[0],
+        "is_bot": False,
+        "first_name": first_name or PERSON[1],
+    }
+    if username:
+        user["username"] = username
+    return user
+
+
+def written_message(
+    message_id: int, chat: dict[str, Any], sender: dict[str, Any] | None, text: str, date: int
+) -> dict[str, Any]:
+    """A Message a person wrote; without a sender, a post the channel itself signs."""
+    if chat["type"] == "private" and sender is not None:  # the chat shows its user's names
+        chat = {**chat, **{k: v for k, v in sender.items() if k in ("first_name", "username")}}
+    message: dict[str, Any] = {"message_id": message_id, "date": date, "chat": chat, "text": text}
+    if sender is None:
+        message["sender_chat"] = chat
+    else:
+        message["from"] = sender
+    if entities := command_entities(text):
+        message["entities"] = entities
+    return message
+
+
+# ---- keyboards
+
+
+def markup_kind(markup: Any) -> str | None:
+    """What a valid reply_markup is once parsed, the way the Bot API decides; None for nothing."""
+    if not isinstance(markup, dict):
+        return None
+    if markup.get("keyboard"):
+        return "keyboard"
+    if markup.get("inline_keyboard"):
+        return "inline_keyboard"
+    if markup.get("remove_keyboard") or markup.get("hide_keyboard"):
+        return "remove_keyboard"
+    if markup.get("force_reply") or markup.get("force_reply_keyboard"):
+        return "force_reply"
+    return None
+
+
+def inline_rows(markup: Any) -> list[list[dict[str, Any]]]:
+    """The rows of inline buttons a message shows ([] when it has none)."""
+    if markup_kind(markup) != "inline_keyboard":
+        return []
+    return [list(row) for row in markup["inline_keyboard"]]
+
+
+def callback_data(markup: Any) -> set[str]:
+    """The data a press on one of the message's buttons can carry (a url wins over data)."""
+    buttons = itertools.chain.from_iterable(inline_rows(markup))
+    return {b["callback_data"] for b in buttons if not b.get("url") and b.get("callback_data")}
+
+
+def check_reply_markup(markup: Any, *, inline_only: bool) -> None:
+    """Refuse a reply_markup as the Bot API would; inline_only for edits and channel posts."""
+    if markup is None:
+        return
+    if isinstance(markup, str):  # a form field that did not decode as JSON
+        raise Refused("can't parse reply keyboard markup JSON object")
+    if not isinstance(markup, dict):
+        raise Refused("object expected as reply markup")
+    rows = markup.get("inline_keyboard")
+    rows = [] if rows is None else rows
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise Refused(
+            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+        )
+    for button in itertools.chain.from_iterable(rows):
+        _check_button(button)
+    if inline_only and markup_kind(markup) not in (None, "inline_keyboard"):
+        raise Refused("inline keyboard expected")
+    for data in callback_data(markup):
+        if len(data.encode()) > MAX_CALLBACK_DATA:
+            raise Refused("BUTTON_DATA_INVALID")
+
+
+def _check_button(button: Any) -> None:
+    prefix = "can't parse inline keyboard button: "
+    if not isinstance(button, dict):
+        raise Refused(prefix + "InlineKeyboardButton must be an Object")
+    if not isinstance(button.get("text"), str):
+        raise Refused(prefix + 'Can\'t find field "text"')
+    if button.get("url") or button.get("callback_data") or any(a in button for a in ACTIONS):
+        return
+    raise Refused(prefix + "Text buttons are unallowed in the inline keyboard")
+
+
+# ---- button presses
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """What the bot answered to a button press (answerCallbackQuery)."""
+
+    query_id: str
+    text: str | None
+    show_alert: bool
+    url: str | None
+    cache_time: int
+
+
+class CallbackQueries:
+    """Button presses the fake issued; each may be answered once, until it expires."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(4382000000000000001)
+        self._open: set[str] = set()
+        self.answers: list[CallbackAnswer] = []
+
+    def issue(self) -> str:
+        """A new query id (a string of digits, as Telegram's are)."""
+        query_id = str(next(self._ids))
+        self._open.add(query_id)
+        return query_id
+
+    def answer(self, params: dict[str, Any]) -> bool:
+        """answerCallbackQuery: record the answer; refuse an id never issued, already answered
+        or expired."""
+        text, url = params.get("text"), params.get("url")
+        answer = CallbackAnswer(
+            query_id=str(params.get("callback_query_id") or ""),
+            text=None if text is None else str(text),
+            show_alert=params.get("show_alert") in TRUE,
+            url=None if url is None else str(url),
+            cache_time=as_int(params.get("cache_time")),
+        )
+        if answer.query_id not in self._open:
+            raise Refused(QUERY_INVALID)
+        self._open.discard(answer.query_id)
+        self.answers.append(answer)
+        return True
+
+    def expire(self) -> None:
+        """Every unanswered query is now too old to answer."""
+        self._open.clear()
+
+
+def chat_instance(chat_id: int) -> str:
+    """The callback_query.chat_instance of a chat: one stable number per chat."""
+    return str(4000000000000000000 + chat_id * 7)

@@ -30,6 +30,7 @@ from tests.fakes.telegram_updates import (
     TRUE,
     CallbackAnswer,
     CallbackQueries,
+    CommandMenus,
     Refused,
     UpdateFeed,
     callback_data,
@@ -59,7 +60,7 @@ TERMINATED = (
 JSON_FIELDS = frozenset(
     {"reply_parameters", "reply_markup", "link_preview_options", "entities", "allowed_updates"}
     | {"disable_notification", "protect_content", "allow_sending_without_reply"}
-    | {"drop_pending_updates", "disable_web_page_preview", "show_alert"}
+    | {"drop_pending_updates", "disable_web_page_preview", "scope", "commands", "show_alert"}
 )
 
 
@@ -131,7 +132,7 @@ class ApiError(Exception):
 
 class FakeTelegram(RecordingServer):
     """Telegram Bot API at f"{api_url}<token>/<method>": chats, messages, keyboards, updates,
-    button presses, errors and rate limits."""
+    button presses, command menus, errors and rate limits."""
 
     def __init__(
         self,
@@ -150,6 +151,7 @@ class FakeTelegram(RecordingServer):
         self._synthetic_ids = itertools.count(-1001000000001, -1)
         self._feed = UpdateFeed()
         self._queries = CallbackQueries()
+        self._menus = CommandMenus(self._chat_of_scope)
         self._limits = MessageLimits(global_per_second, per_chat_per_second, group_per_minute)
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": self._get_me,
@@ -157,6 +159,9 @@ class FakeTelegram(RecordingServer):
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._queries.answer,
+            "setMyCommands": self._menus.set,
+            "getMyCommands": self._menus.get,
+            "deleteMyCommands": self._menus.delete,
             "pinChatMessage": self._pin_chat_message,
             "deleteMessage": self._delete_message,
             "setWebhook": self._feed.set_webhook,
@@ -257,6 +262,13 @@ class FakeTelegram(RecordingServer):
         """Every button press not answered yet is now too old to answer."""
         with self._lock:
             self._queries.expire()
+
+    def commands(
+        self, scope: dict[str, Any] | None = None, language_code: str = ""
+    ) -> list[dict[str, str]]:
+        """The command menu set for exactly this scope and language ([] when none is)."""
+        with self._lock:
+            return self._menus.get({"scope": scope, "language_code": language_code})
 
     @property
     def allowed_updates(self) -> list[str]:
@@ -538,6 +550,10 @@ class FakeTelegram(RecordingServer):
         except TextError as error:
             raise ApiError(400, f"Bad Request: {error}") from None
         return parse_mode, parsed
+
+    def _chat_of_scope(self, raw: Any) -> tuple[int, str]:
+        chat = self._chat({"chat_id": raw})
+        return chat.id, chat.kind
 
     def _replied_json(self, chat: _Chat, message_id: int) -> dict[str, Any]:
         """The message a new one replies to, nested one level deep as Telegram nests it."""

@@ -1,4 +1,4 @@
-"""What reaches a Telegram bot and what people can press: updates, keyboards, answers.
+"""What reaches a Telegram bot and what people can press: updates, commands, keyboards, answers.
 
 The rules and texts follow tdlib's telegram-bot-api server (Client.cpp) and tdlib itself; the
 HTTP surface that raises them as 400 Bad Request is tests/fakes/telegram.py.
@@ -7,7 +7,9 @@ HTTP surface that raises them as 400 Bad Request is tests/fakes/telegram.py.
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +52,14 @@ TRUE = (True, "true", "True", "1", 1)
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 PERSON = (1001, "Alice")  # who writes in groups and presses buttons unless a test says otherwise
 MAX_CALLBACK_DATA = 64  # bytes
+MAX_COMMANDS = 100
 # what an inline button may do besides opening a url or sending callback_data
 ACTIONS = (
     *("callback_game", "pay", "switch_inline_query", "switch_inline_query_chosen_chat"),
     *("switch_inline_query_current_chat", "login_url", "web_app", "copy_text"),
 )
+SCOPES_WITHOUT_CHAT = ("default", "all_private_chats", "all_group_chats", "all_chat_administrators")
+SCOPES_OF_A_CHAT = ("chat", "chat_administrators", "chat_member")
 
 
 class Refused(ValueError):
@@ -350,3 +355,140 @@ class CallbackQueries:
 def chat_instance(chat_id: int) -> str:
     """The callback_query.chat_instance of a chat: one stable number per chat."""
     return str(4000000000000000000 + chat_id * 7)
+
+
+# ---- command menus
+
+
+class CommandMenus:
+    """The bot's command lists, one per (scope, language): setMyCommands and its kin.
+
+    `chat` resolves a scope's chat_id to (id, kind), refusing as the API does (chat not found).
+    A menu is read back for exactly the scope and language it was set for, as getMyCommands is.
+    """
+
+    def __init__(self, chat: Callable[[Any], tuple[int, str]]) -> None:
+        self._chat = chat
+        self._menus: dict[tuple[tuple[Any, ...], str], list[dict[str, str]]] = {}
+
+    def set(self, params: dict[str, Any]) -> bool:
+        """setMyCommands; an empty list deletes the menu."""
+        pairs = read_commands(params.get("commands"))
+        key = self.key(params)
+        commands = check_commands(pairs)
+        if commands:
+            self._menus[key] = commands
+        else:
+            self._menus.pop(key, None)
+        return True
+
+    def get(self, params: dict[str, Any]) -> list[dict[str, str]]:
+        """getMyCommands: [] when no menu is set for the scope and language."""
+        return [dict(command) for command in self._menus.get(self.key(params), [])]
+
+    def delete(self, params: dict[str, Any]) -> bool:
+        """deleteMyCommands."""
+        self._menus.pop(self.key(params), None)
+        return True
+
+    def key(self, params: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+        """Where a menu is kept: the scope, its chat as an id, and the language."""
+        scope = read_scope(params.get("scope"))
+        key: tuple[Any, ...] = (scope.kind,)
+        if scope.chat is not None:
+            chat_id, kind = self._chat(scope.chat)
+            if kind == "private" and scope.kind != "chat":
+                raise Refused("can't use specified scope in private chats")
+            if kind == "channel":
+                raise Refused("can't change commands in channel chats")
+            key = (scope.kind, chat_id, scope.user_id) if scope.user_id else (scope.kind, chat_id)
+        language = str(params.get("language_code") or "")
+        check_language(language)
+        return key, language
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A BotCommandScope as parsed; `chat` is the chat_id as given, for the caller to resolve."""
+
+    kind: str
+    chat: int | str | None = None
+    user_id: int | None = None
+
+
+def read_scope(raw: Any) -> Scope:
+    """The scope parameter of the *MyCommands methods (absent: the default scope)."""
+    if raw is None or raw == "":
+        return Scope("default")
+    if isinstance(raw, str):  # a form field that did not decode as JSON
+        raise Refused("can't parse BotCommandScope JSON object")
+    prefix = "can't parse BotCommandScope: "
+    if not isinstance(raw, dict):
+        raise Refused(prefix + "BotCommandScope must be an Object")
+    kind = str(_field(raw, "type", prefix))
+    if kind in SCOPES_WITHOUT_CHAT:
+        return Scope(kind)
+    if kind not in SCOPES_OF_A_CHAT:
+        raise Refused(prefix + "Unsupported type specified")
+    chat = _field(raw, "chat_id", prefix)
+    if chat == "":
+        raise Refused(prefix + "Empty chat_id specified")
+    if kind != "chat_member":
+        return Scope(kind, chat)
+    user_id = as_int(_field(raw, "user_id", prefix))
+    if user_id <= 0:
+        raise Refused(prefix + "Invalid user_id specified")
+    return Scope(kind, chat, user_id)
+
+
+def read_commands(raw: Any) -> list[tuple[str, str]]:
+    """setMyCommands' commands parameter as (command, description) pairs, not yet checked."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        raise Refused("can't parse commands JSON object")
+    if not isinstance(raw, list):
+        raise Refused("expected an Array of BotCommand")
+    prefix = "can't parse BotCommand: "
+    pairs = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise Refused(prefix + "expected an Object")
+        command, description = _field(item, "command", prefix), _field(item, "description", prefix)
+        pairs.append((str(command), str(description)))
+    return pairs
+
+
+def check_commands(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """The commands as Telegram stores them (trimmed, without a leading "/"), or refused: first
+    tdlib's checks of every command, then the server's."""
+    commands = []
+    for raw_command, raw_description in pairs:
+        command = raw_command.strip().removeprefix("/")
+        if not command:
+            raise Refused("command must be non-empty")
+        if len(command) > 32:
+            raise Refused("command length must not exceed 32")
+        description = raw_description.strip()
+        if not description:
+            raise Refused("command description must be non-empty")
+        if len(description) > 256:
+            raise Refused("command description length must not exceed 256")
+        commands.append({"command": command, "description": description})
+    if len(commands) > MAX_COMMANDS:
+        raise Refused("BOT_COMMANDS_TOO_MUCH")
+    if not all(re.fullmatch("[a-z0-9_]+", c["command"]) for c in commands):
+        raise Refused("BOT_COMMAND_INVALID")
+    return commands
+
+
+def check_language(code: str) -> None:
+    """language_code of a command menu: empty (every language) or two lowercase letters."""
+    if code and not re.fullmatch("[a-z]{2}", code):
+        raise Refused("invalid language code specified")
+
+
+def _field(obj: dict[str, Any], name: str, prefix: str) -> Any:
+    if name not in obj:
+        raise Refused(f'{prefix}Can\'t find field "{name}"')
+    return obj[name]

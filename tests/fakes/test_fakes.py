@@ -884,6 +884,111 @@ def test_keyboards_telegram_accepts(tg: FakeTelegram, manual: ManualClock) -> No
     assert tg.messages(PRIVATE)[0].reply_markup == {"remove_keyboard": True}
 
 
+# ---- Telegram: command menus
+
+HELP = telegram.BotCommand("help", "What Herald can do")
+INCIDENT = telegram.BotCommand("incident", "Open, update or resolve an incident")
+
+
+def test_command_menus_per_scope_and_language(tg: FakeTelegram) -> None:
+    group = telegram.BotCommandScopeChat(GROUP)
+    admins = telegram.BotCommandScopeChatAdministrators(GROUP)
+    member = telegram.BotCommandScopeChatMember(GROUP, 7)
+
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            assert await b.get_my_commands() == ()
+            assert await b.set_my_commands([HELP])
+            assert await b.set_my_commands(
+                [("/incident ", " Apri un incidente ")], language_code="it"
+            )
+            assert await b.set_my_commands([HELP, INCIDENT], scope=group)
+            assert await b.set_my_commands([INCIDENT], scope=admins)
+            assert await b.set_my_commands([INCIDENT], scope=member)
+            assert await b.set_my_commands([HELP], scope=telegram.BotCommandScopeChat(PRIVATE))
+            assert await b.get_my_commands() == (HELP,)
+            [italian] = await b.get_my_commands(language_code="it")
+            assert (italian.command, italian.description) == ("incident", "Apri un incidente")
+            assert await b.get_my_commands(scope=group) == (HELP, INCIDENT)
+            assert await b.get_my_commands(scope=telegram.BotCommandScopeAllGroupChats()) == ()
+            assert await b.delete_my_commands(scope=admins)
+            assert await b.get_my_commands(scope=admins) == ()
+            assert await b.set_my_commands([], scope=group)  # an empty list deletes too
+            assert await b.get_my_commands(scope=group) == ()
+
+    run(scenario())
+    assert tg.commands() == [{"command": "help", "description": "What Herald can do"}]
+    assert tg.commands(language_code="it")[0]["command"] == "incident"
+    member_scope = {"type": "chat_member", "chat_id": GROUP, "user_id": 7}
+    assert [c["command"] for c in tg.commands(member_scope)] == ["incident"]
+    assert tg.commands({"type": "all_private_chats"}) == []
+    assert tg.commands({"type": "chat", "chat_id": PRIVATE}) == [HELP.to_dict()]
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"commands": [{"command": "Incident", "description": "x"}]}, "BOT_COMMAND_INVALID"),
+        ({"commands": [{"command": "open-incident", "description": "x"}]}, "BOT_COMMAND_INVALID"),
+        (
+            {"commands": [{"command": "x" * 33, "description": "x"}]},
+            "command length must not exceed 32",
+        ),
+        ({"commands": [{"command": "/", "description": "x"}]}, "command must be non-empty"),
+        (
+            {"commands": [{"command": "help", "description": " "}]},
+            "command description must be non-empty",
+        ),
+        (
+            {"commands": [{"command": "help", "description": "x" * 257}]},
+            "command description length must not exceed 256",
+        ),
+        (
+            {"commands": [{"command": f"c{n}", "description": "x"} for n in range(101)]},
+            "BOT_COMMANDS_TOO_MUCH",
+        ),
+        (
+            {"commands": [{"command": "help"}]},
+            "can't parse BotCommand: Can't find field \"description\"",
+        ),
+        (
+            {"scope": {"type": "everyone"}},
+            "can't parse BotCommandScope: Unsupported type specified",
+        ),
+        ({"scope": {"type": "chat", "chat_id": -555}}, "chat not found"),
+        (
+            {"scope": {"type": "chat_member", "chat_id": GROUP, "user_id": 0}},
+            "can't parse BotCommandScope: Invalid user_id specified",
+        ),
+        (
+            {"scope": {"type": "chat_administrators", "chat_id": PRIVATE}},
+            "can't use specified scope in private chats",
+        ),
+        ({"scope": {"type": "chat", "chat_id": CHANNEL}}, "can't change commands in channel chats"),
+        ({"language_code": "EN"}, "invalid language code specified"),
+        ({"language_code": "ita"}, "invalid language code specified"),
+    ],
+)
+def test_command_menus_telegram_refuses(
+    tg: FakeTelegram, params: dict[str, Any], description: str
+) -> None:
+    body = {"commands": [HELP.to_dict()], **params}
+    raw = raw_call(tg, "setMyCommands", **body)
+    assert (raw["error_code"], raw["description"]) == (400, f"Bad Request: {description}")
+    assert tg.commands() == []
+
+
+def test_refused_commands_through_the_client(tg: FakeTelegram) -> None:
+    async def scenario() -> None:
+        async with bot(tg) as b:
+            with pytest.raises(BadRequest, match="Bot_command_invalid"):
+                await b.set_my_commands([("Incident", "Open an incident")])
+            with pytest.raises(BadRequest, match="Chat not found"):
+                await b.get_my_commands(scope=telegram.BotCommandScopeChat(-555))
+
+    run(scenario())
+
+
 # ---- Slack
 
 

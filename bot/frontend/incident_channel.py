@@ -54,4 +54,5 @@ def _ensure(
                 channel.id,
             )
         else:
-            log.info("%s incident channel %s (channel #%s)", platform.value, address, channel.id)
+            name = platform.value.capitalize()
+            log.info("%s incident channel %s (channel #%s)", name, address, channel.id)

@@ -270,6 +270,11 @@ class FakeTelegram(RecordingServer):
         with self._lock:
             return self._menus.get({"scope": scope, "language_code": language_code})
 
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """The updates no getUpdates has confirmed yet, oldest first."""
+        with self._lock:
+            return list(self._feed.pending)
+
     @property
     def allowed_updates(self) -> list[str]:
         """The update kinds the bot now receives, as it last asked (getUpdates or setWebhook)."""
@@ -292,6 +297,7 @@ class FakeTelegram(RecordingServer):
         user_id: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
+        language_code: str | None = None,
         reply_to: int | None = None,
         date: int | None = None,
     ) -> dict[str, Any]:
@@ -299,14 +305,15 @@ class FakeTelegram(RecordingServer):
 
         The text gets the bot_command entities Telegram finds ("/incident@herald_test_bot open").
         In a private chat the writer is the chat's user (chat id = user id); in groups it is
-        user 1001 "Alice" unless given; channel posts have a sender_chat instead. `reply_to`
+        user 1001 "Alice" unless given (language_code: the writer's app language); channel
+        posts have a sender_chat instead. `reply_to`
         nests that message (the bot's or a person's) as reply_to_message; `date` is unix time.
         """
         with self._lock:
             chat = self._chat_for_test(chat_id)
             sender = None
             if chat.kind != "channel":
-                sender = person(chat.as_json(), user_id, first_name, username)
+                sender = person(chat.as_json(), user_id, first_name, username, language_code)
             elif user_id is not None or username is not None:
                 raise ValueError("a channel post has no sender; leave user_id and username out")
             when = int(time.time()) if date is None else date
@@ -327,6 +334,7 @@ class FakeTelegram(RecordingServer):
         user_id: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
+        language_code: str | None = None,
     ) -> dict[str, Any]:
         """Someone taps the inline button carrying `data` under a bot message; returns the
         update (update_id 0 if allowed_updates drops it). The presser defaults as in
@@ -340,7 +348,7 @@ class FakeTelegram(RecordingServer):
                 raise ValueError(f"message {message_id} has no button with callback_data {data!r}")
             query = {
                 "id": self._queries.issue(),
-                "from": person(chat.as_json(), user_id, first_name, username),
+                "from": person(chat.as_json(), user_id, first_name, username, language_code),
                 "message": self._message_json(chat, message),
                 "chat_instance": chat_instance(chat.id),
                 "data": data,

@@ -203,10 +203,15 @@ def command_entities(text: str) -> list[dict[str, Any]]:
 
 
 def person(
-    chat: dict[str, Any], user_id: int | None, first_name: str | None, username: str | None
+    chat: dict[str, Any],
+    user_id: int | None,
+    first_name: str | None,
+    username: str | None,
+    language_code: str | None = None,
 ) -> dict[str, Any]:
     """The User who acts in a chat (given as its JSON): in a private chat the chat's own user
-    (a private chat's id is its user's id); elsewhere user 1001 "Alice" unless told otherwise."""
+    (a private chat's id is its user's id); elsewhere user 1001 "Alice" unless told otherwise.
+    language_code is the user's app language, which Telegram passes on (e.g. "it")."""
     if chat["type"] == "private":
         if user_id not in (None, chat["id"]):
             raise ValueError(f"only user {chat['id']} writes in the private chat {chat['id']}")
@@ -218,6 +223,8 @@ def person(
     }
     if username:
         user["username"] = username
+    if language_code:
+        user["language_code"] = language_code
     return user
 
 

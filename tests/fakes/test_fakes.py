@@ -567,6 +567,7 @@ def test_offsets_confirm_for_good(tg: FakeTelegram) -> None:
             return [u.update_id for u in await b.get_updates(**kwargs)]
 
     assert run(ids_after(offset=ids[1])) == ids[1:]
+    assert [u["update_id"] for u in tg.pending_updates()] == ids[1:]
     assert run(ids_after(offset=ids[0])) == ids[1:]  # confirmed updates never come back
     assert run(ids_after(offset=ids[-1] + 5)) == ids[1:]  # an offset beyond confirms nothing
     assert run(ids_after(limit=2)) == ids[1:3]
@@ -714,12 +715,15 @@ def test_a_reply_to_a_force_reply_prompt_in_a_private_chat(
 
 
 def test_who_writes_where(tg: FakeTelegram) -> None:
-    group = tg.add_user_message(GROUP, "hi", user_id=7, first_name="Bob", username="bob")
+    group = tg.add_user_message(
+        GROUP, "hi", user_id=7, first_name="Bob", username="bob", language_code="it"
+    )
     assert group["message"]["from"] == {
         "id": 7,
         "is_bot": False,
         "first_name": "Bob",
         "username": "bob",
+        "language_code": "it",
     }
     assert tg.add_user_message(GROUP, "hi")["message"]["from"]["id"] == 1001
     private = tg.add_user_message(PRIVATE, "hi")["message"]
@@ -744,7 +748,9 @@ def test_a_button_press_and_its_answer(tg: FakeTelegram) -> None:
         async with bot(tg) as b:
             sent = await b.send_message(GROUP, "#12 Mail down", reply_markup=keyboard(12))
             assert sent.reply_markup == keyboard(12)
-            pressed = tg.add_callback_query(GROUP, sent.message_id, "ack:12", user_id=7)
+            pressed = tg.add_callback_query(
+                GROUP, sent.message_id, "ack:12", user_id=7, language_code="it"
+            )
             [update] = await b.get_updates()
             query = update.callback_query
             assert query is not None
@@ -759,6 +765,7 @@ def test_a_button_press_and_its_answer(tg: FakeTelegram) -> None:
             assert isinstance(query.message, telegram.Message)
             assert query.message.reply_markup == keyboard(12)
             assert query.chat_instance
+            assert query.from_user.language_code == "it"
             assert await query.answer("Acknowledged", show_alert=True)
             with pytest.raises(BadRequest, match="Query is too old"):
                 await query.answer("twice")

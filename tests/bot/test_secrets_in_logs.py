@@ -33,6 +33,7 @@ SLACK_APP_TOKEN = "xapp-1-A111-222-secretSlackAppToken"
 SIGNING_SECRET = "secret-signing-8f3a9c1e"
 METRICS_TOKEN = "secret-metrics-token-42x"
 WEBHOOK_SECRET = "whsec-secret-receiver-5150"
+TELEGRAM_SECRET = "tg_secret-webhook-7781"
 DB_PASSWORD = "secret-db-p@ss:w/rd"
 SECRETS = (
     TELEGRAM_TOKEN,
@@ -42,9 +43,11 @@ SECRETS = (
     SIGNING_SECRET,
     METRICS_TOKEN,
     WEBHOOK_SECRET,
+    TELEGRAM_SECRET,
     DB_PASSWORD,
 )
 CHANNEL, BLOCKED, CUSTOMERS, GONE = -1001, -1002, "C0CUSTOMERS", "C0ARCHIVED"
+OPS, RESPONDER = -1009, 4242
 
 
 def _forms(secret: str) -> set[str]:
@@ -141,12 +144,29 @@ def _exercise(
             assert (
                 httpx.post(f"{base}/slack/events", content=body, headers=forged).status_code == 401
             )
+            update = telegram.add_user_message(OPS, "/incident list", user_id=RESPONDER)
+            pushed = json.dumps(update).encode()
+            wrong = {"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"}
+            assert (
+                httpx.post(f"{base}/telegram/webhook", content=pushed, headers=wrong).status_code
+                == 403
+            )
+            right = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+            _until(
+                lambda: (
+                    httpx.post(
+                        f"{base}/telegram/webhook", content=pushed, headers=right
+                    ).status_code
+                    == 200
+                )
+            )
             assert httpx.get(f"{base}/metrics").status_code == 401
             bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
             assert httpx.get(f"{base}/metrics", headers=bearer).status_code == 200
             _until(
                 lambda: (
                     len(telegram.messages(CHANNEL)) == 3
+                    and len(telegram.messages(OPS)) >= 1
                     and len(slack.messages(CUSTOMERS)) == 3
                     and len(hooks.received) >= 5
                 )
@@ -171,6 +191,7 @@ def test_no_secret_reaches_the_log(tmp_path: Path, level: str) -> None:
     ):
         telegram.add_chat(CHANNEL, "channel")
         telegram.add_chat(BLOCKED, "channel")
+        telegram.add_chat(OPS, "supergroup")
         for channel in (CUSTOMERS, GONE):
             slack.add_channel(channel)
         slack.add_user("U0ALICE", "alice")
@@ -179,6 +200,9 @@ def test_no_secret_reaches_the_log(tmp_path: Path, level: str) -> None:
             PORT=str(free_port()),
             TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
             TELEGRAM_API_URL=telegram.api_url,
+            TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
+            TELEGRAM_OPS_CHATS=str(OPS),
+            TELEGRAM_RESPONDERS=str(RESPONDER),
             SLACK_BOT_TOKEN=SLACK_BOT_TOKEN,
             SLACK_APP_TOKEN=SLACK_APP_TOKEN,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ class WebhookRun(Run):
 
     rate: float | None = None  # None: the closed-loop burst
     posted: list[tuple[int, float]] = field(default_factory=list)  # message_id, monotonic
+    why: Counter[str] = field(default_factory=Counter)  # failures by status or exception
     replies: list[float] = field(default_factory=list)
 
     def row(self) -> str:
@@ -210,14 +212,16 @@ async def _send(
     started = time.monotonic()
     try:
         response = await client.post(url, content=body, headers=HEADERS)
-    except httpx.HTTPError:
+    except httpx.HTTPError as error:
         run.failures += 1
+        run.why[type(error).__name__] += 1
         return
     if response.status_code == 200:
         run.latencies.append(time.monotonic() - started)
         run.posted.append((message_id, started))
     else:
         run.failures += 1
+        run.why[f"HTTP {response.status_code}"] += 1
 
 
 async def paced(url: str, updates: Updates, target: str, rate: float, seconds: float) -> WebhookRun:
@@ -506,6 +510,11 @@ def report(outcomes: dict[str, Outcome]) -> None:
     for outcome in outcomes.values():
         for run in outcome.runs:
             print(run.row())
+    for outcome in outcomes.values():
+        for run in outcome.runs:
+            if run.why:
+                kinds = ", ".join(f"{kind} ×{count}" for kind, count in run.why.most_common())
+                print(f"failed, {run.target} at {run.phase}: {kinds}")
     herald, bare = outcomes.get(HERALD), outcomes.get(BARE)
     if herald is not None:
         print(

@@ -31,6 +31,7 @@ from bot.frontend.runner import CommandRunner, Person
 from bot.telegram import buttons
 from bot.telegram.access import ChatPlaces, Place, TelegramResponders, person_of
 from bot.telegram.replies import (
+    pack,
     refusal_html,
     reply_html,
     stale_text,
@@ -453,8 +454,10 @@ def _help_pieces(user: User) -> list[str]:
         "and the CLI)\n/summary [today|week|month] — the numbers of a period\n"
         "/status — what customers see now\n/help — this text"
     )
-    return [
-        f"<pre>{escape(overview(), quote=False)}</pre>",
-        escape(commands, quote=False),
-        f"Your Telegram id: <code>{user.id}</code>",
-    ]
+    return pack(
+        [
+            f"<pre>{escape(overview(), quote=False)}</pre>",
+            escape(commands, quote=False),
+            f"Your Telegram id: <code>{user.id}</code>",
+        ]
+    )

@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,7 +71,28 @@ class UpdateIntake:
 
     def run(self, update: Update) -> None:
         """Handle a claimed update in the background; the caller goes on at once."""
-        task = asyncio.create_task(self.application.process_update(update))
+        self._track(self.application.process_update(update))
+
+    def take(self, update: Update) -> None:
+        """Claim and handle a pushed update in the background; the caller answers at once."""
+        self._track(self._claim_and_run(update))
+
+    async def _claim_and_run(self, update: Update) -> None:
+        try:
+            first = await self.claim(update.update_id)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            # Telegram already has its 200. Run it anyway: a command then gets the usual
+            # "the database did not answer" reply instead of vanishing, and `open` by the
+            # same person is itself deduplicated should the claim have been saved after all.
+            log.warning(
+                "Telegram update %s not claimed (%s)", update.update_id, type(error).__name__
+            )
+            first = True
+        if first:
+            await self.application.process_update(update)
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -90,7 +111,7 @@ class TelegramWebhook:
         self.ready = ready
 
     async def handle(self, request: Request) -> Response:
-        """403 without the right secret; 200 once the update is claimed (or was before)."""
+        """403 without the right secret, 400 for what is not an update, else 200 at once."""
         given = request.headers.get(SECRET_HEADER, "").encode("latin-1", "replace")
         if not hmac.compare_digest(given, self.secret):
             return Response("forbidden", status_code=403, media_type="text/plain")

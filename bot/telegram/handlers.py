@@ -201,17 +201,23 @@ class TelegramHandlers:
             if not isinstance(result, Refusal):
                 await self._tell(message, result, v.ShowIncident(press.incident_id))
             return
-        if press.action == buttons.CANCEL:
-            await _answer_query(query, "Not resolved.")
-            await self._edit(message, "Not resolved.")
-            return
         if not await self.responders.includes(person.user_id):
-            await self._refuse_change(person, v.ResolveIncident(press.incident_id))
+            # Cancel too: it takes away a responder's pending confirmation.
+            attempted: v.Command = (
+                v.PostUpdate(press.incident_id, "")
+                if press.action == buttons.UPDATE
+                else v.ResolveIncident(press.incident_id)
+            )
+            await self._refuse_change(person, attempted)
             await _answer_query(
                 query,
                 "Only responders can change incidents; "
                 + self.responders.grant_hint(person.user_id),
             )
+            return
+        if press.action == buttons.CANCEL:
+            await _answer_query(query, "Not resolved.")
+            await self._edit(message, "Not resolved.")
             return
         brief = await self._brief(query, person, press.incident_id)
         if brief is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from storage.models import IncidentStatus
 from tests.fakes.telegram import Message
 from tests.telegram.helpers import (
@@ -125,6 +127,14 @@ def test_cancel_leaves_the_incident_open(world: TelegramWorld) -> None:
     assert world.incidents()[0].status == IncidentStatus.INVESTIGATING
 
 
+def test_a_non_responder_cannot_cancel_a_responders_confirmation(world: TelegramWorld) -> None:
+    question = asked_to_confirm(world, opened(world))
+    assert pressed(world, question, "Cancel", user=BOB).startswith("Only responders")
+    [unchanged] = [m for m in world.fake.messages(OPS) if m.message_id == question.message_id]
+    assert button_labels(unchanged) == ["Yes, resolve INC-1", "Cancel"]
+    assert pressed(world, question, "Yes") == "INC-1 resolved."
+
+
 def test_a_press_on_a_resolved_incident_gets_a_short_reason(world: TelegramWorld) -> None:
     answer = opened(world)
     question = asked_to_confirm(world, answer)
@@ -144,9 +154,11 @@ def test_a_non_responders_press_is_refused_and_audited(world: TelegramWorld) -> 
         assert str(BOB) in text
     assert len(world.fake.messages(OPS)) == 1
     assert world.incidents()[0].status == IncidentStatus.INVESTIGATING
-    assert [(e.actor, e.front_end) for e in world.refusals()] == [
-        (f"telegram:{BOB} (Bob)", "telegram")
+    assert [(e.actor, e.front_end, e.incident_id) for e in world.refusals()] == [
+        (f"telegram:{BOB} (Bob)", "telegram", 1)
     ] * 2
+    commands = [json.loads(e.detail)["command"] for e in world.refusals()]
+    assert commands == ["ResolveIncident", "PostUpdate"]
 
 
 def test_resolve_on_a_maintenance_points_to_the_command(world: TelegramWorld) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy.exc
 
 from bot.frontend.runner import CommandRunner, Person
 from commands import verbs as v
-from commands.context import Reply
+from commands.context import Context, Reply
 from commands.dispatch import execute
 from commands.errors import HeraldError, NotAllowed, UsageError
 from commands.queries import SummaryView, summary_view
@@ -80,22 +80,16 @@ async def answer(
 ) -> Answer:
     """Run a parsed command for a person and say what came of it; never raises."""
     changing = v.changes_state(command)
-    try:
+
+    def work(ctx: Context) -> Reply | SummaryView:
+        # A summary is a view each front-end lays out its own way, not a line of text.
         if isinstance(command, v.Summarize):
-            summarize = command
-            return await runner.run(
-                person,
-                lambda ctx: summary_view(summarize, ctx),
-                changing=False,
-                started=started,
-                when_slow=when_slow,
-            )
+            return summary_view(command, ctx)
+        return execute(command, ctx)
+
+    try:
         return await runner.run(
-            person,
-            lambda ctx: execute(command, ctx),
-            changing=changing,
-            started=started,
-            when_slow=when_slow,
+            person, work, changing=changing, started=started, when_slow=when_slow
         )
     except Exception as error:
         return refusal_of(error, changing=changing, front_end=person.front_end)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.database import Database
+from bot.settings import Settings
 from commands.context import Actor, Context
 from storage.models import Channel
 
@@ -167,3 +169,31 @@ def context_factory(
         )
 
     return build
+
+
+def command_runner(
+    settings: Settings,
+    database: Database,
+    responders: Responders,
+    *,
+    deadline: float,
+    clock: Callable[[], datetime],
+    monotonic: Callable[[], float] = time.monotonic,
+    changed: Callable[[], None] | None = None,
+) -> CommandRunner:
+    """A front-end's runner on this database, zone and clock; `changed` wakes a worker."""
+    from bot.delivery.probe import probe_for
+
+    return CommandRunner(
+        zone_context=context_factory(
+            sessions=database.sessions,
+            zone=settings.zone,
+            locale=settings.locale,
+            clock=clock,
+            probe=probe_for(settings),
+            changed=changed,
+        ),
+        responders=responders,
+        deadline=deadline,
+        monotonic=monotonic,
+    )

@@ -16,9 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.database import Database
-from bot.delivery.probe import probe_for
 from bot.frontend.incident_channel import ensure_incident_channel as ensure_channel
-from bot.frontend.runner import CommandRunner, context_factory
+from bot.frontend.runner import command_runner
 from bot.settings import Settings
 from bot.slack.endpoint import SlackEndpoint
 from bot.slack.handlers import SlackHandlers, register
@@ -127,18 +126,14 @@ def build_slack(
     )
     responders = Responders(settings.slack_responders, http, clock=monotonic)
     handlers = SlackHandlers(
-        runner=CommandRunner(
-            zone_context=context_factory(
-                sessions=database.sessions,
-                zone=settings.zone,
-                locale=settings.locale,
-                clock=clock,
-                probe=probe_for(settings),
-                changed=changed,
-            ),
-            responders=responders,
-            monotonic=monotonic,
+        runner=command_runner(
+            settings,
+            database,
+            responders,
             deadline=deadline,
+            clock=clock,
+            monotonic=monotonic,
+            changed=changed,
         ),
         http=http,
         responders=responders,

@@ -30,10 +30,9 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.database import Database
-from bot.delivery.probe import probe_for
 from bot.delivery.telegram import chat_id
 from bot.frontend.incident_channel import ensure_incident_channel
-from bot.frontend.runner import CommandRunner, context_factory
+from bot.frontend.runner import command_runner
 from bot.settings import Settings
 from bot.telegram.access import ChatPlaces, TelegramResponders
 from bot.telegram.handlers import TelegramHandlers
@@ -189,18 +188,14 @@ def build_telegram(
         .build()
     )
     responders = TelegramResponders(settings.telegram_responders)
-    runner = CommandRunner(
-        zone_context=context_factory(
-            sessions=database.sessions,
-            zone=settings.zone,
-            locale=settings.locale,
-            clock=clock,
-            probe=probe_for(settings),
-            changed=changed,
-        ),
-        responders=responders,
+    runner = command_runner(
+        settings,
+        database,
+        responders,
         deadline=NO_DEADLINE,
+        clock=clock,
         monotonic=monotonic,
+        changed=changed,
     )
     handlers = TelegramHandlers(
         bot=application.bot,

@@ -244,6 +244,12 @@ class HandledRequest(SQLModel, table=True):
     source: str = Field(max_length=40, primary_key=True)
     key: str = Field(max_length=120, primary_key=True)
     handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # Set once the request has been run and answered; a claim left unfinished belongs to
+    # a process that died, and its author is told to check before sending it again.
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Where to tell them: the chat and the message that carried the request.
+    reply_chat: int | None = Field(default=None, sa_type=sa.BigInteger)
+    reply_to: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class Cursor(SQLModel, table=True):

@@ -18,14 +18,25 @@ def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqli
     return sqlite.insert(model)
 
 
-def claim_request(*, session: Session, source: str, key: str, now: datetime) -> bool:
-    """True the first time (source, key) is claimed; False for a retry or another process's copy."""
+def claim_request(
+    *,
+    session: Session,
+    source: str,
+    key: str,
+    now: datetime,
+    reply_chat: int | None = None,
+    reply_to: int | None = None,
+) -> bool:
+    """True the first time (source, key) is claimed; False for a retry or another process's copy.
+
+    `reply_chat` and `reply_to` say where to tell the author if the claim is never finished.
+    """
     # ON CONFLICT DO NOTHING: a concurrent duplicate waits for the first claim and then
     # inserts nothing, instead of raising and aborting the caller's transaction. SQLAlchemy
     # keeps an INSERT's rowcount only when asked (psycopg's reads -1 once the cursor closes).
     statement = (
         _insert(session, HandledRequest)
-        .values(source=source, key=key, handled_at=now)
+        .values(source=source, key=key, handled_at=now, reply_chat=reply_chat, reply_to=reply_to)
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)
     )
@@ -55,3 +66,39 @@ def advance_cursor(*, session: Session, name: str, position: int, now: datetime)
         where=col(Cursor.position) < insert.excluded.position,
     )
     session.connection().execute(statement)
+
+
+def finish_request(*, session: Session, source: str, key: str, now: datetime) -> None:
+    """Mark a claimed request as run and answered."""
+    session.connection().execute(
+        sa.update(HandledRequest)
+        .where(col(HandledRequest.source) == source, col(HandledRequest.key) == key)
+        .where(col(HandledRequest.finished_at).is_(None))
+        .values(finished_at=now)
+    )
+
+
+def take_unfinished_requests(
+    *, session: Session, source: str, before: datetime, now: datetime
+) -> list[HandledRequest]:
+    """Claims of `source` made before `before` and never finished, each marked finished now;
+    of two processes sweeping at once, each gets a claim at most once."""
+    stale = session.exec(
+        select(HandledRequest)
+        .where(HandledRequest.source == source)
+        .where(col(HandledRequest.finished_at).is_(None))
+        .where(col(HandledRequest.handled_at) < before)
+        .order_by(col(HandledRequest.handled_at))
+        .limit(100)
+    ).all()
+    taken = []
+    for request in stale:
+        result = session.connection().execute(
+            sa.update(HandledRequest)
+            .where(col(HandledRequest.source) == source, col(HandledRequest.key) == request.key)
+            .where(col(HandledRequest.finished_at).is_(None))
+            .values(finished_at=now)
+        )
+        if result.rowcount == 1:
+            taken.append(request)
+    return taken

@@ -37,6 +37,7 @@ from bot.telegram.replies import (
     stale_text,
     status_html,
     summary_html,
+    unfinished_text,
 )
 from commands import verbs as v
 from commands.current_status import current_status
@@ -320,7 +321,7 @@ class TelegramHandlers:
             log.info(
                 "command from %s sent at %s not run: too old", message.from_user.id, message.date
             )
-            await self._say(message, [escape(stale_text(message.date, self.zone))])
+            await self._say(message, [escape(stale_text(message.date, self.zone, self.clock()))])
             return None
         return message
 
@@ -418,6 +419,14 @@ class TelegramHandlers:
             )
 
         await _patiently(edit, f"edit in chat {message.chat_id}")
+
+    async def tell_unfinished(
+        self, chat_id: int | None, message_id: int | None, received_at: datetime
+    ) -> None:
+        """Tell the author of a command a process died running that it may not have run."""
+        if chat_id is not None:
+            text = escape(unfinished_text(received_at, self.zone, self.clock()), quote=False)
+            await self._send(chat_id, [text], reply_to=message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything a listener let through: logged with an id, answered with an apology."""

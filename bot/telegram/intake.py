@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,10 +15,18 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application
 
-from storage.requests import advance_cursor, claim_request, forget_requests, get_cursor
+from storage.models import HandledRequest
+from storage.requests import (
+    advance_cursor,
+    claim_request,
+    finish_request,
+    forget_requests,
+    get_cursor,
+    take_unfinished_requests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +34,19 @@ SOURCE = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 # Telegram keeps an update for 24 hours; a claim outlives any redelivery of it.
 REMEMBER = timedelta(hours=48)
+# A claim still unfinished after this long belongs to a process that died while running it.
+ORPHAN_AGE = timedelta(minutes=5)
+
+
+def reply_point(update: Update) -> tuple[int | None, int | None]:
+    """The chat and message an answer about this update goes to, if any."""
+    message = update.message
+    if message is None and update.callback_query is not None:
+        found = update.callback_query.message
+        message = found if isinstance(found, Message) else None
+    if message is None:
+        return None, None
+    return message.chat_id, message.message_id
 
 
 class UpdateIntake:
@@ -45,19 +66,39 @@ class UpdateIntake:
         self.cursor = cursor
         self._running: set[asyncio.Task[None]] = set()
 
-    def _claim(self, update_id: int) -> bool:
+    def _claim(self, update: Update) -> bool:
         now = self.clock()
+        chat, message = reply_point(update)
         with self.sessions() as session, session.begin():
-            first = claim_request(session=session, source=SOURCE, key=str(update_id), now=now)
-            advance_cursor(session=session, name=self.cursor, position=update_id, now=now)
+            first = claim_request(
+                session=session,
+                source=SOURCE,
+                key=str(update.update_id),
+                now=now,
+                reply_chat=chat,
+                reply_to=message,
+            )
+            advance_cursor(session=session, name=self.cursor, position=update.update_id, now=now)
         return first
 
-    async def claim(self, update_id: int) -> bool:
+    async def claim(self, update: Update) -> bool:
         """True the first time this update is seen by any process; raises if the database fails."""
-        first = await asyncio.to_thread(self._claim, update_id)
+        first = await asyncio.to_thread(self._claim, update)
         if not first:
-            log.info("Telegram update %s already handled: skipped", update_id)
+            log.info("Telegram update %s already handled: skipped", update.update_id)
         return first
+
+    def _finish(self, update_id: int) -> None:
+        with self.sessions() as session, session.begin():
+            finish_request(session=session, source=SOURCE, key=str(update_id), now=self.clock())
+
+    def take_orphans(self) -> list[HandledRequest]:
+        """Claims some process made and never finished (it died): each taken once, to tell."""
+        now = self.clock()
+        with self.sessions() as session, session.begin():
+            return take_unfinished_requests(
+                session=session, source=SOURCE, before=now - ORPHAN_AGE, now=now
+            )
 
     def last_handled(self) -> int | None:
         """The newest update_id claimed, to resume polling after it."""
@@ -71,30 +112,18 @@ class UpdateIntake:
 
     def run(self, update: Update) -> None:
         """Handle a claimed update in the background; the caller goes on at once."""
-        self._track(self.application.process_update(update))
-
-    def take(self, update: Update) -> None:
-        """Claim and handle a pushed update in the background; the caller answers at once."""
-        self._track(self._claim_and_run(update))
-
-    async def _claim_and_run(self, update: Update) -> None:
-        try:
-            first = await self.claim(update.update_id)
-        except sqlalchemy.exc.SQLAlchemyError as error:
-            # Telegram already has its 200. Run it anyway: a command then gets the usual
-            # "the database did not answer" reply instead of vanishing, and `open` by the
-            # same person is itself deduplicated should the claim have been saved after all.
-            log.warning(
-                "Telegram update %s not claimed (%s)", update.update_id, type(error).__name__
-            )
-            first = True
-        if first:
-            await self.application.process_update(update)
-
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(self._handle(update))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            await self.application.process_update(update)
+        finally:
+            try:
+                await asyncio.to_thread(self._finish, update.update_id)
+            except sqlalchemy.exc.SQLAlchemyError as error:
+                log.warning("Telegram update %s not marked done: %s", update.update_id, error)
 
     async def drain(self, timeout: float) -> None:
         """Wait for the updates under way (at shutdown)."""
@@ -103,7 +132,8 @@ class UpdateIntake:
 
 
 class TelegramWebhook:
-    """`POST /telegram/webhook`: the secret checked before anything is read, then claimed."""
+    """`POST /telegram/webhook`: the secret checked before anything is read, then claimed;
+    a claim the database refuses gets 503, and Telegram sends the update again later."""
 
     def __init__(self, intake: UpdateIntake, secret: str, ready: Callable[[], bool]) -> None:
         self.intake = intake
@@ -124,7 +154,7 @@ class TelegramWebhook:
         if update is None:
             return Response("not a Telegram update", status_code=400, media_type="text/plain")
         try:
-            first = await self.intake.claim(update.update_id)
+            first = await self.intake.claim(update)
         except sqlalchemy.exc.SQLAlchemyError as error:
             # Telegram sends it again later; a command that waited too long is then refused.
             log.warning(

@@ -137,7 +137,7 @@ class Poller:
         self._failures = 0
         for update in updates:
             try:
-                first = await self.intake.claim(update.update_id)
+                first = await self.intake.claim(update)
             except sqlalchemy.exc.SQLAlchemyError as error:
                 # Not confirmed to Telegram: the same updates come again once it answers.
                 await self._pause(stop, f"the database did not answer ({type(error).__name__})")

@@ -121,7 +121,23 @@ def status_html(status: CurrentStatus, *, public_url: str, zone: ZoneInfo) -> li
     return pack(pieces)
 
 
-def stale_text(sent_at: datetime, zone: ZoneInfo) -> str:
+def _when(moment: datetime, zone: ZoneInfo, now: datetime) -> str:
+    """`14:50`, with the day when it is not today's: `28/11 14:50`."""
+    local = moment.astimezone(zone)
+    today = now.astimezone(zone).date()
+    return local.strftime("%H:%M" if local.date() == today else "%d/%m %H:%M")
+
+
+def stale_text(sent_at: datetime, zone: ZoneInfo, now: datetime) -> str:
     """Why a command that waited out an outage was not run."""
-    at = sent_at.astimezone(zone).strftime("%H:%M")
+    at = _when(sent_at, zone, now)
     return f"Not run: sent at {at}, Herald was unreachable — send it again if it still applies."
+
+
+def unfinished_text(received_at: datetime, zone: ZoneInfo, now: datetime) -> str:
+    """Why a command a process died running needs checking before it is sent again."""
+    at = _when(received_at, zone, now)
+    return (
+        f"Herald stopped while running this (received at {at}), so it may or may not have "
+        "taken effect: check with /incident list before sending it again."
+    )

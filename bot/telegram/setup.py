@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy.exc
 from starlette.routing import Route
 from telegram import (
     BotCommand,
@@ -47,6 +48,7 @@ ALLOWED_UPDATES = ("message", "callback_query")
 # No deadline like Slack's 3 s: a Telegram answer is a message, sent whenever it is ready.
 NO_DEADLINE = 3600.0
 BACK_OFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+SWEEP_SECONDS = 60.0
 OPS_COMMANDS = (
     BotCommand("incident", "open, update, resolve, show, list incidents"),
     BotCommand("summary", "the numbers of a period: today, week, month"),
@@ -84,6 +86,15 @@ class TelegramFrontEnd:
         """Start (retrying while Telegram is unreachable), then poll or wait for the webhook."""
         if not await self._start(stop):
             return
+        sweeping = asyncio.ensure_future(self._sweep_orphans(stop))
+        try:
+            await self._receive(stop, poll=poll)
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+    async def _receive(self, stop: asyncio.Event, *, poll: bool) -> None:
         if poll:
             poller = Poller(
                 self.application.bot,
@@ -96,6 +107,24 @@ class TelegramFrontEnd:
             await poller.run(stop)
         else:
             await stop.wait()
+
+    async def _sweep_orphans(self, stop: asyncio.Event) -> None:
+        """Tell the authors of commands a dead process claimed and never finished."""
+        while not stop.is_set():
+            try:
+                orphans = await asyncio.to_thread(self.intake.take_orphans)
+            except sqlalchemy.exc.SQLAlchemyError:
+                orphans = []  # the poller or the webhook says the database is down
+            for orphan in orphans:
+                log.warning(
+                    "Telegram update %s was claimed at %s and never finished (a process died)",
+                    orphan.key,
+                    orphan.handled_at,
+                )
+                await self.handlers.tell_unfinished(
+                    orphan.reply_chat, orphan.reply_to, orphan.handled_at
+                )
+            await _wait(stop, SWEEP_SECONDS)
 
     async def _start(self, stop: asyncio.Event) -> bool:
         failures = 0

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
+from storage.engine import make_session_factory
+from storage.models import HandledRequest
+from storage.requests import claim_request
 from tests.factories import ROME, FakeClock
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram.helpers import OPS, TelegramWorld, start_world
@@ -110,3 +114,59 @@ def test_a_stale_reply_to_the_update_prompt_is_not_posted(frozen: TelegramWorld)
     reply = frozen.command(OPS, "Riavviato mx2", reply_to=prompt.message_id, date=int(prompt.date))
     assert reply.plain.startswith("Not run: sent at ")
     assert len(frozen.timeline(1)) == 1
+
+
+def test_a_command_a_dead_process_claimed_is_not_run_but_its_author_told(
+    engine: sa.Engine, telegram: FakeTelegram, clock: FakeClock
+) -> None:
+    # A process claimed the update, then died before running it (kill -9, power loss).
+    update = telegram.add_user_message(OPS, "/incident open Posta giù")
+    asked = update["message"]["message_id"]
+    with make_session_factory(engine)() as session, session.begin():
+        claim_request(
+            session=session,
+            source="telegram",
+            key=str(update["update_id"]),
+            now=clock() - timedelta(minutes=6),
+            reply_chat=OPS,
+            reply_to=asked,
+        )
+    with start_world(engine, telegram, clock, frozen=True) as world:
+        [told] = world.replies(OPS, asked)
+        assert "Herald stopped while running this" in told.plain
+        assert "check with /incident list before sending it again" in told.plain
+        assert world.incidents() == []
+    # Told once: a second start finds the claim finished.
+    with start_world(engine, telegram, clock, frozen=True) as again:
+        again.command(OPS, "/help")
+        assert len(telegram.replies_to(OPS, asked)) == 1
+
+
+def test_a_command_under_way_is_not_taken_for_a_dead_one(
+    engine: sa.Engine, telegram: FakeTelegram, clock: FakeClock
+) -> None:
+    update = telegram.add_user_message(OPS, "/incident open Posta giù")
+    with make_session_factory(engine)() as session, session.begin():
+        claim_request(
+            session=session,
+            source="telegram",
+            key=str(update["update_id"]),
+            now=clock() - timedelta(minutes=1),
+            reply_chat=OPS,
+            reply_to=update["message"]["message_id"],
+        )
+    with start_world(engine, telegram, clock, frozen=True) as world:
+        world.command(OPS, "/help")
+        assert telegram.replies_to(OPS, update["message"]["message_id"]) == []
+        assert world.front.intake.take_orphans() == []
+        clock.advance(minutes=5)
+        [orphan] = world.front.intake.take_orphans()
+        assert (orphan.reply_chat, orphan.reply_to) == (OPS, update["message"]["message_id"])
+
+
+def test_a_finished_update_is_never_taken_for_a_dead_one(world: TelegramWorld) -> None:
+    world.command(OPS, "/incident open Posta giù")
+    with world.database.sessions() as session:
+        claims = session.exec(select(HandledRequest)).all()
+    assert claims
+    assert all(c.finished_at is not None for c in claims)

@@ -22,6 +22,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("key", sa.String(length=120), nullable=False),
         sa.Column("handled_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_chat", sa.BigInteger(), nullable=True),
+        sa.Column("reply_to", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("source", "key"),
     )
     with op.batch_alter_table("handled_request", schema=None) as batch_op:

@@ -40,6 +40,7 @@ from bot.telegram.replies import (
     unfinished_text,
 )
 from commands import verbs as v
+from commands.context import Context
 from commands.current_status import current_status
 from commands.dispatch import audit_refusal
 from commands.errors import UsageError
@@ -49,6 +50,7 @@ from commands.parser import Clock, parse, parse_update_text
 from commands.queries import SummaryView
 from commands.show import IncidentBrief, brief_incident
 from storage.models import IncidentKind
+from storage.requests import claim_request
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,15 @@ PRIVATE_ONLY_RESPONDERS = (
     "In a private chat Herald takes /incident and /summary only from responders; "
     "use them in the ops group, or {grant}. /status and /help work for everyone."
 )
-PROMPT = re.compile(r"^Update for INC-([0-9]{1,18})\b")
+PROMPT = re.compile(r"^Update for INC-([0-9]{1,15})\b")
+# An Update prompt takes one answer, from the person who pressed Update, for this long.
+PROMPT_AGE = timedelta(minutes=15)
+PROMPT_EXPIRED = "This prompt has expired; press Update again to post an update."
+PROMPT_ANSWERED = "This prompt was already answered; press Update again for another update."
+USER_LINK = re.compile(r"^tg://user\?id=([0-9]{1,20})$")
 OLD_BUTTON = "This button is from an older Herald; type the command instead."
 LONGEST_WAIT = 30.0
+PROMPT_SOURCE = "telegram-prompt"
 
 
 def command_text(message: Message) -> str:
@@ -72,6 +80,23 @@ def command_text(message: Message) -> str:
     if entity is None or entity.type != "bot_command" or entity.offset != 0:
         return ""
     return text[entity.length :].strip()
+
+
+def prompted_user(prompt: Message) -> int | None:
+    """The person an Update prompt mentions: Telegram makes the link a text_mention."""
+    for entity in prompt.entities:
+        if entity.type == "text_mention" and entity.user is not None:
+            return entity.user.id
+        found = USER_LINK.match(entity.url or "") if entity.type == "text_link" else None
+        if found is not None:
+            return int(found[1])
+    return None
+
+
+def claim_prompt(ctx: Context, key: str) -> bool:
+    """True for the first answer to an Update prompt; a prompt takes one."""
+    with ctx.sessions() as session, session.begin():
+        return claim_request(session=session, source=PROMPT_SOURCE, key=key, now=ctx.now())
 
 
 def _mention(user: User) -> str:
@@ -169,11 +194,34 @@ class TelegramHandlers:
         if await self._admitted(update) is None:
             return
         person = person_of(message.from_user)
+        asker = prompted_user(prompt)
+        if asker is not None and asker != message.from_user.id:
+            # Replying is how people talk in a group: only the one asked posts by replying.
+            return
+        if message.date - prompt.date > PROMPT_AGE:
+            await self._say(message, [escape(PROMPT_EXPIRED)])
+            return
         try:
             command = parse_update_text(int(found[1]), message.text or "")
         except UsageError as error:
             refusal = refusal_of(error, changing=True, front_end="Telegram")
             await self._say(message, refusal_html(refusal))
+            return
+        key = f"{prompt.chat_id}:{prompt.message_id}"
+        try:
+            first = await self.runner.run(
+                person,
+                lambda ctx: claim_prompt(ctx, key),
+                changing=False,
+                started=self.monotonic(),
+            )
+        except Exception as error:
+            await self._say(
+                message, refusal_html(refusal_of(error, changing=True, front_end="Telegram"))
+            )
+            return
+        if not first:
+            await self._say(message, [escape(PROMPT_ANSWERED)])
             return
         await self._run(message, person, command)
 

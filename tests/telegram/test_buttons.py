@@ -71,14 +71,32 @@ def test_a_reply_to_any_other_message_is_not_an_update(world: TelegramWorld) -> 
     assert len(world.fake.messages(OPS)) == 1  # only the answer to open
 
 
-def test_a_reply_to_the_prompt_from_a_non_responder_is_refused(world: TelegramWorld) -> None:
+def test_only_the_person_asked_answers_the_prompt_once(world: TelegramWorld) -> None:
     answer = opened(world)
     pressed(world, answer, "Update")
     [prompt] = world.fake.replies_to(OPS, answer.message_id)
-    reply = world.command(OPS, "aggiornamento abusivo", user=BOB, reply_to=prompt.message_id)
-    assert reply.plain.startswith("Only responders")
+    # Replying is how a group talks: a reply by anyone else is conversation, not an update.
+    for user in (BOB, CAROL):
+        world.say(OPS, "hai guardato i log di mx2?", user=user, reply_to=prompt.message_id)
+    world.settle()
     assert len(world.timeline(1)) == 1
-    assert [e.actor for e in world.refusals()] == [f"telegram:{BOB} (Bob)"]
+    assert world.fake.replies_to(OPS, prompt.message_id) == []
+    done = world.command(OPS, "Il nodo mx2 è stato riavviato", reply_to=prompt.message_id)
+    assert done.plain.startswith("Posted update #2 on INC-1")
+    again = world.command(OPS, "e ora funziona", reply_to=prompt.message_id)
+    assert again.plain.startswith("This prompt was already answered; press Update again")
+    assert [u.text for u in world.timeline(1)][1:] == ["Il nodo mx2 è stato riavviato"]
+
+
+def test_a_prompt_answered_too_late_posts_nothing(world: TelegramWorld) -> None:
+    answer = opened(world)
+    pressed(world, answer, "Update")
+    [prompt] = world.fake.replies_to(OPS, answer.message_id)
+    late = world.command(
+        OPS, "aggiornamento tardivo", reply_to=prompt.message_id, date=prompt.date + 16 * 60
+    )
+    assert late.plain.startswith("This prompt has expired; press Update again")
+    assert len(world.timeline(1)) == 1
 
 
 # ---- Resolve

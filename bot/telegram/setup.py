@@ -39,7 +39,9 @@ from bot.telegram.access import ChatPlaces, TelegramResponders
 from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.intake import TelegramWebhook, UpdateIntake
 from bot.telegram.polling import POLL_SECONDS, Poller
-from storage.models import Platform, utcnow
+from commands.errors import Refused
+from storage.channels import get_channel_by_address
+from storage.models import Audience, Platform, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +263,24 @@ def register(application: Application, handlers: TelegramHandlers) -> None:  # t
 
 
 def ensure_incident_chat(settings: Settings, database: Database) -> None:
-    """Make the Channel row of TELEGRAM_INCIDENT_CHAT exist (again), or retire it when unset."""
+    """Make the Channel row of TELEGRAM_INCIDENT_CHAT exist (again), or retire it when unset;
+    refuse a chat that customers follow, which would get the notes and the buttons."""
+    address = settings.telegram_incident_chat
+    if address:
+        with database.sessions() as session:
+            followed = [
+                c
+                for c in get_channel_by_address(
+                    session=session, address=address, platform=Platform.TELEGRAM
+                )
+                if c.audience == Audience.PUBLIC
+            ]
+        if followed:
+            raise Refused(
+                f"TELEGRAM_INCIDENT_CHAT {address} is customer channel #{followed[0].id}: "
+                "internal notes would reach customers. Set it to the responders' group, or "
+                f"remove the channel first (herald channels remove #{followed[0].id})"
+            )
     ensure_incident_channel(
         database,
         platform=Platform.TELEGRAM,

@@ -7,8 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
-from storage.models import IncidentStatus
+from bot.database import Database
+from bot.telegram.setup import ensure_incident_chat
+from commands.errors import Refused
+from storage.engine import make_session_factory
+from storage.models import Audience, Channel, IncidentStatus, Platform
 from tests.factories import FakeClock
 from tests.fakes.telegram import FakeTelegram, Message
 from tests.telegram.helpers import (
@@ -19,6 +24,7 @@ from tests.telegram.helpers import (
     assert_well_formed,
     button_labels,
     start_world,
+    telegram_settings,
 )
 from tests.telegram.test_replies import EVIL
 
@@ -118,3 +124,17 @@ def test_typed_markup_is_escaped_in_the_incident_chat_and_the_channel(
         assert "evil.example" not in str(root.entities)
     _, replies = root_and_replies(followed, INCIDENT_CHAT)
     assert NOTE in replies[-1].plain
+
+
+def test_a_customer_channel_is_never_made_the_incident_chat(
+    engine: sa.Engine, telegram: FakeTelegram
+) -> None:
+    database = Database(engine, make_session_factory(engine))
+    settings = telegram_settings(telegram, telegram_incident_chat=str(CUSTOMERS))
+    with database.sessions() as session, session.begin():
+        session.add(Channel(platform=Platform.TELEGRAM, address=str(CUSTOMERS), locale="it"))
+    with pytest.raises(Refused, match="is customer channel #1: internal notes would reach"):
+        ensure_incident_chat(settings, database)
+    with database.sessions() as session:
+        [channel] = session.exec(select(Channel)).all()
+    assert channel.audience == Audience.PUBLIC

@@ -20,8 +20,8 @@ CommaList = Annotated[list[str], NoDecode]
 PASSWORD_PARAMETERS = ("password", "sslpassword")
 STRONG_PASSWORD = 12
 METRICS_TOKEN_LENGTH = 16
-# Telegram accepts 1-256 of these as a webhook's secret_token.
-WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Telegram accepts 1-256 of these as a webhook's secret_token; a short one can be guessed.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
 AGE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh]?)")
 AGE_UNITS = {"s": 1, "": 1, "m": 60, "h": 3600}
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError(
-                "use 1 to 256 characters among A-Z, a-z, 0-9, _ and -, e.g. the output of: "
+                "use 16 to 256 characters among A-Z, a-z, 0-9, _ and -, e.g. the output of: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return value
@@ -132,9 +132,11 @@ class Settings(BaseSettings):
     def _an_age(cls, value: object) -> object:
         if isinstance(value, str):
             found = AGE.fullmatch(value.strip().lower())
-            if found is None or float(found[1]) <= 0:
-                raise ValueError("use a duration such as 10m, 90s or 1h")
-            return timedelta(seconds=float(found[1]) * AGE_UNITS[found[2]])
+            seconds = float(found[1]) * AGE_UNITS[found[2]] if found is not None else 0.0
+            # Telegram keeps an update for 24 hours: a longer age would change nothing.
+            if not 0 < seconds <= 24 * 3600:
+                raise ValueError("use a duration from 1s to 24h, such as 10m, 90s or 1h")
+            return timedelta(seconds=seconds)
         return value
 
     @field_validator("timezone")

@@ -69,7 +69,10 @@ PROMPT_EXPIRED = "This prompt has expired; press Update again to post an update.
 PROMPT_ANSWERED = "This prompt was already answered; press Update again for another update."
 USER_LINK = re.compile(r"^tg://user\?id=([0-9]{1,20})$")
 OLD_BUTTON = "This button is from an older Herald; type the command instead."
-LONGEST_WAIT = 30.0
+# A group takes 20 messages a minute; an answer waits out Telegram's 429s for up to this
+# long in all (well under the 5 minutes after which a claim counts as a dead process's).
+LONGEST_WAIT = 90.0
+ATTEMPTS = 4
 PROMPT_SOURCE = "telegram-prompt"
 
 
@@ -486,17 +489,19 @@ class TelegramHandlers:
 
 
 async def _patiently(call: Callable[[], Awaitable[None]], what: str) -> bool:
-    """Make a call to Telegram, waiting out one short 429; log any other failure."""
-    for attempt in (1, 2):
+    """Make a call to Telegram, waiting out its 429s up to LONGEST_WAIT; log any failure."""
+    waited = 0.0
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             await call()
             return True
         except RetryAfter as error:
             wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            if attempt == 2 or seconds > LONGEST_WAIT:
-                log.warning("%s dropped: Telegram asks to wait %.0f s", what, seconds)
+            if attempt == ATTEMPTS or waited + seconds > LONGEST_WAIT:
+                log.warning("%s dropped: Telegram asks to wait %.0f s more", what, seconds)
                 return False
+            waited += seconds
             await asyncio.sleep(seconds)
         except TelegramError as error:
             log.warning("%s failed: %s", what, str(error)[:200])

@@ -228,10 +228,13 @@ def test_the_sqlite_file_checked_is_the_one_sqlite_opens(url: str, file: str) ->
         ({"telegram_responders": "12,alice"}, "TELEGRAM_RESPONDERS"),
         ({"telegram_ops_chats": "-100123,ops group"}, "TELEGRAM_OPS_CHATS"),
         ({"telegram_incident_chat": "#incidents"}, "TELEGRAM_INCIDENT_CHAT"),
-        ({"telegram_webhook_secret": "has space"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"telegram_webhook_secret": "has space in it, 16+"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"telegram_webhook_secret": "short_12"}, "TELEGRAM_WEBHOOK_SECRET"),
         ({"telegram_webhook_secret": "x" * 257}, "TELEGRAM_WEBHOOK_SECRET"),
         ({"telegram_max_command_age": "ten minutes"}, "TELEGRAM_MAX_COMMAND_AGE"),
         ({"telegram_max_command_age": "0m"}, "TELEGRAM_MAX_COMMAND_AGE"),
+        ({"telegram_max_command_age": "99999999999h"}, "TELEGRAM_MAX_COMMAND_AGE"),
+        ({"telegram_max_command_age": "25h"}, "TELEGRAM_MAX_COMMAND_AGE"),
     ],
 )
 def test_telegram_settings_refuse_what_telegram_would(values: dict[str, str], wrong: str) -> None:
@@ -245,7 +248,7 @@ def test_telegram_settings_as_written() -> None:
         telegram_bot_token="123:tg",
         telegram_responders=" 42, 43 ",
         telegram_ops_chats="-1001,@ops_room",
-        telegram_webhook_secret="abc_DEF-123",
+        telegram_webhook_secret="abc_DEF-123-ghi-456",
         telegram_max_command_age="90s",
     )
     assert loaded.telegram_responders == ["42", "43"]
@@ -254,4 +257,4 @@ def test_telegram_settings_as_written() -> None:
     assert loaded.telegram_max_command_age.total_seconds() == 90
     assert settings(telegram_max_command_age="1h").telegram_max_command_age.total_seconds() == 3600
     assert settings().telegram_max_command_age.total_seconds() == 600
-    assert "abc_DEF-123" in loaded.secrets()
+    assert "abc_DEF-123-ghi-456" in loaded.secrets()

@@ -150,3 +150,10 @@ def test_summary_through_incident_and_as_its_own_command(world: TelegramWorld) -
     wrong = world.command(OPS, "/summary fortnight")
     assert "fortnight" in wrong.plain
     assert not wrong.plain.startswith("Summary")
+
+
+def test_an_answer_waits_out_telegrams_429_instead_of_being_dropped(world: TelegramWorld) -> None:
+    world.fake.fail_next(2, status=429, retry_after=1, method="sendMessage")
+    reply = world.command(OPS, "/incident open Posta giù --sev 1")
+    assert reply.plain.startswith("Opened INC-1")
+    assert [c.status for c in world.fake.calls("sendMessage")][:3] == [429, 429, 200]

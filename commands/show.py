@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from commands import verbs as v
 from commands.context import Context, Reply
@@ -15,14 +16,30 @@ from storage import channels as channel_store
 from storage import components as component_store
 from storage import deliveries as delivery_store
 from storage import updates as update_store
-from storage.models import Channel, Delivery, DeliveryState, IncidentKind, IncidentStatus
+from storage.models import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    IncidentKind,
+    IncidentStatus,
+    Platform,
+)
 
 DETAIL_LIMIT = 10
 
 
+def _shown_address(channel: Channel) -> str:
+    """A channel's address as `show` prints it to a chat room: a webhook by its host only,
+    since its path and query often carry its credential."""
+    if channel.platform != Platform.WEBHOOK:
+        return channel.address
+    parts = urlsplit(channel.address)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+
 def _delivery_line(delivery: Delivery, channel: Channel | None, ctx: Context) -> str:
     where = (
-        f"#{delivery.channel_id} {channel.platform.value} {channel.address}"
+        f"#{delivery.channel_id} {channel.platform.value} {_shown_address(channel)}"
         if channel is not None
         else f"#{delivery.channel_id} (removed)"
     )

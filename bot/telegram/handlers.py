@@ -62,6 +62,8 @@ PRIVATE_ONLY_RESPONDERS = (
     "In a private chat Herald takes /incident and /summary only from responders; "
     "use them in the ops group, or {grant}. /status and /help work for everyone."
 )
+CHANNELS_RESPONDERS = "Only responders can list the channels: their addresses are private; {grant}."
+PRIVATE_SHOW = "In a private chat Herald shows incidents to responders only."
 PROMPT = re.compile(r"^Update for INC-([0-9]{1,15})\b")
 # An Update prompt takes one answer, from the person who pressed Update, for this long.
 PROMPT_AGE = timedelta(minutes=15)
@@ -245,6 +247,13 @@ class TelegramHandlers:
             await _answer_query(query, "Herald takes commands only in its ops chats.")
             return
         person = person_of(query.from_user)
+        if (
+            press.action == buttons.SHOW
+            and place == Place.PRIVATE
+            and not await self.responders.includes(person.user_id)
+        ):
+            await _answer_query(query, PRIVATE_SHOW)
+            return
         if press.action == buttons.SHOW:
             result = await answer(
                 self.runner, person, v.ShowIncident(press.incident_id), started=self.monotonic()
@@ -396,6 +405,14 @@ class TelegramHandlers:
             await self._refuse_change(person, command)
             grant = self.responders.grant_hint(person.user_id)
             await self._say(message, [escape(PRIVATE_ONLY_RESPONDERS.format(grant=grant))])
+            return
+        if isinstance(command, v.ListChannels) and not await self.responders.includes(
+            person.user_id
+        ):
+            # Channel addresses are customers' chats and webhook credentials, not for a room.
+            await self._refuse_change(person, command)
+            grant = self.responders.grant_hint(person.user_id)
+            await self._say(message, [escape(CHANNELS_RESPONDERS.format(grant=grant))])
             return
         result = await answer(self.runner, person, command, started=self.monotonic())
         await self._tell(message, result, command)

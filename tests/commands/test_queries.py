@@ -65,3 +65,12 @@ def test_help_prints_every_form_and_one_verb_in_full(ctx: Context) -> None:
     detail = run(ctx, "help maintenance").text
     assert "maintenance schedule TITLE…" in detail
     assert "Example:" in detail
+
+
+def test_show_names_a_webhook_by_its_host_never_its_credential(ctx: Context) -> None:
+    run(ctx, "channels add webhook https://user:pw@hooks.example/T0/secret-path?token=abc")
+    incident_id = make_incident(ctx, "Posta giù")
+    text = run(ctx, f"show INC-{incident_id}").text
+    assert "→ #1 webhook https://hooks.example/…: pending" in text
+    for secret in ("secret-path", "token=abc", "user:pw"):
+        assert secret not in text

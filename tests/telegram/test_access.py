@@ -60,6 +60,18 @@ def test_anyone_in_the_ops_chat_reads(world: TelegramWorld) -> None:
     assert world.refusals() == []
 
 
+def test_only_responders_list_the_channels_and_their_private_addresses(
+    world: TelegramWorld,
+) -> None:
+    world.run("channels add webhook https://hooks.example/T0/secret-path?token=abc")
+    [refused] = world.ask(OPS, "/incident channels list", user=BOB)
+    assert refused.plain.startswith("Only responders can list the channels")
+    assert "secret-path" not in refused.plain
+    assert [e.action for e in world.refusals()] == ["refused"]
+    [listed] = world.ask(OPS, "/incident channels list")
+    assert "hooks.example" in listed.plain
+
+
 def test_a_responder_commands_herald_in_a_private_chat(world: TelegramWorld) -> None:
     reply = world.command(ALICE, "/incident open Posta giù")
     assert reply.plain.startswith("Opened INC-1")

@@ -58,7 +58,12 @@ def refusal_of(error: BaseException, *, changing: bool, front_end: str) -> Refus
         return Refusal(RefusalKind.USAGE, error.message)
     if isinstance(error, HeraldError):
         return Refusal(RefusalKind.REFUSED, error.message)
-    if isinstance(error, sqlalchemy.exc.DBAPIError | sqlalchemy.exc.TimeoutError):
+    if isinstance(
+        error,
+        sqlalchemy.exc.OperationalError
+        | sqlalchemy.exc.InterfaceError
+        | sqlalchemy.exc.TimeoutError,
+    ):
         log.warning("database unreachable from %s: %s", front_end, type(error).__name__)
         return Refusal(RefusalKind.UNAVAILABLE, NOT_SAVED if changing else NOT_READ)
     error_id = uuid.uuid4().hex[:8]

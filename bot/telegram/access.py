@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from telegram import Chat, User
 
 from bot.frontend.runner import Person
+from commands.text import without_invisible
 
 
 class Place(enum.StrEnum):
@@ -61,4 +62,11 @@ class TelegramResponders:
 
 def person_of(user: User) -> Person:
     """The person behind a message or a button press: `telegram:42 (alice)`."""
-    return Person("telegram", str(user.id), user.username or user.full_name)
+    return Person("telegram", str(user.id), shown_name(user.username or user.full_name))
+
+
+def shown_name(name: str) -> str:
+    """A name as audits and timelines show it: no control or invisible reordering characters
+    (a display name is anyone's to choose; PostgreSQL refuses a NUL in text)."""
+    visible = without_invisible(name)
+    return " ".join("".join(c for c in visible if c.isprintable() or c == " ").split())

@@ -13,6 +13,8 @@ PREFIX = "h1"
 UPDATE, RESOLVE, SHOW, CONFIRM, CANCEL = "u", "r", "s", "y", "n"
 # A confirmation is for the moment it was asked; a tap minutes later is a different decision.
 CONFIRM_SECONDS = 120
+# Incident ids are 64-bit integers in the database: longer digits name no incident.
+INCIDENT_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ def read_press(data: str | None) -> Press | None:
     if parts[1] not in (UPDATE, RESOLVE, SHOW, CONFIRM, CANCEL):
         return None
     if not all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts[2:]):
+        return None
+    if len(parts[2]) > INCIDENT_DIGITS:
         return None
     numbers = [int(p) for p in parts[2:]]
     if len(numbers) == 3:

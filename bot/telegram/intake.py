@@ -168,9 +168,14 @@ class TelegramWebhook:
     def _update(self, body: bytes) -> Update | None:
         try:
             data: Any = json.loads(body)
-        except ValueError:
+            # Telegram sends UTF-8 text: a lone surrogate (`"\ud800"`) is not from Telegram,
+            # and would fail later in the database rather than here.
+            json.dumps(data, ensure_ascii=False).encode()
+        except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
             return None
         if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            return None
+        if not 0 <= data["update_id"] < 2**63:
             return None
         try:
             return Update.de_json(data, self.intake.application.bot)

@@ -142,3 +142,11 @@ def test_people_are_named_by_platform_and_id() -> None:
     person = Person("telegram", "42", "alice")
     assert (person.key, person.actor_name) == ("telegram:42", "telegram:42 (alice)")
     assert len(Person("telegram", "1", "x" * 500).actor_name) == 120
+
+
+def test_only_a_database_that_does_not_answer_is_called_unreachable() -> None:
+    bad_data = sqlalchemy.exc.DataError("INSERT", {}, Exception("NUL in text"))
+    refusal = refusal_of(bad_data, changing=True, front_end="x")
+    assert refusal.kind == RefusalKind.UNEXPECTED
+    gone = sqlalchemy.exc.InterfaceError("SELECT 1", {}, Exception("connection closed"))
+    assert refusal_of(gone, changing=True, front_end="x").kind == RefusalKind.UNAVAILABLE

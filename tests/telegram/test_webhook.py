@@ -84,6 +84,9 @@ def test_a_request_without_the_right_secret_gets_403_and_changes_nothing(
         b'{"update_id": "7", "message": {}}',
         b'{"update_id": true}',
         json.dumps({"update_id": 7, "message": {"text": "no chat, no date"}}).encode(),
+        b'{"update_id": 1000000000000000000000000000000}',
+        b'{"update_id": -1}',
+        b'{"update_id": 7, "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
     ],
 )
 def test_a_body_that_is_not_an_update_gets_400(hooked: TelegramWorld, body: bytes) -> None:
@@ -95,6 +98,18 @@ def test_a_body_that_is_not_an_update_gets_400(hooked: TelegramWorld, body: byte
     assert response.status_code == 400
     assert hooked.front.intake.last_handled() is None
     assert hooked.fake.messages(OPS) == []
+
+
+def test_an_update_with_a_lone_surrogate_gets_400(hooked: TelegramWorld) -> None:
+    update = hooked.fake.add_user_message(OPS, "/incident open SURROGATE")
+    body = json.dumps(update).replace("SURROGATE", "\\ud800").encode()
+    response = hooked.http.post(
+        "/telegram/webhook",
+        content=body,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert hooked.incidents() == []
 
 
 def test_a_button_works_through_the_webhook(hooked: TelegramWorld) -> None:

@@ -1,0 +1,26 @@
+"""Who is behind a Telegram update, as audits show them, and the data a button may carry."""
+
+from __future__ import annotations
+
+from telegram import User
+
+from bot.telegram.access import person_of
+from bot.telegram.buttons import Press, press_data, read_press
+
+
+def test_a_display_name_loses_control_and_reordering_characters() -> None:
+    user = User(id=42, first_name="Eve\x00\u202egnp.exe", is_bot=False, last_name="\n\tX")
+    person = person_of(user)
+    assert person.actor_name == "telegram:42 (Evegnp.exe X)"
+    assert person_of(User(id=7, first_name="Anna", is_bot=False, username="anna_ops")).name == (
+        "anna_ops"
+    )
+
+
+def test_button_data_herald_did_not_write_is_not_read() -> None:
+    assert read_press(press_data(Press("r", 7))) == Press("r", 7)
+    assert read_press(press_data(Press("y", 7, 1001, 1_700_000_000))) == Press(
+        "y", 7, 1001, 1_700_000_000
+    )
+    for data in ("h1:s:99999999999999999999", "h1:s:-1", "h2:s:1", "h1:z:1", "h1:s:1:2", "", None):
+        assert read_press(data) is None, data

@@ -137,7 +137,9 @@ class TelegramFrontEnd:
                     await self._set_webhook()
                 break
             except TelegramError as error:
-                if failures == 0 or isinstance(error, InvalidToken):
+                # Said once, then every few minutes while it lasts (a webhook URL Telegram
+                # refuses, a revoked token): the status page and delivery go on meanwhile.
+                if failures % 10 == 0 or isinstance(error, InvalidToken):
                     log.warning("Telegram front-end not started yet: %s", str(error)[:200])
                 await _wait(stop, BACK_OFF[min(failures, len(BACK_OFF) - 1)])
                 failures += 1

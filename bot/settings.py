@@ -134,7 +134,7 @@ class Settings(BaseSettings):
             found = AGE.fullmatch(value.strip().lower())
             seconds = float(found[1]) * AGE_UNITS[found[2]] if found is not None else 0.0
             # Telegram keeps an update for 24 hours: a longer age would change nothing.
-            if not 0 < seconds <= 24 * 3600:
+            if not 1 <= seconds <= 24 * 3600:
                 raise ValueError("use a duration from 1s to 24h, such as 10m, 90s or 1h")
             return timedelta(seconds=seconds)
         return value

@@ -102,3 +102,22 @@ def take_unfinished_requests(
         if result.rowcount == 1:
             taken.append(request)
     return taken
+
+
+def touch_requests(*, session: Session, source: str, keys: list[str], now: datetime) -> None:
+    """Mark claims still being run as alive now, so no sweep takes them for a dead process's."""
+    if keys:
+        session.connection().execute(
+            sa.update(HandledRequest)
+            .where(col(HandledRequest.source) == source, col(HandledRequest.key).in_(keys))
+            .where(col(HandledRequest.finished_at).is_(None))
+            .values(handled_at=now)
+        )
+
+
+def request_claimed(*, session: Session, source: str, key: str) -> bool:
+    """Whether (source, key) was claimed."""
+    found = session.exec(
+        select(HandledRequest.key).where(HandledRequest.source == source, HandledRequest.key == key)
+    ).first()
+    return found is not None

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from telegram import Chat, User
 
 from bot.frontend.runner import Person
-from commands.text import without_invisible
+from commands.text import KEPT_FORMAT, without_invisible
 
 
 class Place(enum.StrEnum):
@@ -69,4 +69,5 @@ def shown_name(name: str) -> str:
     """A name as audits and timelines show it: no control or invisible reordering characters
     (a display name is anyone's to choose; PostgreSQL refuses a NUL in text)."""
     visible = without_invisible(name)
-    return " ".join("".join(c for c in visible if c.isprintable() or c == " ").split())
+    kept = "".join(c for c in visible if c.isprintable() or c in KEPT_FORMAT or c == " ")
+    return " ".join(kept.split())

@@ -50,7 +50,7 @@ from commands.parser import Clock, parse, parse_update_text
 from commands.queries import SummaryView
 from commands.show import IncidentBrief, brief_incident
 from storage.models import IncidentKind
-from storage.requests import claim_request
+from storage.requests import claim_request, request_claimed
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,13 @@ PROMPT = re.compile(r"^Update for INC-([0-9]{1,15})\b")
 PROMPT_AGE = timedelta(minutes=15)
 PROMPT_EXPIRED = "This prompt has expired; press Update again to post an update."
 PROMPT_ANSWERED = "This prompt was already answered; press Update again for another update."
-USER_LINK = re.compile(r"^tg://user\?id=([0-9]{1,20})$")
 OLD_BUTTON = "This button is from an older Herald; type the command instead."
 # A group takes 20 messages a minute; an answer waits out Telegram's 429s for up to this
 # long in all (well under the 5 minutes after which a claim counts as a dead process's).
 LONGEST_WAIT = 90.0
 ATTEMPTS = 4
-PROMPT_SOURCE = "telegram-prompt"
+PROMPT_ASKED = "telegram-prompt-asked"
+PROMPT_ANSWERED_SOURCE = "telegram-prompt"
 
 
 def command_text(message: Message) -> str:
@@ -87,21 +87,16 @@ def command_text(message: Message) -> str:
     return text[entity.length :].strip()
 
 
-def prompted_user(prompt: Message) -> int | None:
-    """The person an Update prompt mentions: Telegram makes the link a text_mention."""
-    for entity in prompt.entities:
-        if entity.type == "text_mention" and entity.user is not None:
-            return entity.user.id
-        found = USER_LINK.match(entity.url or "") if entity.type == "text_link" else None
-        if found is not None:
-            return int(found[1])
-    return None
-
-
-def claim_prompt(ctx: Context, key: str) -> bool:
-    """True for the first answer to an Update prompt; a prompt takes one."""
+def claim_prompt(ctx: Context, key: str, source: str) -> bool:
+    """Record an Update prompt's asker, or its one answer; False when already recorded."""
     with ctx.sessions() as session, session.begin():
-        return claim_request(session=session, source=PROMPT_SOURCE, key=key, now=ctx.now())
+        return claim_request(session=session, source=source, key=key, now=ctx.now())
+
+
+def prompt_recorded(ctx: Context, key: str) -> bool:
+    """Whether an Update prompt asked this person (`chat:message:user`)."""
+    with ctx.sessions() as session:
+        return request_claimed(session=session, source=PROMPT_ASKED, key=key)
 
 
 def _mention(user: User) -> str:
@@ -199,8 +194,20 @@ class TelegramHandlers:
         if await self._admitted(update) is None:
             return
         person = person_of(message.from_user)
-        asker = prompted_user(prompt)
-        if asker is not None and asker != message.from_user.id:
+        asked = f"{prompt.chat_id}:{prompt.message_id}:{message.from_user.id}"
+        try:
+            was_asked = await self.runner.run(
+                person,
+                lambda ctx: prompt_recorded(ctx, asked),
+                changing=False,
+                started=self.monotonic(),
+            )
+        except Exception as error:
+            await self._say(
+                message, refusal_html(refusal_of(error, changing=True, front_end="Telegram"))
+            )
+            return
+        if not was_asked:
             # Replying is how people talk in a group: only the one asked posts by replying.
             return
         if message.date - prompt.date > PROMPT_AGE:
@@ -216,7 +223,7 @@ class TelegramHandlers:
         try:
             first = await self.runner.run(
                 person,
-                lambda ctx: claim_prompt(ctx, key),
+                lambda ctx: claim_prompt(ctx, key, PROMPT_ANSWERED_SOURCE),
                 changing=False,
                 started=self.monotonic(),
             )
@@ -320,7 +327,22 @@ class TelegramHandlers:
         )
         markup = ForceReply(selective=True, input_field_placeholder="What customers will read")
         await _answer_query(query, "")
-        await self._send(message.chat_id, [text], reply_to=message.message_id, markup=markup)
+        prompt = await self._send(
+            message.chat_id, [text], reply_to=message.message_id, markup=markup
+        )
+        if prompt is not None:
+            # Who was asked is kept, not read back from the mention: Telegram drops the
+            # mention of someone whose privacy settings forbid links to their account.
+            key = f"{prompt.chat_id}:{prompt.message_id}:{query.from_user.id}"
+            try:
+                await self.runner.run(
+                    person_of(query.from_user),
+                    lambda ctx: claim_prompt(ctx, key, PROMPT_ASKED),
+                    changing=False,
+                    started=self.monotonic(),
+                )
+            except Exception:
+                log.warning("Update prompt %s not recorded; it takes no answer", key, exc_info=True)
 
     async def _ask_to_confirm(
         self, query: CallbackQuery, message: Message, brief: IncidentBrief
@@ -457,14 +479,16 @@ class TelegramHandlers:
         *,
         reply_to: int | None,
         markup: InlineKeyboardMarkup | ForceReply | None = None,
-    ) -> None:
-        """Send an answer, the keyboard under its last part; a failure is logged, never raised."""
+    ) -> Message | None:
+        """Send an answer, the keyboard under its last part; return its last message.
+        A failure is logged, never raised."""
         reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        sent: list[Message] = []
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
 
             async def send(piece: str = piece, last: bool = last) -> None:
-                await self.bot.send_message(
+                message = await self.bot.send_message(
                     chat_id,
                     piece,
                     parse_mode=ParseMode.HTML,
@@ -472,9 +496,11 @@ class TelegramHandlers:
                     reply_markup=markup if last else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
+                sent.append(message)
 
             if not await _patiently(send, f"answer in chat {chat_id}"):
-                return
+                return None
+        return sent[-1] if sent else None
 
     async def _edit(self, message: Message, text: str) -> None:
         async def edit() -> None:

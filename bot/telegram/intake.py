@@ -26,6 +26,7 @@ from storage.requests import (
     forget_requests,
     get_cursor,
     take_unfinished_requests,
+    touch_requests,
 )
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ SOURCE = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 # Telegram keeps an update for 24 hours; a claim outlives any redelivery of it.
 REMEMBER = timedelta(hours=48)
-# A claim still unfinished after this long belongs to a process that died while running it.
+# A claim still unfinished after this long belongs to a process that died while running it
+# (a live process marks its claims alive at every sweep, well within this).
 ORPHAN_AGE = timedelta(minutes=5)
+# Marking a claim finished is retried through a short database outage.
+FINISH_RETRIES = (1.0, 5.0, 15.0, 30.0)
 
 
 def reply_point(update: Update) -> tuple[int | None, int | None]:
@@ -44,7 +48,9 @@ def reply_point(update: Update) -> tuple[int | None, int | None]:
     if message is None and update.callback_query is not None:
         found = update.callback_query.message
         message = found if isinstance(found, Message) else None
-    if message is None:
+    if message is None or not all(
+        -(2**63) <= n < 2**63 for n in (message.chat_id, message.message_id)
+    ):
         return None, None
     return message.chat_id, message.message_id
 
@@ -65,6 +71,9 @@ class UpdateIntake:
         self.clock = clock
         self.cursor = cursor
         self._running: set[asyncio.Task[None]] = set()
+        # Claims this process is still running (or still recording as finished): kept
+        # alive in the database, so no sweep takes a slow command for a dead process's.
+        self._alive: set[int] = set()
 
     def _claim(self, update: Update) -> bool:
         now = self.clock()
@@ -93,9 +102,15 @@ class UpdateIntake:
             finish_request(session=session, source=SOURCE, key=str(update_id), now=self.clock())
 
     def take_orphans(self) -> list[HandledRequest]:
-        """Claims some process made and never finished (it died): each taken once, to tell."""
+        """Claims some process made and never finished (it died): each taken once, to tell.
+        This process's own claims under way are marked alive first."""
         now = self.clock()
         with self.sessions() as session, session.begin():
+            touch_requests(
+                session=session, source=SOURCE, keys=[str(k) for k in self._alive], now=now
+            )
+        with self.sessions() as session, session.begin():
+            forget_requests(session=session, before=now - REMEMBER)
             return take_unfinished_requests(
                 session=session, source=SOURCE, before=now - ORPHAN_AGE, now=now
             )
@@ -112,6 +127,7 @@ class UpdateIntake:
 
     def run(self, update: Update) -> None:
         """Handle a claimed update in the background; the caller goes on at once."""
+        self._alive.add(update.update_id)
         task = asyncio.create_task(self._handle(update))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -119,11 +135,25 @@ class UpdateIntake:
     async def _handle(self, update: Update) -> None:
         try:
             await self.application.process_update(update)
-        finally:
+        except asyncio.CancelledError:
+            # Stopped before it was done (a shutdown that outlasted the drain): the claim
+            # stays unfinished, so its author is told to check once a sweep finds it.
+            self._alive.discard(update.update_id)
+            log.warning("Telegram update %s abandoned at shutdown", update.update_id)
+            raise
+        await self._finished(update.update_id)
+
+    async def _finished(self, update_id: int) -> None:
+        for delay in FINISH_RETRIES:
             try:
-                await asyncio.to_thread(self._finish, update.update_id)
+                await asyncio.to_thread(self._finish, update_id)
+                break
             except sqlalchemy.exc.SQLAlchemyError as error:
-                log.warning("Telegram update %s not marked done: %s", update.update_id, error)
+                log.info("Telegram update %s not marked done yet: %s", update_id, error)
+                await asyncio.sleep(delay)
+        else:
+            log.warning("Telegram update %s not marked done; a sweep will report it", update_id)
+        self._alive.discard(update_id)
 
     async def drain(self, timeout: float) -> None:
         """Wait for the updates under way (at shutdown)."""

@@ -40,7 +40,7 @@ from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.intake import TelegramWebhook, UpdateIntake
 from bot.telegram.polling import POLL_SECONDS, Poller
 from commands.errors import Refused
-from storage.channels import get_channel_by_address
+from storage.channels import list_channels
 from storage.models import Audience, Platform, utcnow
 
 log = logging.getLogger(__name__)
@@ -270,12 +270,13 @@ def ensure_incident_chat(settings: Settings, database: Database) -> None:
     address = settings.telegram_incident_chat
     if address:
         with database.sessions() as session:
+            # Telegram's @usernames ignore case: @Acme_Customers is @acme_customers.
             followed = [
                 c
-                for c in get_channel_by_address(
-                    session=session, address=address, platform=Platform.TELEGRAM
-                )
-                if c.audience == Audience.PUBLIC
+                for c in list_channels(session=session)
+                if c.platform == Platform.TELEGRAM
+                and c.audience == Audience.PUBLIC
+                and c.address.lower() == address.lower()
             ]
         if followed:
             raise Refused(

@@ -235,6 +235,7 @@ def test_the_sqlite_file_checked_is_the_one_sqlite_opens(url: str, file: str) ->
         ({"telegram_max_command_age": "0m"}, "TELEGRAM_MAX_COMMAND_AGE"),
         ({"telegram_max_command_age": "99999999999h"}, "TELEGRAM_MAX_COMMAND_AGE"),
         ({"telegram_max_command_age": "25h"}, "TELEGRAM_MAX_COMMAND_AGE"),
+        ({"telegram_max_command_age": "0.5s"}, "TELEGRAM_MAX_COMMAND_AGE"),
     ],
 )
 def test_telegram_settings_refuse_what_telegram_would(values: dict[str, str], wrong: str) -> None:

@@ -15,6 +15,9 @@ def test_a_display_name_loses_control_and_reordering_characters() -> None:
     assert person_of(User(id=7, first_name="Anna", is_bot=False, username="anna_ops")).name == (
         "anna_ops"
     )
+    # Joiners stay: emoji sequences and Persian names need them.
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert person_of(User(id=8, first_name=f"Ana {family}", is_bot=False)).name.endswith(family)
 
 
 def test_button_data_herald_did_not_write_is_not_read() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
+from telegram import Update
 
+from bot.telegram.intake import UpdateIntake
 from storage.engine import make_session_factory
 from storage.models import HandledRequest
 from storage.requests import claim_request
@@ -170,3 +173,49 @@ def test_a_finished_update_is_never_taken_for_a_dead_one(world: TelegramWorld) -
         claims = session.exec(select(HandledRequest)).all()
     assert claims
     assert all(c.finished_at is not None for c in claims)
+
+
+def test_a_slow_command_in_a_live_process_is_not_taken_for_a_dead_one(
+    frozen: TelegramWorld,
+) -> None:
+    intake = frozen.front.intake
+    with frozen.database.sessions() as session, session.begin():
+        claim_request(session=session, source="telegram", key="555", now=frozen.clock())
+    intake._alive.add(555)  # this process is still running update 555
+    frozen.clock.advance(minutes=6)
+    assert intake.take_orphans() == []
+    intake._alive.discard(555)  # then it dies without finishing
+    frozen.clock.advance(minutes=6)
+    assert [o.key for o in intake.take_orphans()] == ["555"]
+
+
+class Stuck:
+    """An application whose handling of an update never ends (until cancelled)."""
+
+    async def process_update(self, update: object) -> None:
+        await asyncio.Event().wait()
+
+
+def test_a_command_abandoned_at_shutdown_stays_unfinished_for_the_sweep(
+    engine: sa.Engine, clock: FakeClock
+) -> None:
+    sessions = make_session_factory(engine)
+    intake = UpdateIntake(Stuck(), sessions, clock=clock, cursor="test")  # type: ignore[arg-type]
+    update = Update(update_id=77)
+
+    async def main() -> None:
+        assert await intake.claim(update)
+        intake.run(update)
+        await asyncio.sleep(0)
+        await intake.drain(0.05)
+        for task in list(intake._running):
+            task.cancel()
+        await asyncio.gather(*intake._running, return_exceptions=True)
+
+    asyncio.run(main())
+    with sessions() as session:
+        claim = session.exec(select(HandledRequest).where(HandledRequest.key == "77")).one()
+    assert claim.finished_at is None
+    assert intake._alive == set()
+    clock.advance(minutes=6)
+    assert [o.key for o in intake.take_orphans()] == ["77"]

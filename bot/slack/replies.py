@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.delivery.slack_format import MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
 from bot.delivery.telegram_format import split_text
 from bot.frontend.answers import Refusal, RefusalKind
-from bot.slack.thread import incident_url
+from bot.frontend.incident_text import incident_url
 from commands.context import Reply
 from commands.lookup import duration, ref, short_time
 from commands.queries import SummaryView

@@ -12,9 +12,9 @@ from typing import Any
 from bot.delivery.jobs import DeliveryJob, IncidentFacts
 from bot.delivery.slack_format import HEADER_LIMIT, MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
 from bot.delivery.telegram_format import split_text
+from bot.frontend.incident_text import incident_url, severity_text
 from commands.lookup import duration, ref
 from commands.phrases import EDITED
-from commands.wording import impact_label
 from storage.models import IncidentKind
 
 UPDATE_BUTTON = "herald_update"
@@ -29,22 +29,10 @@ BUTTON_LABELS = {
 }
 
 
-def incident_url(public_url: str, incident_id: int) -> str:
-    """The incident's page on the public status site."""
-    return f"{public_url.rstrip('/')}/incidents/{incident_id}"
-
-
 def slack_date(moment: datetime, tokens: str, fallback: str | None = None) -> str:
     """A time every reader sees in their own zone (`<!date^…>`), with a fallback."""
     shown = fallback or moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{tokens}|{mrkdwn_escape(shown)}>"
-
-
-def severity_text(severity: int | None, locale: str) -> str:
-    """`SEV2 · Disservizio grave`, or `maintenance`."""
-    if severity is None:
-        return "maintenance"
-    return f"SEV{severity} · {impact_label(severity, locale=locale)}"
 
 
 def _status(facts: IncidentFacts) -> str:

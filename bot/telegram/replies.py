@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.telegram_format import split_text, visible
 from bot.frontend.answers import Refusal
-from bot.slack.thread import incident_url
+from bot.frontend.incident_text import incident_url
 from bot.status.texts import SYMBOLS, TEXTS
 from commands.context import Reply
 from commands.current_status import CurrentStatus

@@ -10,7 +10,7 @@ from html import escape
 
 from bot.delivery.jobs import DeliveryJob
 from bot.delivery.telegram_format import split_text
-from bot.slack.thread import incident_url, severity_text
+from bot.frontend.incident_text import incident_url, severity_text
 from bot.telegram.replies import PIECE, pack
 from commands.lookup import duration, ref
 from commands.phrases import EDITED

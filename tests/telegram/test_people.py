@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from telegram import User
 
 from bot.telegram.access import person_of
 from bot.telegram.buttons import Press, press_data, read_press
+from bot.telegram.replies import stale_text, unfinished_text
 
 
 def test_a_display_name_loses_control_and_reordering_characters() -> None:
@@ -27,3 +31,13 @@ def test_button_data_herald_did_not_write_is_not_read() -> None:
     )
     for data in ("h1:s:99999999999999999999", "h1:s:-1", "h2:s:1", "h1:z:1", "h1:s:1:2", "", None):
         assert read_press(data) is None, data
+
+
+def test_an_outage_notice_names_the_day_only_when_it_is_not_today() -> None:
+    rome = ZoneInfo("Europe/Rome")
+    now = datetime(2025, 1, 28, 23, 10, tzinfo=UTC)  # 00:10 on the 29th in Rome
+    same_day = datetime(2025, 1, 28, 23, 5, tzinfo=UTC)
+    day_before = datetime(2025, 1, 28, 22, 55, tzinfo=UTC)
+    assert "sent at 00:05," in stale_text(same_day, rome, now)
+    assert "sent at 28/01 23:55," in stale_text(day_before, rome, now)
+    assert "received at 28/01 23:55)" in unfinished_text(day_before, rome, now)

@@ -81,7 +81,9 @@ def test_a_command_sent_while_herald_was_down_runs_after_the_restart(
 def test_a_command_older_than_the_limit_is_not_run(frozen: TelegramWorld) -> None:
     sent = frozen.clock() - timedelta(minutes=10, seconds=30)
     reply = frozen.command(OPS, "/incident open Posta giù", date=int(sent.timestamp()))
-    at = sent.astimezone(ROME).strftime("%H:%M")
+    local, today = sent.astimezone(ROME), frozen.clock().astimezone(ROME).date()
+    # The day is named when the command was sent before today (just after midnight).
+    at = local.strftime("%H:%M" if local.date() == today else "%d/%m %H:%M")
     assert reply.plain == (
         f"Not run: sent at {at}, Herald was unreachable — send it again if it still applies."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,10 +13,10 @@ from commands.dates import Period, parse_period
 from commands.lookup import duration, ref, short_time
 from storage import components as component_store
 from storage import incidents as incident_store
-from storage.models import Incident, IncidentKind, IncidentStatus
+from storage import summary as summary_store
+from storage.models import Incident, IncidentKind
 
 LIST_LIMIT = 50
-NO_IMPACT_SEVERITY = 4
 NO_COMPONENT = "(no component)"
 
 
@@ -59,11 +59,6 @@ def list_incidents(command: v.ListIncidents, ctx: Context) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _overlap(incident: Incident, start: datetime, end: datetime) -> float:
-    closed = incident.closed_at or end
-    return max(0.0, (min(closed, end) - max(incident.opened_at, start)).total_seconds())
-
-
 @dataclass(frozen=True)
 class LongestIncident:
     """The incident of the period that took longest to resolve."""
@@ -99,23 +94,22 @@ class SummaryView:
 
 
 def _impact_minutes(
-    incidents: list[Incident], names: dict[int, list[str]], start: datetime, end: datetime
+    spans: list[summary_store.ImpactSpan], start: datetime, end: datetime
 ) -> tuple[ComponentImpact, ...]:
     """Minutes each component spent under at least one incident with public impact."""
-    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for incident in incidents:
-        if (incident.severity or 4) >= NO_IMPACT_SEVERITY or incident.id is None:
-            continue
-        begin, until = max(incident.opened_at, start), min(incident.closed_at or end, end)
-        if until <= begin:
-            continue
-        for name in names.get(incident.id) or [NO_COMPONENT]:
-            spans[name].append((begin, until))
+    # Merging overlapping intervals per component is awkward in portable SQL, so the
+    # database hands over only (component, opened, closed) of SEV1–3 incidents active
+    # in the period, and the merge happens here.
+    intervals: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for span in spans:
+        begin, until = max(span.opened_at, start), min(span.closed_at or end, end)
+        if until > begin:
+            intervals[span.component or NO_COMPONENT].append((begin, until))
     impact = []
-    for name, intervals in spans.items():
+    for name, found in intervals.items():
         # Overlapping incidents on one component count its time once.
         total, reach = 0.0, None
-        for begin, until in sorted(intervals):
+        for begin, until in sorted(found):
             if reach is not None and begin < reach:
                 begin = reach
             if until > begin:
@@ -125,54 +119,38 @@ def _impact_minutes(
     return tuple(sorted(impact, key=lambda c: (-c.minutes, c.name)))
 
 
+def _longest(found: summary_store.ResolvedIncident | None, now: datetime) -> LongestIncident | None:
+    if found is None:
+        return None
+    seconds = max(0.0, (min(found.closed_at, now) - found.opened_at).total_seconds())
+    return LongestIncident(found.incident_id, found.title, seconds)
+
+
 def summary_view(command: v.Summarize, ctx: Context) -> SummaryView:
     """The numbers of a period: incidents by severity, open now, time to resolve, impact."""
     now = ctx.now()
     period = parse_period(command.period, zone=ctx.zone, now=now)
+    span = {"start": period.start, "end": period.end}
     with ctx.sessions() as session:
-        active = incident_store.list_incidents_overlapping(
-            session=session, start=period.start, end=period.end
-        )
+        by_sev = summary_store.count_opened_by_severity(session=session, **span)
+        resolved = summary_store.count_resolved(session=session, **span)
+        mean = summary_store.get_mean_seconds_to_resolve(session=session, **span)
+        longest = summary_store.get_longest_resolved(session=session, **span)
+        incident_seconds = summary_store.sum_incident_seconds(session=session, **span)
+        spans = summary_store.list_impact_spans(session=session, **span)
+        maintenance_done = summary_store.count_maintenance_completed(session=session, **span)
         open_now = incident_store.count_incidents(session=session)
-        incidents = [i for i in active if i.kind == IncidentKind.INCIDENT]
-        keys = component_store.list_component_keys_of(
-            session=session, incident_ids=[i.id for i in incidents if i.id is not None]
-        )
-        named = {
-            c.key: c.name
-            for c in component_store.list_components(session=session, include_removed=True)
-        }
-    opened = [i for i in incidents if i.opened_at >= period.start]
-    resolved = [
-        i
-        for i in incidents
-        if i.status == IncidentStatus.RESOLVED and i.closed_at and i.closed_at >= period.start
-    ]
-    spans = [(i.closed_at - i.opened_at).total_seconds() for i in resolved if i.closed_at]
-    longest = max(resolved, key=lambda i: (i.closed_at or now) - i.opened_at, default=None)
-    by_sev = Counter(i.severity for i in opened)
     return SummaryView(
         period=period,
-        opened=len(opened),
+        opened=sum(by_sev.values()),
         opened_by_severity={s: by_sev.get(s, 0) for s in (1, 2, 3, 4)},
-        resolved=len(resolved),
+        resolved=resolved,
         open_now=open_now,
-        mean_time_to_resolve=sum(spans) / len(spans) if spans else None,
-        longest=None
-        if longest is None or longest.id is None
-        else LongestIncident(longest.id, longest.title, _overlap(longest, longest.opened_at, now)),
-        incident_seconds=sum(_overlap(i, period.start, period.end) for i in incidents),
-        impact=_impact_minutes(
-            incidents,
-            {i: [named.get(k, k) for k in ks] for i, ks in keys.items()},
-            period.start,
-            period.end,
-        ),
-        maintenance_done=sum(
-            1
-            for i in active
-            if i.kind == IncidentKind.MAINTENANCE and i.status == IncidentStatus.COMPLETED
-        ),
+        mean_time_to_resolve=mean,
+        longest=_longest(longest, now),
+        incident_seconds=incident_seconds,
+        impact=_impact_minutes(spans, period.start, period.end),
+        maintenance_done=maintenance_done,
         share=command.share,
     )
 

@@ -95,19 +95,6 @@ def count_incidents(
     return int(session.exec(query).one())
 
 
-def list_incidents_overlapping(
-    *, session: Session, start: datetime, end: datetime
-) -> Sequence[Incident]:
-    """Incidents and maintenance active at any moment in [start, end)."""
-    query = (
-        select(Incident)
-        .where(col(Incident.opened_at) < end)
-        .where(or_(col(Incident.closed_at).is_(None), col(Incident.closed_at) >= start))
-        .order_by(col(Incident.opened_at))
-    )
-    return session.exec(query).all()
-
-
 def get_recent_duplicate(
     *, session: Session, title: str, opened_by: str, since: datetime
 ) -> Incident | None:

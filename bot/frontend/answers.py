@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy.exc
 
@@ -18,6 +19,7 @@ from commands.errors import HeraldError, NotAllowed, UsageError
 from commands.queries import SummaryView, summary_view
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NOT_SAVED = "Could not save: the database did not answer. Nothing was published; try again."
 NOT_READ = "Could not read the incidents: the database did not answer; try again."
@@ -75,6 +77,24 @@ def refusal_of(error: BaseException, *, changing: bool, front_end: str) -> Refus
     )
 
 
+async def look(
+    runner: CommandRunner,
+    person: Person,
+    work: Callable[[Context], T],
+    *,
+    started: float,
+    changing: bool = False,
+    when_slow: Callable[[], Awaitable[None]] | None = None,
+) -> T | Refusal:
+    """Run `work` for a person off the event loop; any failure comes back as a refusal."""
+    try:
+        return await runner.run(
+            person, work, changing=changing, started=started, when_slow=when_slow
+        )
+    except Exception as error:
+        return refusal_of(error, changing=changing, front_end=person.front_end)
+
+
 async def answer(
     runner: CommandRunner,
     person: Person,
@@ -84,7 +104,6 @@ async def answer(
     when_slow: Callable[[], Awaitable[None]] | None = None,
 ) -> Answer:
     """Run a parsed command for a person and say what came of it; never raises."""
-    changing = v.changes_state(command)
 
     def work(ctx: Context) -> Reply | SummaryView:
         # A summary is a view each front-end lays out its own way, not a line of text.
@@ -92,9 +111,11 @@ async def answer(
             return summary_view(command, ctx)
         return execute(command, ctx)
 
-    try:
-        return await runner.run(
-            person, work, changing=changing, started=started, when_slow=when_slow
-        )
-    except Exception as error:
-        return refusal_of(error, changing=changing, front_end=person.front_end)
+    return await look(
+        runner,
+        person,
+        work,
+        started=started,
+        changing=v.changes_state(command),
+        when_slow=when_slow,
+    )

@@ -26,7 +26,7 @@ from telegram.constants import ParseMode
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.frontend.answers import Answer, Refusal, answer, refusal_of
+from bot.frontend.answers import Answer, Refusal, answer, look, refusal_of
 from bot.frontend.runner import CommandRunner, Person
 from bot.telegram import buttons
 from bot.telegram.access import ChatPlaces, Place, TelegramResponders, person_of
@@ -158,16 +158,14 @@ class TelegramHandlers:
             return
         locale = message.from_user.language_code
         person = person_of(message.from_user)
-        try:
-            status = await self.runner.run(
-                person,
-                lambda ctx: current_status(ctx, locale=(locale or "")[:2] or None),
-                changing=False,
-                started=self.monotonic(),
-            )
-        except Exception as error:
-            refusal = refusal_of(error, changing=False, front_end="Telegram")
-            await self._say(message, refusal_html(refusal))
+        status = await look(
+            self.runner,
+            person,
+            lambda ctx: current_status(ctx, locale=(locale or "")[:2] or None),
+            started=self.monotonic(),
+        )
+        if isinstance(status, Refusal):
+            await self._say(message, refusal_html(status))
             return
         await self._say(message, status_html(status, public_url=self.public_url, zone=self.zone))
 
@@ -195,17 +193,15 @@ class TelegramHandlers:
             return
         person = person_of(message.from_user)
         asked = f"{prompt.chat_id}:{prompt.message_id}:{message.from_user.id}"
-        try:
-            was_asked = await self.runner.run(
-                person,
-                lambda ctx: prompt_recorded(ctx, asked),
-                changing=False,
-                started=self.monotonic(),
-            )
-        except Exception as error:
-            await self._say(
-                message, refusal_html(refusal_of(error, changing=True, front_end="Telegram"))
-            )
+        was_asked = await look(
+            self.runner,
+            person,
+            lambda ctx: prompt_recorded(ctx, asked),
+            started=self.monotonic(),
+            changing=True,
+        )
+        if isinstance(was_asked, Refusal):
+            await self._say(message, refusal_html(was_asked))
             return
         if not was_asked:
             # Replying is how people talk in a group: only the one asked posts by replying.
@@ -220,17 +216,15 @@ class TelegramHandlers:
             await self._say(message, refusal_html(refusal))
             return
         key = f"{prompt.chat_id}:{prompt.message_id}"
-        try:
-            first = await self.runner.run(
-                person,
-                lambda ctx: claim_prompt(ctx, key, PROMPT_ANSWERED_SOURCE),
-                changing=False,
-                started=self.monotonic(),
-            )
-        except Exception as error:
-            await self._say(
-                message, refusal_html(refusal_of(error, changing=True, front_end="Telegram"))
-            )
+        first = await look(
+            self.runner,
+            person,
+            lambda ctx: claim_prompt(ctx, key, PROMPT_ANSWERED_SOURCE),
+            started=self.monotonic(),
+            changing=True,
+        )
+        if isinstance(first, Refusal):
+            await self._say(message, refusal_html(first))
             return
         if not first:
             await self._say(message, [escape(PROMPT_ANSWERED)])
@@ -300,16 +294,14 @@ class TelegramHandlers:
     async def _brief(
         self, query: CallbackQuery, person: Person, incident_id: int
     ) -> IncidentBrief | None:
-        try:
-            brief = await self.runner.run(
-                person,
-                lambda ctx: brief_incident(ctx, incident_id),
-                changing=False,
-                started=self.monotonic(),
-            )
-        except Exception as error:
-            refusal = refusal_of(error, changing=False, front_end="Telegram")
-            await _answer_query(query, refusal.text)
+        brief = await look(
+            self.runner,
+            person,
+            lambda ctx: brief_incident(ctx, incident_id),
+            started=self.monotonic(),
+        )
+        if isinstance(brief, Refusal):
+            await _answer_query(query, brief.text)
             return None
         if brief.status.is_closed:
             status = brief.status.value.replace("_", " ")
@@ -334,15 +326,16 @@ class TelegramHandlers:
             # Who was asked is kept, not read back from the mention: Telegram drops the
             # mention of someone whose privacy settings forbid links to their account.
             key = f"{prompt.chat_id}:{prompt.message_id}:{query.from_user.id}"
-            try:
-                await self.runner.run(
-                    person_of(query.from_user),
-                    lambda ctx: claim_prompt(ctx, key, PROMPT_ASKED),
-                    changing=False,
-                    started=self.monotonic(),
+            recorded = await look(
+                self.runner,
+                person_of(query.from_user),
+                lambda ctx: claim_prompt(ctx, key, PROMPT_ASKED),
+                started=self.monotonic(),
+            )
+            if isinstance(recorded, Refusal):
+                log.warning(
+                    "Update prompt %s not recorded (%s); it takes no answer", key, recorded.kind
                 )
-            except Exception:
-                log.warning("Update prompt %s not recorded; it takes no answer", key, exc_info=True)
 
     async def _ask_to_confirm(
         self, query: CallbackQuery, message: Message, brief: IncidentBrief
@@ -440,15 +433,10 @@ class TelegramHandlers:
         await self._tell(message, result, command)
 
     async def _refuse_change(self, person: Person, command: v.Command) -> None:
-        try:
-            await self.runner.run(
-                person,
-                lambda ctx: audit_refusal(command, ctx),
-                changing=False,
-                started=self.monotonic(),
-            )
-        except Exception:
-            log.warning("refusal of %s not audited", person.actor_name, exc_info=True)
+        # audit_refusal logs a database failure itself; anything else is logged by look().
+        await look(
+            self.runner, person, lambda ctx: audit_refusal(command, ctx), started=self.monotonic()
+        )
 
     async def _tell(self, message: Message, result: Answer, command: v.Command) -> None:
         if isinstance(result, Refusal):

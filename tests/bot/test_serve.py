@@ -32,8 +32,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_herald(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `herald ARGS…` as a separate process, as an operator would; never raises."""
+def run_herald(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `herald ARGS…` as a separate process, as an operator would; never raises
+    (but for a `timeout`, given where a process that does not stop must fail the test)."""
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
@@ -41,6 +44,7 @@ def run_herald(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Complet
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
 
 

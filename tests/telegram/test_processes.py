@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from storage.engine import make_engine
 from storage.models import HandledRequest, Incident, IncidentStatus, Lease
-from tests.bot.test_serve import clean_env, free_port, wait_for_health
+from tests.bot.test_serve import clean_env, free_port, run_herald, wait_for_health
 from tests.fakes.telegram import FakeTelegram, Message
 from tests.telegram.helpers import ALICE, OPS, SECRET, TOKEN, new_fake, wait_until
 
@@ -119,15 +119,7 @@ class Heralds:
 
 def herald_once(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run `herald ARGS…` to its end, with a deadline in case it does not stop."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_herald(cwd, env, *args, timeout=60)
 
 
 # ---- the database, as the test reads it

@@ -1,0 +1,1 @@
+"""The weekly digest for managers: its chart and where it is posted."""

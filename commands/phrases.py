@@ -16,6 +16,9 @@ LABELS: dict[str, dict[UpdateKind, str]] = {
         UpdateKind.MAINTENANCE_COMPLETED: "Chiusura",
         UpdateKind.MAINTENANCE_CANCELLED: "Manutenzione annullata",
         UpdateKind.MAINTENANCE_EXTENDED: "Manutenzione prolungata",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "Manutenzione riprogrammata",
+        UpdateKind.MAINTENANCE_REMINDER: "Promemoria",
+        UpdateKind.NUDGE: "Sollecito",
     },
     "en": {
         UpdateKind.OPENED: "Opened",
@@ -28,6 +31,9 @@ LABELS: dict[str, dict[UpdateKind, str]] = {
         UpdateKind.MAINTENANCE_COMPLETED: "Maintenance completed",
         UpdateKind.MAINTENANCE_CANCELLED: "Maintenance cancelled",
         UpdateKind.MAINTENANCE_EXTENDED: "Maintenance extended",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "Maintenance rescheduled",
+        UpdateKind.MAINTENANCE_REMINDER: "Reminder",
+        UpdateKind.NUDGE: "Nudge",
     },
 }
 
@@ -110,5 +116,13 @@ CANCELLED_TEXT = {
 EXTENDED_TEXT = {
     "it": "La manutenzione si protrarrà fino al {end_day} ore {end}.",
     "en": "The maintenance will last until {end_day}, {end} {zone}.",
+}
+REMINDER_TEXT = {
+    "it": "Ricordiamo che {window} verranno effettuate operazioni di manutenzione programmata.",
+    "en": "A reminder: {window} we will carry out scheduled maintenance.",
+}
+RESCHEDULED_TEXT = {
+    "it": "La manutenzione è stata spostata: {window} verranno effettuate le operazioni previste.",
+    "en": "The maintenance has been moved: {window} we will carry out the planned work.",
 }
 EDITED = {"it": "(corretto)", "en": "(corrected)"}

@@ -123,6 +123,13 @@ class PublicPost:
         return f"{self.headline}\n{stamp_line}\n{self.body}"
 
 
+# Updates whose body is a sentence around the (current) window, in the middle of it.
+WINDOW_SENTENCES = {
+    UpdateKind.MAINTENANCE_REMINDER: phrases.REMINDER_TEXT,
+    UpdateKind.MAINTENANCE_RESCHEDULED: phrases.RESCHEDULED_TEXT,
+}
+
+
 def _body(
     incident: Incident,
     update: Update,
@@ -137,6 +144,10 @@ def _body(
     if kind == UpdateKind.MAINTENANCE_SCHEDULED and start and end:
         window = window_text(start, end, locale=locale, zone=zone)
         lead = phrases.SCHEDULED_TEXT[locale].format(window=window)
+        return f"{lead}\n{text}" if text else lead
+    if kind in WINDOW_SENTENCES and start and end:
+        window = window_text(start, end, locale=locale, zone=zone)
+        lead = WINDOW_SENTENCES[kind][locale].format(window=window[0].lower() + window[1:])
         return f"{lead}\n{text}" if text else lead
     if kind == UpdateKind.MAINTENANCE_EXTENDED and end:
         lead = phrases.EXTENDED_TEXT[locale].format(

@@ -59,6 +59,10 @@ class UpdateKind(enum.StrEnum):
     MAINTENANCE_COMPLETED = "maintenance_completed"
     MAINTENANCE_CANCELLED = "maintenance_cancelled"
     MAINTENANCE_EXTENDED = "maintenance_extended"
+    MAINTENANCE_RESCHEDULED = "maintenance_rescheduled"
+    MAINTENANCE_REMINDER = "maintenance_reminder"
+    # Herald telling responders that customers have heard nothing for a while; internal.
+    NUDGE = "nudge"
 
 
 class Platform(enum.StrEnum):
@@ -130,6 +134,11 @@ class Incident(SQLModel, table=True):
     window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
     window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     auto_transitions: bool = Field(default=True)
+    # How long before the window customers are reminded; None sends no reminder.
+    remind_before_seconds: int | None = Field(default=None)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last nudge to responders; a public update after it starts a new quiet period.
+    nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     __table_args__ = (
         sa.Index("ix_incident_status_opened", "status", "opened_at"),
@@ -267,3 +276,21 @@ class Lease(SQLModel, table=True):
     name: str = Field(max_length=80, primary_key=True)
     holder: str = Field(max_length=120)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """One firing of a scheduled job, such as the digest of 9:00 on a Monday.
+
+    The row is the claim: whoever inserts it fires the job, so a firing is neither
+    repeated by a second process nor by a restart, and a missed one is found and caught up.
+    """
+
+    __tablename__ = "scheduled_run"
+
+    job: str = Field(max_length=80, primary_key=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="", sa_type=sa.Text)

@@ -32,6 +32,8 @@ MAINTENANCE_KINDS = {
     UpdateKind.MAINTENANCE_COMPLETED,
     UpdateKind.MAINTENANCE_CANCELLED,
     UpdateKind.MAINTENANCE_EXTENDED,
+    UpdateKind.MAINTENANCE_RESCHEDULED,
+    UpdateKind.MAINTENANCE_REMINDER,
 }
 
 LABELS = {
@@ -46,6 +48,9 @@ LABELS = {
         UpdateKind.MAINTENANCE_COMPLETED: "Chiusura",
         UpdateKind.MAINTENANCE_CANCELLED: "Manutenzione annullata",
         UpdateKind.MAINTENANCE_EXTENDED: "Manutenzione prolungata",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "Manutenzione riprogrammata",
+        UpdateKind.MAINTENANCE_REMINDER: "Promemoria",
+        UpdateKind.NUDGE: "Sollecito",
     },
     "en": {
         UpdateKind.OPENED: "Opened",
@@ -58,6 +63,9 @@ LABELS = {
         UpdateKind.MAINTENANCE_COMPLETED: "Maintenance completed",
         UpdateKind.MAINTENANCE_CANCELLED: "Maintenance cancelled",
         UpdateKind.MAINTENANCE_EXTENDED: "Maintenance extended",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "Maintenance rescheduled",
+        UpdateKind.MAINTENANCE_REMINDER: "Reminder",
+        UpdateKind.NUDGE: "Nudge",
     },
 }
 
@@ -75,6 +83,10 @@ DEFAULT_BODIES = {
         "annullata.",
         UpdateKind.MAINTENANCE_EXTENDED: "La manutenzione si protrarrà fino al 22/05/2021 ore "
         "12:00.",
+        UpdateKind.MAINTENANCE_REMINDER: "Ricordiamo che in data 22/05/2021 dalle ore 10:00 alle "
+        "ore 12:00 verranno effettuate operazioni di manutenzione programmata.",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "La manutenzione è stata spostata: in data 22/05/2021 "
+        "dalle ore 10:00 alle ore 12:00 verranno effettuate le operazioni previste.",
     },
     "en": {
         UpdateKind.OPENED: "We are investigating an issue. Engineers are already on it and more "
@@ -87,6 +99,10 @@ DEFAULT_BODIES = {
         UpdateKind.MAINTENANCE_CANCELLED: "The maintenance planned for 22 May 2021 has been "
         "cancelled.",
         UpdateKind.MAINTENANCE_EXTENDED: "The maintenance will last until 22 May 2021, 12:00 CEST.",
+        UpdateKind.MAINTENANCE_REMINDER: "A reminder: on 22 May 2021 from 10:00 to 12:00 CEST we "
+        "will carry out scheduled maintenance.",
+        UpdateKind.MAINTENANCE_RESCHEDULED: "The maintenance has been moved: on 22 May 2021 from "
+        "10:00 to 12:00 CEST we will carry out the planned work.",
     },
 }
 
@@ -174,7 +190,12 @@ def test_engineers_text_is_the_body_verbatim_after_any_window_sentence(
 ) -> None:
     text = "Il nodo è stato escluso dal cluster\nsono ora in atto tutte le verifiche necessarie"
     post = render(kind, f"  {text}\n", locale=locale)
-    if kind in (UpdateKind.MAINTENANCE_SCHEDULED, UpdateKind.MAINTENANCE_EXTENDED):
+    if kind in (
+        UpdateKind.MAINTENANCE_SCHEDULED,
+        UpdateKind.MAINTENANCE_EXTENDED,
+        UpdateKind.MAINTENANCE_REMINDER,
+        UpdateKind.MAINTENANCE_RESCHEDULED,
+    ):
         lead, rest = post.body.split("\n", 1)
         assert lead
         assert rest == text

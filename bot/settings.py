@@ -7,10 +7,13 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from commands.dates import DURATION_HELP, parse_duration
+from commands.errors import UsageError
 from storage.engine import normalize_database_url, supported_database_url
 
 PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
@@ -25,6 +28,10 @@ WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
 AGE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh]?)")
 AGE_UNITS = {"s": 1, "": 1, "m": 60, "h": 3600}
+SLACK_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,20}")
+QUIET_HELP = (
+    "use SEV:MINUTES pairs for SEV1-3, such as 1:15,2:30,3:60 (SEV4 is never nudged), or off"
+)
 
 
 def _is_utf8(text: str) -> bool:
@@ -79,6 +86,14 @@ class Settings(BaseSettings):
     telegram_incident_chat: str | None = None
     telegram_max_command_age: timedelta = timedelta(minutes=10)
 
+    maintenance_reminder: timedelta = timedelta(hours=24)
+    quiet_minutes: Annotated[dict[int, int], NoDecode] = Field(
+        default_factory=lambda: {1: 15, 2: 30, 3: 60}
+    )
+    digest_cron: str = "0 9 * * 1"
+    digest_slack_channel: str | None = None
+    digest_telegram_chat: str | None = None
+
     metrics_token: SecretStr | None = None
 
     @field_validator("slack_responders", "telegram_ops_chats", "telegram_responders", mode="before")
@@ -107,13 +122,65 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("telegram_incident_chat")
+    @field_validator("telegram_incident_chat", "digest_telegram_chat")
     @classmethod
     def _telegram_incident_chat(cls, value: str | None) -> str | None:
         value = value.strip() if value else None
         if value and not TELEGRAM_CHAT.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a Telegram chat; use a numeric id such as -1001234567890"
+            )
+        return value or None
+
+    @field_validator("maintenance_reminder", mode="before")
+    @classmethod
+    def _a_reminder(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except UsageError:
+                raise ValueError(f"use {DURATION_HELP}, or 0 for no reminders") from None
+        return value
+
+    @field_validator("quiet_minutes", mode="before")
+    @classmethod
+    def _quiet_periods(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        periods: dict[int, int] = {}
+        if value.strip().lower() == "off":
+            return periods
+        for pair in _split(value) or []:
+            severity, _, minutes = str(pair).partition(":")
+            if not (
+                severity.strip() in ("1", "2", "3")
+                and minutes.strip().isascii()
+                and minutes.strip().isdigit()
+                and 1 <= int(minutes) <= 7 * 24 * 60
+            ):
+                raise ValueError(f"{pair!r} is not SEV:MINUTES; {QUIET_HELP}")
+            periods[int(severity)] = int(minutes)
+        return periods
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _a_cron_expression(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a cron expression; use five fields such as '0 9 * * 1' "
+                "(minute hour day month weekday: Mondays at 09:00 in TIMEZONE)"
+            )
+        return value
+
+    @field_validator("digest_slack_channel")
+    @classmethod
+    def _a_slack_channel(cls, value: str | None) -> str | None:
+        value = value.strip() if value else None
+        if value and not SLACK_CHANNEL_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Slack channel id; use the id such as C0123456789 "
+                "(channel details, at the bottom)"
             )
         return value or None
 

@@ -87,10 +87,23 @@ def _read_moment(typed: str, *, zone: ZoneInfo, now: datetime) -> datetime:
     return parsed.astimezone(UTC)
 
 
+DURATION_HELP = "a duration such as 30m, 2h or 1d"
+
+
+def parse_duration(text: str) -> timedelta:
+    """A length of time typed as `30m`, `2h`, `1d` or `1w`; `0` is none at all."""
+    typed = text.strip().lower()
+    if typed == "0":
+        return timedelta(0)
+    if match := _DURATION.fullmatch(typed):
+        return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+    raise UsageError(f"{text!r} is not a duration; use {DURATION_HELP}, or 0 for none.")
+
+
 def parse_since(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
     """A starting point: a duration back from now (`7d`, `24h`, `2w`) or a date."""
-    if match := _DURATION.fullmatch(text.strip().lower()):
-        return now - timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+    if _DURATION.fullmatch(text.strip().lower()):
+        return now - parse_duration(text)
     try:
         return parse_when(text, zone=zone, now=now)
     except UsageError:

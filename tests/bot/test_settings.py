@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,7 @@ from pydantic import ValidationError
 from bot.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
-# DESIGN.md's settings that run today; TELEGRAM_RESPONDERS, TELEGRAM_WEBHOOK_SECRET and
-# DIGEST_* join them with the Telegram front-end and the digest (issues 9 and 10).
+# DESIGN.md's settings that run today.
 DESIGN_SETTINGS = [
     "DATABASE_URL",
     "HOST",
@@ -35,6 +35,10 @@ DESIGN_SETTINGS = [
     "TELEGRAM_WEBHOOK_SECRET",
     "TELEGRAM_INCIDENT_CHAT",
     "TELEGRAM_MAX_COMMAND_AGE",
+    "DIGEST_CRON",
+    "DIGEST_SLACK_CHANNEL",
+    "DIGEST_TELEGRAM_CHAT",
+    "QUIET_MINUTES",
 ]
 
 
@@ -91,6 +95,15 @@ def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
         ("metrics_token", "metrics", "at least 16 printable ASCII"),
         ("metrics_token", " padded-token-of-enough-length ", "no spaces"),
         ("metrics_token", "tökën-with-accents-long", "printable ASCII"),
+        ("digest_cron", "every monday", "not a cron expression"),
+        ("digest_cron", "0 9 * * 1 2026", "not a cron expression"),
+        ("digest_cron", "61 9 * * 1", "not a cron expression"),
+        ("digest_slack_channel", "#managers", "not a Slack channel id"),
+        ("digest_telegram_chat", "managers", "not a Telegram chat"),
+        ("quiet_minutes", "4:30", "SEV4 is never nudged"),
+        ("quiet_minutes", "2:0", "not SEV:MINUTES"),
+        ("quiet_minutes", "2-30", "not SEV:MINUTES"),
+        ("maintenance_reminder", "tomorrow", "a duration such as 30m, 2h or 1d"),
     ],
 )
 def test_bad_values_are_refused(name: str, value: object, message: str) -> None:
@@ -259,3 +272,25 @@ def test_telegram_settings_as_written() -> None:
     assert settings(telegram_max_command_age="1h").telegram_max_command_age.total_seconds() == 3600
     assert settings().telegram_max_command_age.total_seconds() == 600
     assert "abc_DEF-123-ghi-456" in loaded.secrets()
+
+
+def test_schedule_settings_are_read_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUIET_MINUTES", "1:5, 3:90")
+    monkeypatch.setenv("MAINTENANCE_REMINDER", "2h")
+    monkeypatch.setenv("DIGEST_CRON", "30  17 * * 5")
+    loaded = settings()
+    assert loaded.quiet_minutes == {1: 5, 3: 90}
+    assert loaded.maintenance_reminder == timedelta(hours=2)
+    assert loaded.digest_cron == "30 17 * * 5"
+    monkeypatch.setenv("QUIET_MINUTES", "off")
+    monkeypatch.setenv("MAINTENANCE_REMINDER", "0")
+    loaded = settings()
+    assert loaded.quiet_minutes == {}
+    assert loaded.maintenance_reminder == timedelta(0)
+
+
+def test_schedule_defaults() -> None:
+    loaded = settings()
+    assert loaded.quiet_minutes == {1: 15, 2: 30, 3: 60}
+    assert loaded.maintenance_reminder == timedelta(hours=24)
+    assert loaded.digest_cron == "0 9 * * 1"

@@ -150,8 +150,8 @@ class Settings(BaseSettings):
         periods: dict[int, int] = {}
         if value.strip().lower() == "off":
             return periods
-        for pair in _split(value) or []:
-            severity, _, minutes = str(pair).partition(":")
+        for pair in (part.strip() for part in value.split(",") if part.strip()):
+            severity, _, minutes = pair.partition(":")
             if not (
                 severity.strip() in ("1", "2", "3")
                 and minutes.strip().isascii()

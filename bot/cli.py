@@ -97,6 +97,7 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
             actor=Actor(getpass.getuser(), "cli"),
             grant_hint="the CLI is for operators with access to the database",
             probe=_probe(settings),
+            remind_before=settings.maintenance_reminder,
         )
         reply = execute(command, ctx)
     finally:

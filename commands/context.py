@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -42,6 +42,8 @@ class Context:
     # Called after a change is committed, so an in-process worker sends it at once
     # instead of at its next poll; must be safe to call from any thread.
     changed: Callable[[], None] | None = None
+    # How long before a maintenance window customers are reminded, unless told otherwise.
+    remind_before: timedelta = timedelta(hours=24)
 
     def clock(self) -> Clock:
         """The zone and moment that typed dates are read against."""

@@ -30,7 +30,11 @@ log = logging.getLogger("herald")
 
 def _context(settings: Settings, database: Database, actor: Actor) -> Context:
     return Context(
-        sessions=database.sessions, zone=settings.zone, locale=settings.locale, actor=actor
+        sessions=database.sessions,
+        zone=settings.zone,
+        locale=settings.locale,
+        actor=actor,
+        remind_before=settings.maintenance_reminder,
     )
 
 

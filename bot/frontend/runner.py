@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -153,6 +153,7 @@ def context_factory(
     clock: Callable[[], datetime],
     probe: Callable[[Channel], str] | None,
     changed: Callable[[], None] | None = None,
+    remind_before: timedelta = timedelta(hours=24),
 ) -> Callable[[Actor, str], Context]:
     """A factory of command contexts on one database, zone and clock."""
 
@@ -166,6 +167,7 @@ def context_factory(
             grant_hint=grant_hint,
             probe=probe,
             changed=changed,
+            remind_before=remind_before,
         )
 
     return build
@@ -192,6 +194,7 @@ def command_runner(
             clock=clock,
             probe=probe_for(settings),
             changed=changed,
+            remind_before=settings.maintenance_reminder,
         ),
         responders=responders,
         deadline=deadline,

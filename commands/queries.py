@@ -1,4 +1,4 @@
-"""Handlers that only read: list and summary."""
+"""Handlers that only read: list and summary, and the figures of a period they share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
 
 from commands import verbs as v
 from commands.context import Context, Reply
@@ -77,6 +79,28 @@ class ComponentImpact:
 
 
 @dataclass(frozen=True)
+class Figures:
+    """A period's numbers, computed in one place for the summary and the weekly digest."""
+
+    start: datetime
+    end: datetime
+    opened_by_severity: dict[int, int]
+    resolved: int
+    mean_time_to_resolve: float | None
+    mean_time_to_first_update: float | None
+    longest: LongestIncident | None
+    incident_seconds: float
+    impact: tuple[ComponentImpact, ...]
+    maintenance_done: int
+    maintenance_seconds: float
+
+    @property
+    def opened(self) -> int:
+        """Incidents opened in the period, every severity."""
+        return sum(self.opened_by_severity.values())
+
+
+@dataclass(frozen=True)
 class SummaryView:
     """A period's numbers, for any front-end to lay out: plain text, Block Kit, a digest."""
 
@@ -126,31 +150,49 @@ def _longest(found: summary_store.ResolvedIncident | None, now: datetime) -> Lon
     return LongestIncident(found.incident_id, found.title, seconds)
 
 
+def period_figures(session: Session, *, start: datetime, end: datetime, now: datetime) -> Figures:
+    """Every figure of [start, end) that the summary and the digest report."""
+    span = {"start": start, "end": end}
+    by_sev = summary_store.count_opened_by_severity(session=session, **span)
+    longest = summary_store.get_longest_resolved(session=session, **span)
+    maintenance = summary_store.get_maintenance_done(session=session, **span)
+    return Figures(
+        start=start,
+        end=end,
+        opened_by_severity={s: by_sev.get(s, 0) for s in (1, 2, 3, 4)},
+        resolved=summary_store.count_resolved(session=session, **span),
+        mean_time_to_resolve=summary_store.get_mean_seconds_to_resolve(session=session, **span),
+        mean_time_to_first_update=summary_store.get_mean_seconds_to_first_update(
+            session=session, **span
+        ),
+        longest=_longest(longest, now),
+        incident_seconds=summary_store.sum_incident_seconds(session=session, **span),
+        impact=_impact_minutes(
+            summary_store.list_impact_spans(session=session, **span), start, end
+        ),
+        maintenance_done=maintenance.completed,
+        maintenance_seconds=maintenance.seconds,
+    )
+
+
 def summary_view(command: v.Summarize, ctx: Context) -> SummaryView:
     """The numbers of a period: incidents by severity, open now, time to resolve, impact."""
     now = ctx.now()
     period = parse_period(command.period, zone=ctx.zone, now=now)
-    span = {"start": period.start, "end": period.end}
     with ctx.sessions() as session:
-        by_sev = summary_store.count_opened_by_severity(session=session, **span)
-        resolved = summary_store.count_resolved(session=session, **span)
-        mean = summary_store.get_mean_seconds_to_resolve(session=session, **span)
-        longest = summary_store.get_longest_resolved(session=session, **span)
-        incident_seconds = summary_store.sum_incident_seconds(session=session, **span)
-        spans = summary_store.list_impact_spans(session=session, **span)
-        maintenance_done = summary_store.count_maintenance_completed(session=session, **span)
+        figures = period_figures(session, start=period.start, end=period.end, now=now)
         open_now = incident_store.count_incidents(session=session)
     return SummaryView(
         period=period,
-        opened=sum(by_sev.values()),
-        opened_by_severity={s: by_sev.get(s, 0) for s in (1, 2, 3, 4)},
-        resolved=resolved,
+        opened=figures.opened,
+        opened_by_severity=figures.opened_by_severity,
+        resolved=figures.resolved,
         open_now=open_now,
-        mean_time_to_resolve=mean,
-        longest=_longest(longest, now),
-        incident_seconds=incident_seconds,
-        impact=_impact_minutes(spans, period.start, period.end),
-        maintenance_done=maintenance_done,
+        mean_time_to_resolve=figures.mean_time_to_resolve,
+        longest=figures.longest,
+        incident_seconds=figures.incident_seconds,
+        impact=figures.impact,
+        maintenance_done=figures.maintenance_done,
         share=command.share,
     )
 

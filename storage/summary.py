@@ -1,7 +1,8 @@
-"""Aggregate figures of a period, counted by the database: what `summary` reports."""
+"""Aggregate figures of a period, counted by the database: what `summary` and the digest report."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -10,10 +11,19 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
-from storage.models import Component, Incident, IncidentComponent, IncidentKind, IncidentStatus
+from storage.models import (
+    Component,
+    Incident,
+    IncidentComponent,
+    IncidentKind,
+    IncidentStatus,
+    Update,
+    UpdateKind,
+)
 from storage.types import UTCDateTime
 
 IMPACT_SEVERITIES = (1, 2, 3)
+FIRST_UPDATE_KINDS = (UpdateKind.UPDATE, UpdateKind.RESOLVED)
 
 
 class ResolvedIncident(NamedTuple):
@@ -23,6 +33,13 @@ class ResolvedIncident(NamedTuple):
     title: str
     opened_at: datetime
     closed_at: datetime
+
+
+class MaintenanceDone(NamedTuple):
+    """Completed maintenance of a period: how many, and their seconds from start to close."""
+
+    completed: int
+    seconds: float
 
 
 class ImpactSpan(NamedTuple):
@@ -122,16 +139,89 @@ def get_longest_resolved(
     return ResolvedIncident(incident_id, title, opened_at, closed_at)
 
 
-def count_maintenance_completed(*, session: Session, start: datetime, end: datetime) -> int:
-    """How many completed maintenance windows were open at some moment in [start, end)."""
-    query = (
-        select(func.count())
-        .select_from(Incident)
+def get_mean_seconds_to_first_update(
+    *, session: Session, start: datetime, end: datetime
+) -> float | None:
+    """The mean time to first public update of the incidents opened in [start, end).
+
+    An incident's time to first public update runs from its opening post (opened_at) to
+    the earliest public update of kind `update` or `resolved` at or after it; internal
+    notes do not count. Incidents that never got one are left out of the mean, which is
+    None when no incident opened in the period got one.
+    """
+    first = (
+        select(func.min(col(Update.at)))
+        .where(col(Update.incident_id) == col(Incident.id))
+        .where(col(Update.kind).in_(FIRST_UPDATE_KINDS))
+        .where(col(Update.public).is_(True))
+        .where(col(Update.at) >= col(Incident.opened_at))
+        .correlate(Incident)
+        .scalar_subquery()
+    )
+    took = seconds_between(session=session, start=col(Incident.opened_at), end=first)
+    mean = session.exec(
+        select(func.avg(took))
+        .where(col(Incident.kind) == IncidentKind.INCIDENT)
+        .where(col(Incident.opened_at) >= start, col(Incident.opened_at) < end)
+    ).one()
+    return None if mean is None else float(mean)
+
+
+def get_maintenance_done(*, session: Session, start: datetime, end: datetime) -> MaintenanceDone:
+    """Maintenance completed (closed) in (start, end]: how many, and how long they ran.
+
+    The end is included so that a period ending now counts what was completed just now;
+    the start is left out so that consecutive periods never count one twice. A
+    maintenance runs from its first `maintenance_started` update, or from its window's
+    start when it has none, to its closing; the whole run counts, even the part of it
+    before start.
+    """
+    started = (
+        select(func.min(col(Update.at)))
+        .where(col(Update.incident_id) == col(Incident.id))
+        .where(col(Update.kind) == UpdateKind.MAINTENANCE_STARTED)
+        .correlate(Incident)
+        .scalar_subquery()
+    )
+    began = func.coalesce(started, col(Incident.window_start))
+    ran = seconds_between(session=session, start=began, end=col(Incident.closed_at))
+    count, total = session.exec(
+        select(func.count(), func.sum(sa.case((ran > 0, ran), else_=0)))
         .where(col(Incident.kind) == IncidentKind.MAINTENANCE)
         .where(col(Incident.status) == IncidentStatus.COMPLETED)
-        .where(_active(start, end))
+        .where(col(Incident.closed_at) > start, col(Incident.closed_at) <= end)
+    ).one()
+    return MaintenanceDone(int(count), 0.0 if total is None else float(total))
+
+
+def count_opened_by_day_and_severity(
+    *, session: Session, bounds: Sequence[datetime]
+) -> dict[tuple[int, int | None], int]:
+    """Incidents opened per (day, severity); day n is [bounds[n], bounds[n + 1]).
+
+    The caller gives the bounds (local midnights, say), so days of 23 or 25 hours are
+    grouped right on any engine without time zone arithmetic in SQL.
+    """
+    if len(bounds) < 2:
+        return {}
+    day = sa.case(
+        *((col(Incident.opened_at) < _moment(bound), n) for n, bound in enumerate(bounds[1:])),
+        else_=len(bounds) - 1,
     )
-    return int(session.exec(query).one())
+    # Grouped outside a subquery: PostgreSQL cannot tell that the CASE in GROUP BY, with
+    # its own bound parameters, is the one in the select list.
+    opened = (
+        select(day.label("day"), col(Incident.severity).label("severity"))
+        .where(col(Incident.kind) == IncidentKind.INCIDENT)
+        .where(col(Incident.opened_at) >= bounds[0], col(Incident.opened_at) < bounds[-1])
+        .subquery()
+    )
+    rows = session.exec(
+        select(opened.c.day, opened.c.severity, func.count()).group_by(
+            opened.c.day, opened.c.severity
+        )
+    ).all()
+    return {(int(n), severity): int(count) for n, severity, count in rows}
 
 
 def sum_incident_seconds(*, session: Session, start: datetime, end: datetime) -> float:

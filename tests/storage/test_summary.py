@@ -10,21 +10,25 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from storage.components import create_component, set_components_of
-from storage.incidents import create_incident
-from storage.models import Component, IncidentKind, IncidentStatus
+from storage.incidents import create_incident, get_incident
+from storage.models import Component, IncidentKind, IncidentStatus, UpdateKind
 from storage.summary import (
     ImpactSpan,
+    MaintenanceDone,
     ResolvedIncident,
-    count_maintenance_completed,
+    count_opened_by_day_and_severity,
     count_opened_by_severity,
     count_resolved,
     get_longest_resolved,
+    get_maintenance_done,
+    get_mean_seconds_to_first_update,
     get_mean_seconds_to_resolve,
     list_impact_spans,
     seconds_between,
     sum_incident_seconds,
 )
 from storage.types import UTCDateTime
+from storage.updates import create_update
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 END = datetime(2025, 4, 1, tzinfo=UTC)
@@ -174,7 +178,10 @@ def test_only_maintenance_completed_in_the_period_counts(
     sessions: sessionmaker[Session], known: dict[str, int]
 ) -> None:
     with sessions() as session:
-        assert count_maintenance_completed(session=session, start=START, end=END) == 1
+        # "done" has neither a window nor a started update: counted, with no time.
+        assert get_maintenance_done(session=session, start=START, end=END) == MaintenanceDone(
+            1, 0.0
+        )
 
 
 def test_impact_spans_are_sev1_to_3_incidents_active_in_the_period_per_component(
@@ -214,3 +221,92 @@ def test_seconds_between_is_exact_to_the_millisecond(
             end=sa.literal(first + later, UTCDateTime()),
         )
         assert float(session.exec(select(expression)).one()) == seconds
+
+
+def post(
+    session: Session, incident_id: int, kind: UpdateKind, at: datetime, *, public: bool = True
+) -> None:
+    """An update on the incident's timeline."""
+    incident = get_incident(session=session, incident_id=incident_id)
+    assert incident is not None
+    create_update(
+        session=session,
+        incident=incident,
+        kind=kind,
+        text="",
+        author="ada",
+        front_end="cli",
+        at=at,
+        component_ids=set(),
+        public=public,
+    )
+
+
+def test_time_to_first_public_update_skips_notes_and_incidents_without_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session, session.begin():
+        quick = add(session, "quick", START + HOUR)
+        post(session, quick, UpdateKind.OPENED, START + HOUR)
+        post(session, quick, UpdateKind.NOTE, START + HOUR + timedelta(minutes=5), public=False)
+        post(session, quick, UpdateKind.UPDATE, START + HOUR + timedelta(minutes=20))
+        post(session, quick, UpdateKind.UPDATE, START + HOUR + timedelta(minutes=50))
+        closed_at_once = add(session, "closed at once", START + DAY, START + DAY + HOUR)
+        post(session, closed_at_once, UpdateKind.OPENED, START + DAY)
+        post(session, closed_at_once, UpdateKind.RESOLVED, START + DAY + HOUR)
+        silent = add(session, "only a note", START + 2 * DAY)
+        post(session, silent, UpdateKind.NOTE, START + 2 * DAY + HOUR, public=False)
+        earlier = add(session, "opened before", START - HOUR)
+        post(session, earlier, UpdateKind.UPDATE, START + HOUR)
+    with sessions() as session:
+        mean = get_mean_seconds_to_first_update(session=session, start=START, end=END)
+        nothing = get_mean_seconds_to_first_update(session=session, start=END, end=END + DAY)
+    assert mean == (20 * 60 + 3600) / 2
+    assert nothing is None
+
+
+def test_maintenance_time_runs_from_its_start_to_its_closing(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session, session.begin():
+        for title, window, started, closed in (
+            ("on time", START + DAY, None, START + DAY + 2 * HOUR),
+            ("started late", START + 2 * DAY, START + 2 * DAY + HOUR, START + 2 * DAY + 2 * HOUR),
+            ("across the start", START - HOUR, START - HOUR, START + HOUR / 2),
+            ("closed after the end", END - HOUR, None, END + HOUR),
+        ):
+            maintenance_id = add(
+                session,
+                title,
+                window - 3 * DAY,
+                closed,
+                kind=IncidentKind.MAINTENANCE,
+                status=IncidentStatus.COMPLETED,
+            )
+            incident = get_incident(session=session, incident_id=maintenance_id)
+            assert incident is not None
+            incident.window_start, incident.window_end = window, window + 2 * HOUR
+            if started is not None:
+                post(session, maintenance_id, UpdateKind.MAINTENANCE_STARTED, started)
+        add(
+            session,
+            "called off",
+            START + 3 * DAY,
+            START + 3 * DAY,
+            kind=IncidentKind.MAINTENANCE,
+            status=IncidentStatus.CANCELLED,
+        )
+    with sessions() as session:
+        done = get_maintenance_done(session=session, start=START, end=END)
+    assert done == MaintenanceDone(3, (2 * HOUR + HOUR + 1.5 * HOUR).total_seconds())
+
+
+def test_opened_by_day_follows_the_bounds_given(
+    sessions: sessionmaker[Session], known: dict[str, int]
+) -> None:
+    bounds = [START, START + DAY, START + DAY + 11 * HOUR, START + 11 * DAY]
+    with sessions() as session:
+        found = count_opened_by_day_and_severity(session=session, bounds=bounds)
+        assert count_opened_by_day_and_severity(session=session, bounds=bounds[:1]) == {}
+    # day 1 ends just as "overlapping" opens, so it falls on day 2 with "minor"
+    assert found == {(1, 1): 1, (2, 2): 1, (2, 4): 1}

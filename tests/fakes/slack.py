@@ -10,21 +10,30 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.fakes import limits
 from tests.fakes.limits import SlidingWindow
-from tests.fakes.server import Failure, Recorded, RecordingServer, decode_json_fields, read_params
+from tests.fakes.server import (
+    Failure,
+    Recorded,
+    RecordingServer,
+    as_int,
+    decode_json_fields,
+    read_params,
+)
 
-__all__ = ["FakeSlack", "Recorded", "SlackMessage"]
+__all__ = ["FakeSlack", "Recorded", "SlackFile", "SlackMessage"]
 
 MAX_TEXT = 40_000  # longer texts are truncated
+MAX_FILE_BYTES = 1_000_000_000  # files.getUploadURLExternal refuses larger lengths
 TEAM_ID, BOT_USER, BOT_ID, APP_ID = "T0HERALD", "U0HERALD", "B0HERALD", "A0HERALD"
 TRIGGER_SECONDS = 3.0
 RESPONSE_URL_USES, RESPONSE_URL_SECONDS = 5, 30 * 60
 JSON_FIELDS = frozenset(
     {"blocks", "attachments", "view", "metadata", "reply_broadcast", "unfurl_links", "unfurl_media"}
+    | {"files"}
 )
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -40,6 +49,7 @@ class SlackMessage:
     thread_ts: str | None
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
     user: str = BOT_USER
+    files: list[str] = field(default_factory=list)  # ids of the files shared with it
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -50,11 +60,39 @@ class SlackMessage:
         }
         if self.user == BOT_USER:
             body.update(bot_id=BOT_ID, app_id=APP_ID, team=TEAM_ID)
+        if self.files:
+            body.update(files=[{"id": file_id} for file_id in self.files], upload=True)
         if self.blocks is not None:
             body["blocks"] = self.blocks
         if self.thread_ts is not None:
             body.update(thread_ts=self.thread_ts, parent_user_id=BOT_USER)
         return body
+
+
+@dataclass
+class SlackFile:
+    """A file uploaded through files.getUploadURLExternal and the upload URL, then shared
+    (or kept private) by files.completeUploadExternal."""
+
+    id: str
+    filename: str
+    data: bytes
+    title: str
+    channel: str | None  # where it was shared; None when kept private
+    initial_comment: str | None
+    thread_ts: str | None
+    message_ts: str | None  # the message that carries it in the channel
+
+
+@dataclass
+class _Upload:
+    """An upload URL handed out and what was posted to it so far."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None
 
 
 @dataclass
@@ -116,6 +154,8 @@ class FakeSlack(RecordingServer):
         self._response_urls = limits.Tickets(RESPONSE_URL_SECONDS, RESPONSE_URL_USES)
         self._last_ts = int(time.time() * 1_000_000)
         self._ids = itertools.count(1)
+        self._uploads: dict[str, _Upload] = {}  # by the upload URL's last path part
+        self._files: list[SlackFile] = []
         self._per_channel = SlidingWindow(per_channel_per_second, 1.0)
         self._workspace = SlidingWindow(workspace_per_second, 1.0)
         self._handlers: dict[str, Handler] = {
@@ -130,10 +170,13 @@ class FakeSlack(RecordingServer):
             "conversations.info": self._conversation_info,
             "users.info": self._user_info,
             "usergroups.users.list": self._usergroup_users,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
         routes = [
             Route("/api/{method}", self._endpoint, methods=["GET", "POST"]),
             Route("/response/{url_id}", self._response_endpoint, methods=["POST"]),
+            Route("/upload/v1/{upload_id}", self._upload_endpoint, methods=["POST"]),
         ]
         super().__init__(Starlette(routes=routes), clock)
 
@@ -186,6 +229,11 @@ class FakeSlack(RecordingServer):
         with self._lock:
             return list(self._channels[channel_id].messages.values())
 
+    def files(self, channel_id: str | None = None) -> list[SlackFile]:
+        """The files completed so far (only those shared in `channel_id`, if given), in order."""
+        with self._lock:
+            return [f for f in self._files if channel_id is None or f.channel == channel_id]
+
     def fail_next(
         self,
         count: int,
@@ -195,7 +243,11 @@ class FakeSlack(RecordingServer):
         retry_after: int | None = None,
         method: str | None = None,
     ) -> None:
-        """The next `count` calls (of `method`, if given) fail; a 429 carries Retry-After."""
+        """The next `count` calls (of `method`, if given) fail; a 429 carries Retry-After.
+
+        method="upload" targets the POSTs of file bytes to upload URLs, which answer a
+        failure with its status and a plain-text body, not JSON.
+        """
         with self._lock:
             self._failures.add(Failure(count, status, error, retry_after, method))
 
@@ -271,6 +323,32 @@ class FakeSlack(RecordingServer):
         error = {"unknown": "invalid_url", "expired": "expired_url", "used": "used_url"}
         body = {"ok": True} if refused is None else {"ok": False, "error": error[refused]}
         return JSONResponse(body, status_code=status)
+
+    async def _upload_endpoint(self, request: Request) -> Response:
+        """The upload URL: the file's bytes as the raw body or as a multipart file part."""
+        body = await request.body()
+        upload_id = request.path_params["upload_id"]
+        if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            parts = await read_params(request)
+            files = [value for value in parts.values() if isinstance(value, bytes)]
+            body = files[0] if files else b""
+        with self._lock:
+            upload = self._uploads.get(upload_id)
+            failure = self._failures.take("upload")
+            if self._outage:
+                status, text = 503, "service unavailable"
+            elif failure is not None:
+                status, text = failure.status, failure.text or "upload failed"
+            elif upload is None:
+                status, text = 404, "upload not found"  # Slack's wording is unconfirmed
+            else:
+                upload.data = body
+                status, text = 200, f"OK - {len(body)}"
+        self._record("upload", {"upload_id": upload_id, "bytes": len(body)}, status, "POST")
+        headers = (
+            {"Retry-After": str(failure.retry_after)} if failure and failure.retry_after else {}
+        )
+        return PlainTextResponse(text, status_code=status, headers=headers)
 
     # ---- methods
 
@@ -385,6 +463,70 @@ class FakeSlack(RecordingServer):
         if users is None:
             raise ApiError("no_such_subteam")
         return {"users": list(users)}
+
+    def _get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in ("filename", "length") if params.get(name) in (None, "")]
+        if missing:
+            raise ApiError.invalid(
+                "invalid_arguments", [f"missing required field: {name}" for name in missing]
+            )
+        length = as_int(params["length"], -1)
+        if length <= 0:
+            raise ApiError.invalid("invalid_arguments", ["invalid value for field: length"])
+        if length > MAX_FILE_BYTES:
+            raise ApiError("file_too_large")
+        file_id = f"F{next(self._ids):010d}"
+        upload_id = f"{file_id}-{next(self._ids)}"
+        alt_txt = params.get("alt_txt")
+        self._uploads[upload_id] = _Upload(file_id, str(params["filename"]), length, alt_txt)
+        return {"upload_url": f"{self.base_url}/upload/v1/{upload_id}", "file_id": file_id}
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        if not isinstance(files, list) or not files:
+            raise ApiError.invalid("invalid_arguments", ["missing required field: files"])
+        if not all(isinstance(f, dict) and f.get("id") for f in files):
+            raise ApiError.invalid("invalid_arguments", ["invalid value for field: files"])
+        by_file = {u.file_id: (key, u) for key, u in self._uploads.items()}
+        completed: list[tuple[dict[str, Any], str, _Upload, bytes]] = []
+        for entry in files:
+            key, upload = by_file.get(str(entry["id"]), ("", None))
+            if upload is None or upload.data is None:
+                raise ApiError("file_not_found")
+            completed.append((entry, key, upload, upload.data))
+        channel = None
+        if params.get("channel_id"):
+            channel = self._writable({"channel": params["channel_id"]})
+        elif params.get("channels"):
+            first = str(params["channels"]).split(",")[0]
+            channel = self._writable({"channel": first})
+        comment = params.get("initial_comment")
+        thread_ts = params.get("thread_ts") or None
+        message_ts = None
+        if channel is not None:
+            ids = [str(f["id"]) for f in files]
+            message = SlackMessage(channel.id, self._new_ts(), comment or "", None, thread_ts)
+            message.files = ids
+            channel.messages[message.ts] = message
+            message_ts = message.ts
+        answered = []
+        for entry, key, upload, data in completed:
+            del self._uploads[key]  # a file is completed once
+            title = str(entry.get("title") or upload.filename)
+            self._files.append(
+                SlackFile(
+                    upload.file_id,
+                    upload.filename,
+                    data,
+                    title,
+                    channel.id if channel else None,
+                    comment,
+                    thread_ts,
+                    message_ts,
+                )
+            )
+            answered.append({"id": upload.file_id, "title": title})
+        return {"files": answered}
 
     # ---- helpers
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.html import Parsed, TextError, message_text
+from tests.fakes.html import EntityError, Parsed, TextError, message_text, parse_html
 from tests.fakes.limits import MessageLimits
 from tests.fakes.server import (
     Failure,
@@ -41,9 +43,12 @@ from tests.fakes.telegram_updates import (
     written_message,
 )
 
-__all__ = ["CallbackAnswer", "FakeTelegram", "Message", "Recorded"]
+__all__ = ["CallbackAnswer", "FakeTelegram", "Message", "Recorded", "sample_png"]
 
 KINDS = ("channel", "supergroup", "group", "private")
+MAX_CAPTION = 1024  # characters after entity parsing
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -64,6 +69,20 @@ JSON_FIELDS = frozenset(
 )
 
 
+def sample_png(width: int = 4, height: int = 3) -> bytes:
+    """A small valid PNG (grey pixels) for photo and file upload tests."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    rows = b"".join(
+        b"\x00" + bytes([(17 * (x + y)) % 256 for x in range(width)]) for y in range(height)
+    )
+    return PNG + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 @dataclass
 class Message:
     """A message as it stands in a chat; `text` is what the bot sent (markup included)."""
@@ -78,6 +97,8 @@ class Message:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: Any = None  # as the bot last sent it (None when the last call had none)
     date: int = 0
+    photo: bytes | None = None  # a photo message: the image; `text` is then its caption
+    photo_size: tuple[int, int] = (0, 0)  # width, height
 
     @property
     def inline_keyboard(self) -> list[list[dict[str, Any]]]:
@@ -156,6 +177,7 @@ class FakeTelegram(RecordingServer):
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._queries.answer,
@@ -213,6 +235,10 @@ class FakeTelegram(RecordingServer):
         """The chat's current messages in order (deleted ones gone, edits applied)."""
         with self._lock:
             return list(self._chat_for_test(chat_id).messages.values())
+
+    def photos(self, chat_id: int | str) -> list[Message]:
+        """The chat's photo messages in order; `photo` holds the bytes, `text` the caption."""
+        return [m for m in self.messages(chat_id) if m.photo is not None]
 
     def pinned(self, chat_id: int | str) -> int | None:
         """The id of the chat's pinned message."""
@@ -433,14 +459,7 @@ class FakeTelegram(RecordingServer):
         now = self._admit(chat)
         check_reply_markup(params.get("reply_markup"), inline_only=chat.kind == "channel")
         parse_mode, parsed = self._parse_text(params)
-        reply = params.get("reply_parameters")
-        reply = reply if isinstance(reply, dict) else {}
-        reply_to = as_int(reply.get("message_id", params.get("reply_to_message_id"))) or None
-        allow = reply.get("allow_sending_without_reply", params.get("allow_sending_without_reply"))
-        if reply_to is not None and reply_to not in chat.messages.keys() | chat.incoming.keys():
-            if allow not in TRUE:
-                raise ApiError(400, "Bad Request: message to be replied not found")
-            reply_to = None
+        reply_to = self._reply_to(chat, params)
         message = Message(
             message_id=chat.next_id,
             chat_id=chat.key,
@@ -457,8 +476,38 @@ class FakeTelegram(RecordingServer):
         self._limits.add(chat.id, chat.kind != "private", now)
         return self._message_json(chat, message)
 
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        photo, size = self._photo(params.get("photo"))
+        now = self._admit(chat)
+        check_reply_markup(params.get("reply_markup"), inline_only=chat.kind == "channel")
+        parse_mode = params.get("parse_mode") or None
+        caption = params.get("caption")
+        parsed = Parsed("")
+        if caption not in (None, ""):
+            parsed = self._parse_caption(str(caption), parse_mode)
+        message = Message(
+            message_id=chat.next_id,
+            chat_id=chat.key,
+            text=str(caption or ""),
+            parse_mode=parse_mode,
+            reply_to=self._reply_to(chat, params),
+            plain=parsed.text,
+            entities=parsed.entities,
+            reply_markup=params.get("reply_markup"),
+            date=int(time.time()),
+            photo=photo,
+            photo_size=size,
+        )
+        chat.next_id += 1
+        chat.messages[message.message_id] = message
+        self._limits.add(chat.id, chat.kind != "private", now)
+        return self._message_json(chat, message)
+
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         chat, message, now = self._message_to_edit(params)
+        if message.photo is not None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         parse_mode, parsed = self._parse_text(params)
         markup = params.get("reply_markup")
         new = (parsed.text, parsed.entities, inline_rows(markup))
@@ -559,6 +608,62 @@ class FakeTelegram(RecordingServer):
             raise ApiError(400, f"Bad Request: {error}") from None
         return parse_mode, parsed
 
+    def _parse_caption(self, caption: str, parse_mode: str | None) -> Parsed:
+        """A caption checked like the Bot API does: parse mode, at most 1024 characters."""
+        mode = (parse_mode or "").lower()
+        parsed = Parsed(caption)
+        if mode == "html":
+            try:
+                parsed = parse_html(caption, strict_ampersand=self.strict_ampersand)
+            except EntityError as error:
+                raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+        elif mode not in ("", "markdown", "markdownv2"):
+            raise ApiError(400, f"Bad Request: unsupported parse_mode: {parse_mode}")
+        if len(parsed.text) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        return parsed
+
+    def _photo(self, photo: Any) -> tuple[bytes, tuple[int, int]]:
+        """An uploaded photo (a multipart file part) and its size; refusals as Telegram's."""
+        if photo in (None, "", b""):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if isinstance(photo, str):
+            known = [
+                m
+                for chat in self._chats.values()
+                for m in chat.messages.values()
+                if m.photo is not None and photo == self._photo_id(chat, m)
+            ]
+            if not known or known[0].photo is None:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            return known[0].photo, known[0].photo_size
+        data = bytes(photo)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        if data.startswith(PNG) and len(data) >= 24:
+            size = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
+        elif data.startswith(JPEG):
+            size = (0, 0)  # the fake does not read JPEG headers
+        else:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        return data, size
+
+    @staticmethod
+    def _photo_id(chat: _Chat, message: Message) -> str:
+        return f"AgACAgQAAx0C{abs(chat.id)}x{message.message_id}"
+
+    def _reply_to(self, chat: _Chat, params: dict[str, Any]) -> int | None:
+        """The message a new one replies to (reply_parameters or reply_to_message_id)."""
+        reply = params.get("reply_parameters")
+        reply = reply if isinstance(reply, dict) else {}
+        reply_to = as_int(reply.get("message_id", params.get("reply_to_message_id"))) or None
+        allow = reply.get("allow_sending_without_reply", params.get("allow_sending_without_reply"))
+        if reply_to is not None and reply_to not in chat.messages.keys() | chat.incoming.keys():
+            if allow not in TRUE:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+            reply_to = None
+        return reply_to
+
     def _chat_of_scope(self, raw: Any) -> tuple[int, str]:
         chat = self._chat({"chat_id": raw})
         return chat.id, chat.kind
@@ -577,17 +682,36 @@ class FakeTelegram(RecordingServer):
             "message_id": message.message_id,
             "date": message.date,
             "chat": chat.as_json(),
-            "text": message.plain,
         }
         if chat.kind == "channel":
             body["sender_chat"] = chat.as_json()
         else:
             body["from"] = self._get_me({})
-        if message.entities:
-            body["entities"] = message.entities
+        if message.photo is not None:
+            body["photo"] = [self._photo_json(chat, message)]
+            if message.plain:
+                body["caption"] = message.plain
+            if message.entities:
+                body["caption_entities"] = message.entities
+        else:
+            body["text"] = message.plain
+            if message.entities:
+                body["entities"] = message.entities
         if keyboard := message.inline_keyboard:  # other markups are not part of a Message
             body["reply_markup"] = {"inline_keyboard": keyboard}
         if message.reply_to is not None and not nested:
             with contextlib.suppress(ValueError):  # the replied message was deleted since
                 body["reply_to_message"] = self._replied_json(chat, message.reply_to)
         return body
+
+    def _photo_json(self, chat: _Chat, message: Message) -> dict[str, Any]:
+        """The PhotoSize Telegram answers with: the original only (Telegram adds thumbnails)."""
+        width, height = message.photo_size
+        file_id = self._photo_id(chat, message)
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id[-16:],
+            "width": width,
+            "height": height,
+            "file_size": len(message.photo or b""),
+        }

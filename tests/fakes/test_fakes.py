@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import telegram
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
@@ -33,7 +33,7 @@ from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandle
 from tests.fakes.html import EntityError, parse_html
 from tests.fakes.limits import ManualClock
 from tests.fakes.slack import FakeSlack
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram, sample_png
 
 T = TypeVar("T")
 CHANNEL, GROUP, PRIVATE, NAMED = -1001234, -2001, 4242, "@herald_status"
@@ -182,6 +182,104 @@ def test_reply_to_a_missing_message(tg: FakeTelegram) -> None:
         run(send(tg, CHANNEL, "x", reply_parameters=telegram.ReplyParameters(99)))
     lenient = telegram.ReplyParameters(99, allow_sending_without_reply=True)
     assert run(send(tg, CHANNEL, "x", reply_parameters=lenient)).reply_to_message is None
+
+
+def test_send_photo_with_caption_in_reply(tg: FakeTelegram, manual: ManualClock) -> None:
+    image = sample_png(6, 4)
+
+    async def scenario() -> tuple[telegram.Message, telegram.Message]:
+        async with bot(tg) as b:
+            text = await b.send_message(NAMED, "Weekly digest")
+            manual.advance(1)
+            photo = await b.send_photo(
+                NAMED,
+                image,
+                filename="digest.png",
+                caption="<b>Week 5</b> &amp; more",
+                parse_mode="HTML",
+                reply_parameters=telegram.ReplyParameters(text.message_id),
+            )
+            return text, photo
+
+    text, photo = run(scenario())
+    assert (photo.caption, photo.text, photo.photo[-1].width, photo.photo[-1].height) == (
+        "Week 5 & more",
+        None,
+        6,
+        4,
+    )
+    assert photo.caption_entities[0].type == "bold"
+    assert photo.reply_to_message is not None
+    assert photo.reply_to_message.message_id == text.message_id
+    [stored] = tg.photos(NAMED)
+    assert (stored.photo, stored.text, stored.reply_to) == (
+        image,
+        "<b>Week 5</b> &amp; more",
+        text.message_id,
+    )
+    sent = tg.calls("sendPhoto")[0]
+    assert (sent.params["photo"], sent.params["chat_id"]) == (image, NAMED)
+    assert sent.params["reply_parameters"] == {"message_id": text.message_id}
+
+
+def test_send_photo_by_file_id_and_reply_to_message_id(
+    tg: FakeTelegram, manual: ManualClock
+) -> None:
+    base = f"{tg.api_url}{tg.token}/sendPhoto"
+    first = httpx.post(
+        base, data={"chat_id": str(PRIVATE)}, files={"photo": ("a.png", sample_png())}
+    )
+    file_id = first.json()["result"]["photo"][0]["file_id"]
+    manual.advance(1)
+    again = httpx.post(base, json={"chat_id": PRIVATE, "photo": file_id, "reply_to_message_id": 1})
+    assert again.json()["result"]["reply_to_message"]["message_id"] == 1
+    assert [m.photo for m in tg.photos(PRIVATE)] == [sample_png(), sample_png()]
+
+
+def test_photos_telegram_refuses(tg: FakeTelegram, manual: ManualClock) -> None:
+    base = f"{tg.api_url}{tg.token}/sendPhoto"
+
+    def refusal(photo: bytes | None = None, **data: Any) -> tuple[int, str]:
+        files = {"photo": ("chart.png", photo)} if photo is not None else None
+        body = httpx.post(base, data={"chat_id": str(PRIVATE), **data}, files=files).json()
+        return body["error_code"], body["description"]
+
+    assert refusal() == (400, "Bad Request: there is no photo in the request")
+    assert refusal(b"not an image") == (400, "Bad Request: IMAGE_PROCESS_FAILED")
+    assert refusal(sample_png(), caption="x" * 1025) == (
+        400,
+        "Bad Request: message caption is too long",
+    )
+    assert refusal(sample_png(), caption="<b>x", parse_mode="HTML")[1].startswith(
+        "Bad Request: can't parse entities"
+    )
+    assert refusal(sample_png(), reply_to_message_id="99") == (
+        400,
+        "Bad Request: message to be replied not found",
+    )
+    wrong_id = httpx.post(base, json={"chat_id": PRIVATE, "photo": "AgACnope"}).json()
+    assert wrong_id["description"] == "Bad Request: wrong file identifier/HTTP URL specified"
+    assert tg.photos(PRIVATE) == []
+    # 1024 characters after entity parsing is fine; a photo's caption is not editable text
+    long_caption = "<i>" + "x" * 1024 + "</i>"
+    photo = run(bot(tg).send_photo(PRIVATE, sample_png(), caption=long_caption, parse_mode="HTML"))
+    manual.advance(1)
+    with pytest.raises(BadRequest, match="There is no text in the message to edit"):
+        run(bot(tg).edit_message_text("x", chat_id=PRIVATE, message_id=photo.message_id))
+    tg.block(PRIVATE, "Forbidden: bot was blocked by the user")
+    assert refusal(sample_png()) == (403, "Forbidden: bot was blocked by the user")
+
+
+def test_photos_share_the_message_limits(tg: FakeTelegram, manual: ManualClock) -> None:
+    run(send(tg, CHANNEL, "text"))
+    with pytest.raises(RetryAfter):
+        run(bot(tg).send_photo(CHANNEL, sample_png()))
+    manual.advance(1)
+    tg.fail_next(1, status=429, retry_after=3, method="sendPhoto")
+    with pytest.raises(RetryAfter) as limited:
+        run(bot(tg).send_photo(CHANNEL, sample_png()))
+    assert retry_seconds(limited.value) == 3
+    assert run(bot(tg).send_photo(CHANNEL, sample_png())).photo
 
 
 def test_edit_pin_delete(tg: FakeTelegram, manual: ManualClock) -> None:
@@ -1245,3 +1343,94 @@ def test_response_urls(slack: FakeSlack, manual: ManualClock) -> None:
     assert slack.response_urls[0] == {"text": "Incident opened", "response_type": "in_channel"}
     assert len(slack.response_urls) == 5
     assert slack.calls("response_url")[-1].status == 404
+
+
+def test_file_upload_v2_shares_the_file_with_a_comment(slack: FakeSlack) -> None:
+    image = sample_png(8, 5)
+
+    async def scenario() -> dict[str, Any]:
+        response = await client(slack).files_upload_v2(
+            channel="C0STATUS",
+            file=image,
+            filename="digest-2025-W05.png",
+            title="Weekly digest",
+            initial_comment="*Week 5* &lt;!channel&gt;",
+        )
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    answer = run(scenario())
+    [shared] = slack.files("C0STATUS")
+    assert answer["file"] == {"id": shared.id, "title": "Weekly digest"}
+    assert (shared.data, shared.filename, shared.title, shared.initial_comment) == (
+        image,
+        "digest-2025-W05.png",
+        "Weekly digest",
+        "*Week 5* &lt;!channel&gt;",
+    )
+    [message] = slack.messages("C0STATUS")
+    assert (message.text, message.files, message.ts) == (
+        "*Week 5* &lt;!channel&gt;",
+        [shared.id],
+        shared.message_ts,
+    )
+    assert [r.method for r in slack.requests] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    assert slack.calls("files.getUploadURLExternal")[0].params["length"] == str(len(image))
+    assert slack.calls("upload")[0].params["bytes"] == len(image)
+    assert slack.calls("files.completeUploadExternal")[0].params["channel_id"] == "C0STATUS"
+
+
+def test_file_uploads_slack_refuses(slack: FakeSlack) -> None:
+    async def scenario() -> None:
+        c = client(slack)
+        for channel, expected in (
+            ("C0NOPE", "channel_not_found"),
+            ("C0INCIDENT", "not_in_channel"),
+        ):
+            if expected == "not_in_channel":
+                slack.remove_bot("C0INCIDENT")
+            error = await error_of(c.files_upload_v2(channel=channel, file=b"x", filename="a.png"))
+            assert (error.response.status_code, error.response["error"]) == (200, expected)
+        error = await error_of(c.files_getUploadURLExternal(filename="", length=3))
+        assert error.response["error"] == "invalid_arguments"
+        assert error.response["response_metadata"]["messages"] == [
+            "[ERROR] missing required field: filename"
+        ]
+        error = await error_of(c.files_getUploadURLExternal(filename="a.png", length=0))
+        assert error.response["error"] == "invalid_arguments"
+        # completing a file whose bytes never arrived
+        url = await c.files_getUploadURLExternal(filename="a.png", length=3)
+        error = await error_of(
+            c.files_completeUploadExternal(files=[{"id": url["file_id"]}], channel_id="C0STATUS")
+        )
+        assert error.response["error"] == "file_not_found"
+        error = await error_of(c.files_completeUploadExternal(files=[]))
+        assert error.response["error"] == "invalid_arguments"
+        slack.fail_next(1, status=429, retry_after=4, method="files.completeUploadExternal")
+        error = await error_of(c.files_upload_v2(channel="C0STATUS", file=b"x", filename="a.png"))
+        assert (error.response.status_code, error.response.headers["Retry-After"]) == (429, "4")
+        slack.fail_next(1, status=500, method="upload")
+        with pytest.raises(SlackRequestError, match="status: 500"):
+            await c.files_upload_v2(channel="C0STATUS", file=b"x", filename="a.png")
+
+    run(scenario())
+    assert slack.files() == []
+    assert slack.messages("C0STATUS") == []
+    missing = httpx.post(f"{slack.base_url}/upload/v1/nope", content=b"x")
+    assert missing.status_code == 404
+
+
+def test_file_upload_as_multipart_and_private_files(slack: FakeSlack) -> None:
+    web = WebClient(token="xoxb-test-token", base_url=slack.api_url)
+    url = web.files_getUploadURLExternal(filename="notes.txt", length=5)
+    posted = httpx.post(str(url["upload_url"]), files={"filename": ("notes.txt", b"hello")})
+    assert (posted.status_code, posted.text) == (200, "OK - 5")
+    done = web.files_completeUploadExternal(files=[{"id": url["file_id"], "title": "Notes"}])
+    assert done["files"] == [{"id": url["file_id"], "title": "Notes"}]
+    [kept] = slack.files()
+    assert (kept.data, kept.channel, kept.message_ts) == (b"hello", None, None)
+    with pytest.raises(SlackApiError, match="file_not_found"):  # a file completes once
+        web.files_completeUploadExternal(files=[{"id": url["file_id"]}])

@@ -86,13 +86,15 @@ FORMS: dict[str, Form] = {
         Form(
             "maintenance schedule",
             "maintenance schedule TITLE… --start WHEN --end WHEN [--components a,b] "
-            "[--message TEXT] [--manual]",
-            "announce a maintenance window; it starts and completes on time unless --manual",
+            "[--message TEXT] [--remind 24h|2h|30m|0] [--manual]",
+            "announce a maintenance window; customers are reminded before it (--remind, 0 for "
+            "no reminder), and it starts and completes on time unless --manual",
             (
                 Option("start", "when", "WHEN", required=True),
                 Option("end", "when", "WHEN", required=True),
                 COMPONENTS,
                 MESSAGE,
+                Option("remind", "text", "DURATION"),
                 Option("manual", "flag"),
                 AT,
             ),
@@ -107,9 +109,9 @@ FORMS: dict[str, Form] = {
         Form("maintenance cancel", "maintenance cancel ID [TEXT…]", "cancel a maintenance", (AT,)),
         Form(
             "maintenance extend",
-            "maintenance extend ID --end WHEN [TEXT…]",
-            "move the end of a maintenance window",
-            (Option("end", "when", "WHEN", required=True),),
+            "maintenance extend ID --end WHEN [--start WHEN] [TEXT…]",
+            "move the end of a maintenance window, or the whole window (--start) before it begins",
+            (Option("end", "when", "WHEN", required=True), Option("start", "when", "WHEN")),
         ),
         Form("components list", "components list", "list the components customers see"),
         Form("components add", "components add KEY NAME…", "add a component"),

@@ -6,11 +6,11 @@ import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands import verbs as v
-from commands.dates import parse_since, parse_when
+from commands.dates import parse_duration, parse_since, parse_when
 from commands.errors import UsageError
 from commands.grammar import FORMS, GROUPS, VERBS, Form, Option
 from commands.text import clean_text, is_blank
@@ -367,7 +367,17 @@ def _schedule(r: _Reader) -> v.Command:
         message=r.text_option("message"),
         manual=r.flag("manual"),
         at=r.at(),
+        remind=_remind(r.raw("remind")),
     )
+
+
+def _remind(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    remind = parse_duration(value)
+    if remind > timedelta(days=90):
+        raise UsageError("--remind is at most 90d before the window; use 24h, 2h, 30m or 0.")
+    return remind
 
 
 def _step(action: str) -> Callable[[_Reader], v.Command]:
@@ -378,9 +388,11 @@ def _step(action: str) -> Callable[[_Reader], v.Command]:
 
 
 def _extend(r: _Reader) -> v.Command:
-    end = r.when("end")
+    start, end = r.when("start"), r.when("end")
     assert end is not None
-    return v.ExtendMaintenance(r.ref(), end, r.body(1, required=False))
+    if start is not None and end <= start:
+        raise UsageError("The maintenance must end after it starts: check --start and --end.")
+    return v.ExtendMaintenance(r.ref(), end, r.body(1, required=False), start=start)
 
 
 def _component_key(r: _Reader) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.models import IncidentStatus, Platform
 
@@ -82,6 +82,8 @@ class ScheduleMaintenance:
     message: str = ""
     manual: bool = False
     at: datetime | None = None
+    # How long before the window customers are reminded; None takes the configured default.
+    remind: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,12 @@ class StepMaintenance:
 
 @dataclass(frozen=True)
 class ExtendMaintenance:
+    """Move a maintenance window: its end, or its start too while it has not begun."""
+
     incident_id: int
     end: datetime
     text: str = ""
+    start: datetime | None = None
 
 
 @dataclass(frozen=True)

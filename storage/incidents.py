@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session, col, func, or_, select
 
 from storage.models import (
     CLOSED_STATUSES,
+    OPEN_INCIDENT_STATUSES,
     Incident,
     IncidentKind,
     IncidentStatus,
+    Update,
 )
 
 
@@ -127,3 +130,52 @@ def list_due_maintenance(*, session: Session, now: datetime) -> Sequence[Inciden
         .order_by(col(Incident.window_start))
     )
     return session.exec(query).all()
+
+
+def list_reminder_candidates(*, session: Session, now: datetime) -> Sequence[Incident]:
+    """Scheduled maintenance, not yet begun, whose customers have a reminder still to get.
+
+    Whether its moment has come (window_start minus remind_before_seconds) is for the
+    caller to say: scheduled windows are few, and the arithmetic differs per engine.
+    """
+    query = (
+        select(Incident)
+        .where(Incident.kind == IncidentKind.MAINTENANCE)
+        .where(col(Incident.status) == IncidentStatus.SCHEDULED)
+        .where(col(Incident.remind_before_seconds).is_not(None))
+        .where(col(Incident.reminded_at).is_(None))
+        .where(col(Incident.window_start) > now)
+        .order_by(col(Incident.window_start))
+    )
+    return session.exec(query).all()
+
+
+class QuietIncident(NamedTuple):
+    """An open incident and when customers last heard about it."""
+
+    incident_id: int
+    severity: int
+    last_public_at: datetime
+    nudged_at: datetime | None
+
+
+def list_quiet_candidates(*, session: Session, severities: Sequence[int]) -> list[QuietIncident]:
+    """Open incidents of these severities, with their last public update (notes and
+    nudges are not public)."""
+    if not severities:
+        return []
+    last = func.max(Update.at)
+    query = (
+        select(Incident.id, Incident.severity, last, Incident.nudged_at)
+        .join(Update, col(Update.incident_id) == col(Incident.id))
+        .where(Incident.kind == IncidentKind.INCIDENT)
+        .where(col(Incident.status).in_(OPEN_INCIDENT_STATUSES))
+        .where(col(Incident.severity).in_(severities))
+        .where(col(Update.public).is_(True))
+        .group_by(col(Incident.id), col(Incident.severity), col(Incident.nudged_at))
+    )
+    return [
+        QuietIncident(incident_id, severity, last_public_at, nudged_at)
+        for incident_id, severity, last_public_at, nudged_at in session.exec(query).all()
+        if incident_id is not None and severity is not None
+    ]

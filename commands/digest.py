@@ -1,0 +1,326 @@
+"""The weekly digest for managers: a week's figures beside the week before's, as data and text."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from commands.context import Context
+from commands.dates import YEARS
+from commands.errors import UsageError
+from commands.lookup import duration, ref, short_time
+from commands.queries import Figures, period_figures
+from storage import components as component_store
+from storage import incidents as incident_store
+from storage import summary as summary_store
+from storage.models import IncidentKind
+
+WEEK_HELP = "use an ISO week such as 2025-W05"
+OPEN_LIMIT = 20
+SEVERITIES = (1, 2, 3, 4)
+MINUS = "\N{MINUS SIGN}"
+_WEEK = re.compile(r"(?P<y>\d{4})-W(?P<w>\d{1,2})", re.ASCII | re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class IsoWeek:
+    """An ISO 8601 week, Monday to Sunday, numbered within its ISO year."""
+
+    year: int
+    week: int
+
+    @property
+    def label(self) -> str:
+        """`2025-W05`."""
+        return f"{self.year}-W{self.week:02d}"
+
+    @property
+    def monday(self) -> date:
+        """The week's first day."""
+        return date.fromisocalendar(self.year, self.week, 1)
+
+    def previous(self) -> IsoWeek:
+        """The week before this one."""
+        return week_of_day(self.monday - timedelta(days=7))
+
+    def midnights(self, zone: ZoneInfo) -> list[datetime]:
+        """The eight local midnights from this Monday to the next, in UTC (DST-correct)."""
+        return [
+            datetime.combine(self.monday + timedelta(days=n), time(), tzinfo=zone).astimezone(UTC)
+            for n in range(8)
+        ]
+
+
+def week_of_day(day: date) -> IsoWeek:
+    """The ISO week a calendar day belongs to."""
+    year, week, _ = day.isocalendar()
+    return IsoWeek(year, week)
+
+
+def last_complete_week(now: datetime, zone: ZoneInfo) -> IsoWeek:
+    """The week before the one `now` falls in, in the zone's calendar."""
+    return week_of_day(now.astimezone(zone).date()).previous()
+
+
+def parse_week(text: str) -> IsoWeek:
+    """`2025-W05` (or `2025-w5`) as an IsoWeek; a one-line UsageError otherwise."""
+    typed = text.strip()
+    match = _WEEK.fullmatch(typed)
+    if match is None:
+        raise UsageError(f"{typed!r} is not a week; {WEEK_HELP}.")
+    year, week = int(match["y"]), int(match["w"])
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise UsageError(f"{typed!r} is outside the years Herald handles; {WEEK_HELP}.")
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise UsageError(f"{year} has no week {week}; {WEEK_HELP}.") from None
+    return IsoWeek(year, week)
+
+
+def incident_url(public_url: str, incident_id: int) -> str:
+    """The incident's page on the public status site (as the chat front-ends link it)."""
+    return f"{public_url.rstrip('/')}/incidents/{incident_id}"
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """Incidents opened on one local day, by severity (1–4)."""
+
+    day: date
+    by_severity: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """A component's share of the week without SEV1–3 impact, this week and the one before."""
+
+    name: str
+    impact_minutes: int
+    previous_impact_minutes: int
+    percent: float
+    previous_percent: float
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An incident or maintenance not closed yet when the digest was made."""
+
+    incident_id: int
+    kind: IncidentKind
+    title: str
+    severity: int | None
+    status: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A week's figures and the previous week's, with what the text and the chart show."""
+
+    week: str
+    site_name: str
+    zone: ZoneInfo
+    figures: Figures
+    previous: Figures
+    partial: bool
+    days: tuple[DayCount, ...]
+    availability: tuple[Availability, ...]
+    still_open: tuple[OpenItem, ...]
+    open_total: int
+    longest_url: str | None
+
+
+def _percent_available(impact_minutes: int, start: datetime, end: datetime) -> float:
+    minutes = (end - start).total_seconds() / 60
+    if minutes <= 0:
+        return 100.0
+    return max(0.0, 100.0 - 100.0 * impact_minutes / minutes)
+
+
+def _availability(
+    names: list[str], figures: Figures, previous: Figures
+) -> tuple[Availability, ...]:
+    now = {c.name: c.minutes for c in figures.impact}
+    before = {c.name: c.minutes for c in previous.impact}
+    return tuple(
+        Availability(
+            name=name,
+            impact_minutes=now.get(name, 0),
+            previous_impact_minutes=before.get(name, 0),
+            percent=_percent_available(now.get(name, 0), figures.start, figures.end),
+            previous_percent=_percent_available(before.get(name, 0), previous.start, previous.end),
+        )
+        for name in names
+    )
+
+
+def build_digest(ctx: Context, week: IsoWeek | None, public_url: str, site_name: str) -> Digest:
+    """The digest of a week (by default the last complete one) in the context's zone."""
+    now = ctx.now()
+    week = week or last_complete_week(now, ctx.zone)
+    midnights = week.midnights(ctx.zone)
+    start, end = midnights[0], midnights[-1]
+    if start >= now:
+        raise UsageError(
+            f"{week.label} has not begun yet; give {last_complete_week(now, ctx.zone).label} "
+            "or an earlier week."
+        )
+    before = week.previous().midnights(ctx.zone)
+    with ctx.sessions() as session:
+        figures = period_figures(session, start=start, end=min(end, now), now=now)
+        previous = period_figures(session, start=before[0], end=before[-1], now=now)
+        per_day = summary_store.count_opened_by_day_and_severity(session=session, bounds=midnights)
+        names = [c.name for c in component_store.list_components(session=session)]
+        found = incident_store.list_incidents(session=session, limit=OPEN_LIMIT)
+        still_open = tuple(
+            OpenItem(i.id, i.kind, i.title, i.severity, i.status.value, i.opened_at)
+            for i in found
+            if i.id is not None
+        )
+        open_total = len(still_open)
+        if open_total == OPEN_LIMIT:
+            open_total = incident_store.count_incidents(session=session)
+    days = tuple(
+        DayCount(week.monday + timedelta(days=n), {s: per_day.get((n, s), 0) for s in SEVERITIES})
+        for n in range(7)
+    )
+    longest = figures.longest
+    return Digest(
+        week=week.label,
+        site_name=site_name,
+        zone=ctx.zone,
+        figures=figures,
+        previous=previous,
+        partial=end > now,
+        days=days,
+        availability=_availability(names, figures, previous),
+        still_open=still_open,
+        open_total=open_total,
+        longest_url=None if longest is None else incident_url(public_url, longest.incident_id),
+    )
+
+
+# -- text ---------------------------------------------------------------------------------
+
+
+def _signed(text: str, negative: bool) -> str:
+    return f"{MINUS if negative else '+'}{text}"
+
+
+def count_change(now: int, before: int) -> str:
+    """`+1`, `−2` or `±0`."""
+    if now == before:
+        return "±0"
+    return _signed(str(abs(now - before)), now < before)
+
+
+def duration_change(now: float | None, before: float | None) -> str:
+    """`+1 h 12 min`, `−18 min`, `±0`, or `n/a` when either side is missing."""
+    if now is None or before is None:
+        return "n/a"
+    if int(now) == int(before):
+        return "±0"
+    return _signed(duration(abs(now - before)), now < before)
+
+
+def _floored(percent: float) -> float:
+    # Down, not to the nearest: any impact at all must keep a component under 100 %.
+    return math.floor(percent * 100 + 1e-6) / 100
+
+
+def shown_percent(percent: float) -> str:
+    """`99.98 %`, never rounded up to 100 % while there was any impact."""
+    return f"{_floored(percent):.2f} %"
+
+
+def percent_change(now: float, before: float) -> str:
+    """`+0.25 pt`, `−1.03 pt` or `±0 pt`: percentage points between the shown figures."""
+    difference = round(_floored(now) - _floored(before), 2)
+    if difference == 0:
+        return "±0 pt"
+    return _signed(f"{abs(difference):.2f} pt", difference < 0)
+
+
+def digest_title(digest: Digest) -> str:
+    """`Herald status · weekly digest 2025-W05`."""
+    return f"{digest.site_name} · weekly digest {digest.week}"
+
+
+def _open_line(item: OpenItem, zone: ZoneInfo) -> str:
+    what = f"SEV{item.severity}" if item.kind == IncidentKind.INCIDENT else "maintenance"
+    return (
+        f"  {ref(item.incident_id)} {what} {item.status} “{item.title}” · "
+        f"opened {short_time(item.opened_at, zone)}"
+    )
+
+
+def _dated(moment: datetime, zone: ZoneInfo) -> str:
+    return f"{moment.astimezone(zone):%a %d/%m/%Y}"
+
+
+def digest_text(digest: Digest) -> str:
+    """The digest as plain text for managers, one fact a line, each with its weekly change."""
+    this, last, zone = digest.figures, digest.previous, digest.zone
+    last_day = digest.days[-1].day if digest.days else this.end.date()
+    so_far = f", so far until {short_time(this.end, zone)}" if digest.partial else ""
+    lines = [
+        f"{digest_title(digest)} ({_dated(this.start, zone)} → {last_day:%a %d/%m/%Y}, "
+        f"{zone.key}{so_far}); changes are from the week before.",
+        f"Incidents opened: {this.opened} ({count_change(this.opened, last.opened)})",
+    ]
+    for severity in SEVERITIES:
+        now, before = this.opened_by_severity[severity], last.opened_by_severity[severity]
+        lines.append(f"  SEV{severity}: {now} ({count_change(now, before)})")
+    lines.append(f"Resolved: {this.resolved} ({count_change(this.resolved, last.resolved)})")
+    for label, now_s, before_s in (
+        (
+            "Mean time to first public update",
+            this.mean_time_to_first_update,
+            last.mean_time_to_first_update,
+        ),
+        ("Mean time to resolve", this.mean_time_to_resolve, last.mean_time_to_resolve),
+    ):
+        shown = (
+            "n/a" if now_s is None else f"{duration(now_s)} ({duration_change(now_s, before_s)})"
+        )
+        lines.append(f"{label}: {shown}")
+    if this.longest is None:
+        lines.append("Longest incident: n/a (none resolved)")
+    else:
+        before_longest = None if last.longest is None else last.longest.seconds
+        lines.append(
+            f"Longest incident: {ref(this.longest.incident_id)} “{this.longest.title}”, "
+            f"{duration(this.longest.seconds)} "
+            f"({duration_change(this.longest.seconds, before_longest)}) · {digest.longest_url}"
+        )
+    lines.append(
+        f"Incident time: {duration(this.incident_seconds)} "
+        f"({duration_change(this.incident_seconds, last.incident_seconds)})"
+    )
+    if digest.availability:
+        lines.append("Availability per component (SEV1–3 impact):")
+    for row in digest.availability:
+        lines.append(
+            f"  {row.name}: {shown_percent(row.percent)} "
+            f"({percent_change(row.percent, row.previous_percent)}) · "
+            f"{row.impact_minutes} min of impact "
+            f"({count_change(row.impact_minutes, row.previous_impact_minutes)} min)"
+        )
+    minutes, before_minutes = (
+        round(this.maintenance_seconds / 60),
+        round(last.maintenance_seconds / 60),
+    )
+    lines.append(
+        f"Maintenance done: {this.maintenance_done} "
+        f"({count_change(this.maintenance_done, last.maintenance_done)}) · "
+        f"{minutes} min ({count_change(minutes, before_minutes)} min)"
+    )
+    lines.append(f"Still open now: {digest.open_total}")
+    lines.extend(_open_line(item, zone) for item in digest.still_open)
+    if digest.open_total > len(digest.still_open):
+        lines.append(f"  … and {digest.open_total - len(digest.still_open)} more: herald list")
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The `herald` command: process types (serve, web, worker, db, demo) and every chat verb."""
+"""The `herald` command: process types (serve, web, worker, db, demo), digest, every chat verb."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from commands.errors import HeraldError, UsageError
+from commands.errors import HeraldError, Refused, UsageError
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("herald")
 
 PROCESSES = ("serve", "web", "worker", "telegram", "db", "demo")
+DIGEST = "digest"
+DIGEST_USAGE = "herald digest [--week 2025-W05] [--chart FILE.png] [--send]"
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
@@ -67,7 +69,9 @@ def _usage() -> str:
         "  serve        run everything in one process (web app, worker, scheduler, Telegram)\n"
         "  web          run the web app only          worker   run the worker only\n"
         "  telegram     read Telegram commands by polling (one process; others wait)\n"
-        "  db upgrade   migrate the database          demo     load the sample incidents\n\n"
+        "  db upgrade   migrate the database          demo     load the sample incidents\n"
+        "  digest [--week 2025-W05] [--chart FILE.png] [--send]\n"
+        "               print a week's digest and write its chart; --send posts it now\n\n"
         + overview()
     )
 
@@ -191,6 +195,70 @@ def run_process(argv: Sequence[str], settings: Settings) -> int:
     return processes.run(settings, args.process)
 
 
+class _DigestArguments(argparse.ArgumentParser):
+    """argparse for `herald digest`, refusing in one line that shows what to type."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; type {DIGEST_USAGE}.")
+
+
+def run_digest(argv: Sequence[str], settings: Settings) -> int:
+    """Print a week's digest, write its chart to a file, and with --send post both now."""
+    import getpass
+    from pathlib import Path
+
+    from bot.database import open_database
+    from bot.digest.chart import HEIGHT_PX, WIDTH_PX, chart_filename, render_chart
+    from commands.context import Actor, Context
+    from commands.digest import build_digest, digest_text, digest_title, parse_week
+
+    parser = _DigestArguments(prog="herald digest", usage=DIGEST_USAGE)
+    parser.add_argument("--week", type=parse_week, help="an ISO week; default the last one")
+    parser.add_argument("--chart", type=Path, help="where to write the PNG")
+    parser.add_argument("--send", action="store_true", help="post it to the digest channels")
+    args = parser.parse_args(list(argv))
+    database = open_database(settings)
+    try:
+        ctx = Context(
+            sessions=database.sessions,
+            zone=settings.zone,
+            locale=settings.locale,
+            actor=Actor(getpass.getuser(), "cli"),
+        )
+        digest = build_digest(ctx, args.week, settings.public_url, settings.site_name)
+    finally:
+        database.dispose()
+    text, png = digest_text(digest), render_chart(digest)
+    path: Path = args.chart or Path(chart_filename(digest))
+    try:
+        path.write_bytes(png)
+    except OSError as error:
+        raise Refused(
+            f"could not write the chart to {path} ({error.strerror or error}); "
+            "give another file with --chart"
+        ) from None
+    _say(text)
+    _say(f"Chart: {path} ({WIDTH_PX}×{HEIGHT_PX} PNG)")
+    if args.send:
+        for line in _post_digest(settings, digest_title(digest), text, png, path.name):
+            _say(line)
+    return EXIT_OK
+
+
+def _post_digest(settings: Settings, title: str, text: str, png: bytes, filename: str) -> list[str]:
+    import asyncio
+    import inspect
+
+    from bot.digest.post import post_digest  # type: ignore[import-not-found,unused-ignore]
+
+    async def send() -> list[str]:
+        sent = post_digest(settings, title, text, png, filename)
+        lines: list[str] = await sent if inspect.isawaitable(sent) else sent
+        return lines
+
+    return asyncio.run(send())
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -278,6 +346,8 @@ def _main(args: list[str]) -> int:
     try:
         if args[0] in PROCESSES:
             return run_process(args, settings)
+        if args[0] == DIGEST:
+            return run_digest(args[1:], settings)
         return run_chat_verb(args, settings)
     except HeraldError as error:
         return _refuse(error)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.database import Database, open_database, redacted_url, require_database
 from bot.settings import Settings
-from bot.worker import run_worker
-from commands.context import Actor, Context
+from bot.worker import Scheduler, run_scheduler
+from commands.context import SCHEDULER, Actor, Context
 from commands.errors import Refused
 from storage.migrate import current_revision
 
@@ -28,13 +28,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("herald")
 
 
-def _context(settings: Settings, database: Database, actor: Actor) -> Context:
+def _context(
+    settings: Settings,
+    database: Database,
+    actor: Actor,
+    changed: Callable[[], None] | None = None,
+) -> Context:
     return Context(
         sessions=database.sessions,
         zone=settings.zone,
         locale=settings.locale,
         actor=actor,
         remind_before=settings.maintenance_reminder,
+        changed=changed,
     )
 
 
@@ -183,9 +189,11 @@ async def _main(
     if process in ("serve", "worker"):
         from bot.delivery.setup import build_worker, listen_for_outbox
 
-        ctx = _context(settings, database, Actor("Herald", "scheduler"))
         delivery = build_worker(settings, database)
-        parts["scheduler"] = run_worker(ctx, stop, poll_seconds=settings.worker_poll_seconds)
+        ctx = _context(settings, database, SCHEDULER, changed=delivery.wake_from_any_thread)
+        parts["scheduler"] = run_scheduler(
+            Scheduler(settings, ctx), stop, poll_seconds=settings.worker_poll_seconds
+        )
         parts["delivery worker"] = delivery.run(stop)
         parts["outbox listener"] = listen_for_outbox(settings, delivery, stop)
     wake = delivery.wake_from_any_thread if delivery is not None else None

@@ -1,17 +1,49 @@
-"""The scheduler loop: moves scheduled maintenance along on time."""
+"""The scheduler: one loop that moves maintenance along, reminds, nudges and posts the digest.
+
+Every process that runs it (`herald serve`, any number of `herald worker`) competes for
+one database lease; only its holder fires jobs, so each fires once. The jobs keep their
+own state in the database too (a reminder or nudge is claimed on its incident row, a
+digest on a scheduled_run row), so a lease that changes hands mid-tick, or a restart,
+neither repeats nor loses a firing: the next holder finds what is due and not yet done.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from croniter import croniter
+
+from bot.settings import Settings
 from commands.context import Context
-from commands.maintenance import advance_due_maintenance
+from commands.digest import build_digest, digest_text, last_complete_week
+from commands.errors import Refused
+from commands.maintenance import advance_due_maintenance, remind_due_maintenance
+from commands.nudges import nudge_quiet_incidents
 from storage import deliveries as delivery_store
+from storage import leases as lease_store
+from storage import schedules as schedule_store
 from storage.models import DeliveryState
 
 log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+LEASE_SECONDS = 30.0
+# A digest older than this is news nobody wants: skipped, with a log line.
+DIGEST_DEADLINE = timedelta(days=1)
+# How long an attempt at posting the digest is held before another may try (a process
+# that died mid-post); longer than the longest post, 429 waits included.
+ATTEMPT_HOLD = timedelta(minutes=5)
+RETRY_CAP = timedelta(hours=1)
+
+PostDigest = Callable[[Settings, str, str, bytes, str], Awaitable[list[str]]]
 
 
 def pending_deliveries(ctx: Context) -> int:
@@ -21,24 +53,223 @@ def pending_deliveries(ctx: Context) -> int:
     return counts.get(DeliveryState.PENDING, 0) + counts.get(DeliveryState.FAILED, 0)
 
 
-async def tick(ctx: Context) -> None:
-    """One pass of the scheduled jobs."""
-    moved = await asyncio.to_thread(advance_due_maintenance, ctx)
-    for incident_id in moved:
-        log.info("maintenance INC-%s moved along by its schedule", incident_id)
+def digest_due_at(cron: str, now: datetime, settings: Settings) -> datetime:
+    """The latest moment at or before `now` that `cron` names, read in TIMEZONE."""
+    # croniter's get_prev is strictly before its start: a microsecond later counts `now`.
+    start = (now + timedelta(microseconds=1)).astimezone(settings.zone)
+    return croniter(cron, start).get_prev(datetime).astimezone(UTC)
 
 
-async def run_worker(ctx: Context, stop: asyncio.Event, *, poll_seconds: float) -> None:
+@dataclass(frozen=True)
+class DigestTarget:
+    """One destination of the digest, fired and retried on its own."""
+
+    job: str
+    settings: Settings
+
+
+def digest_targets(settings: Settings) -> list[DigestTarget]:
+    """Slack and Telegram as separate jobs, so one's failure never re-posts the other."""
+    targets = []
+    if settings.digest_slack_channel:
+        only = settings.model_copy(update={"digest_telegram_chat": None})
+        targets.append(DigestTarget("digest:slack", only))
+    if settings.digest_telegram_chat:
+        only = settings.model_copy(update={"digest_slack_channel": None})
+        targets.append(DigestTarget("digest:telegram", only))
+    return targets
+
+
+class Scheduler:
+    """The scheduled jobs of one process; `tick()` runs whatever is due, if it leads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ctx: Context,
+        *,
+        holder: str | None = None,
+        post_digest: PostDigest | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._post_digest = post_digest
+        self._leading = False
+
+    async def tick(self) -> None:
+        """One pass: take or renew the lease, then fire every job that is due."""
+        if not await asyncio.to_thread(self._lead):
+            return
+        queued = False
+        for name, job in (
+            ("maintenance steps", self._maintenance_steps),
+            ("maintenance reminders", self._reminders),
+            ("quiet-incident nudges", self._nudges),
+        ):
+            try:
+                queued = bool(await asyncio.to_thread(job)) or queued
+            except Exception:
+                log.exception("scheduler: %s failed; trying again at the next tick", name)
+        if queued and self.ctx.changed is not None:
+            self.ctx.changed()
+        try:
+            await self._digests()
+        except Exception:
+            log.exception("scheduler: the weekly digest failed; trying again at the next tick")
+
+    def release(self) -> None:
+        """Give the lease up, so a standby process takes over at once."""
+        with self.ctx.sessions() as session, session.begin():
+            lease_store.release_lease(session=session, name=LEASE, holder=self.holder)
+        self._leading = False
+
+    def _lead(self) -> bool:
+        with self.ctx.sessions() as session, session.begin():
+            leading = lease_store.acquire_lease(
+                session=session,
+                name=LEASE,
+                holder=self.holder,
+                now=self.ctx.now(),
+                seconds=LEASE_SECONDS,
+            )
+        if leading != self._leading:
+            log.info(
+                "scheduler: %s",
+                "this process fires the scheduled jobs"
+                if leading
+                else "another process fires the scheduled jobs; standing by",
+            )
+            self._leading = leading
+        return leading
+
+    def _maintenance_steps(self) -> list[int]:
+        moved = advance_due_maintenance(self.ctx)
+        for incident_id in moved:
+            log.info("maintenance INC-%s moved along by its schedule", incident_id)
+        return moved
+
+    def _reminders(self) -> list[int]:
+        reminded = remind_due_maintenance(self.ctx)
+        for incident_id in reminded:
+            log.info("maintenance INC-%s: customers reminded of its window", incident_id)
+        return reminded
+
+    def _nudges(self) -> list[int]:
+        if not self.settings.quiet_minutes:
+            return []
+        nudged = nudge_quiet_incidents(self.ctx, self.settings.quiet_minutes)
+        for incident_id in nudged:
+            log.info("INC-%s: responders nudged, customers heard nothing for a while", incident_id)
+        return nudged
+
+    async def _digests(self) -> None:
+        targets = digest_targets(self.settings)
+        if not targets:
+            return
+        now = self.ctx.now()
+        due = digest_due_at(self.settings.digest_cron, now, self.settings)
+        taken = [t for t in targets if await asyncio.to_thread(self._take_digest, t.job, due, now)]
+        if not taken:
+            return
+        try:
+            title, text, png, filename = await asyncio.to_thread(self._render_digest, due)
+        except Exception as error:
+            for target in taken:
+                await asyncio.to_thread(self._postpone, target.job, due, now, error)
+            raise
+        for target in taken:
+            try:
+                lines = await self._post(target.settings, title, text, png, filename)
+            except Exception as error:
+                await asyncio.to_thread(self._postpone, target.job, due, now, error)
+            else:
+                await asyncio.to_thread(self._finish, target.job, due, "; ".join(lines))
+
+    def _take_digest(self, job: str, due: datetime, now: datetime) -> bool:
+        """Record the firing when first seen; True when this process should post it now."""
+        late = now - due
+        with self.ctx.sessions() as session, session.begin():
+            run = schedule_store.get_run(session=session, job=job, due_at=due)
+            if run is None and late > DIGEST_DEADLINE:
+                if schedule_store.claim_run(
+                    session=session, job=job, due_at=due, now=now, finished="skipped: missed"
+                ):
+                    log.warning(
+                        "%s due at %s was missed by more than a day (Herald was not running); "
+                        "skipped: the next one comes as scheduled",
+                        job,
+                        due.isoformat(timespec="minutes"),
+                    )
+                return False
+            if run is None:
+                schedule_store.claim_run(session=session, job=job, due_at=due, now=now)
+            elif run.finished_at is None and late > DIGEST_DEADLINE:
+                schedule_store.finish_run(
+                    session=session, job=job, due_at=due, now=now, outcome="gave up: " + run.outcome
+                )
+                log.warning(
+                    "%s due at %s gave up after %d attempts over a day: %s",
+                    job,
+                    due.isoformat(timespec="minutes"),
+                    run.attempts,
+                    run.outcome,
+                )
+                return False
+            return schedule_store.take_attempt(
+                session=session, job=job, due_at=due, now=now, until=now + ATTEMPT_HOLD
+            )
+
+    def _render_digest(self, due: datetime) -> tuple[str, str, bytes, str]:
+        from bot.digest.chart import chart_filename, render_chart
+        from commands.digest import digest_title
+
+        week = last_complete_week(due, self.settings.zone)
+        digest = build_digest(self.ctx, week, self.settings.public_url, self.settings.site_name)
+        png = render_chart(digest)
+        return digest_title(digest), digest_text(digest), png, chart_filename(digest)
+
+    async def _post(
+        self, settings: Settings, title: str, text: str, png: bytes, name: str
+    ) -> list[str]:
+        if self._post_digest is not None:
+            return await self._post_digest(settings, title, text, png, name)
+        from bot.digest.post import post_digest
+
+        return await post_digest(settings, title, text, png, name)
+
+    def _postpone(self, job: str, due: datetime, now: datetime, error: BaseException) -> None:
+        reason = error.message if isinstance(error, Refused) else f"{type(error).__name__}: {error}"
+        with self.ctx.sessions() as session, session.begin():
+            run = schedule_store.get_run(session=session, job=job, due_at=due)
+            attempts = run.attempts if run is not None else 1
+            wait = min(timedelta(minutes=1) * 2 ** max(attempts - 1, 0), RETRY_CAP)
+            schedule_store.postpone_run(
+                session=session, job=job, due_at=due, next_attempt_at=now + wait, outcome=reason
+            )
+        log.warning("%s failed (attempt %d), trying again in %s: %s", job, attempts, wait, reason)
+
+    def _finish(self, job: str, due: datetime, outcome: str) -> None:
+        with self.ctx.sessions() as session, session.begin():
+            schedule_store.finish_run(
+                session=session, job=job, due_at=due, now=self.ctx.now(), outcome=outcome
+            )
+        log.info("%s posted: %s", job, outcome)
+
+
+async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, poll_seconds: float) -> None:
     """Tick until `stop` is set; a failing tick is logged and retried on the next one."""
     log.info(
-        "worker started: %d deliveries wait in the outbox",
-        await asyncio.to_thread(pending_deliveries, ctx),
+        "scheduler started: %d deliveries wait in the outbox",
+        await asyncio.to_thread(pending_deliveries, scheduler.ctx),
     )
     while not stop.is_set():
         try:
-            await tick(ctx)
+            await scheduler.tick()
         except Exception:
-            log.exception("worker tick failed; trying again in %.1f s", poll_seconds)
+            log.exception("scheduler tick failed; trying again in %.1f s", poll_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-    log.info("worker stopped")
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(scheduler.release)
+    log.info("scheduler stopped")

@@ -12,7 +12,7 @@ import pytest
 
 from bot import processes
 from bot.settings import Settings
-from commands.context import Context
+from bot.worker import Scheduler
 from commands.errors import Refused
 from tests.bot.test_serve import clean_env, free_port
 
@@ -67,11 +67,13 @@ def test_a_port_in_use_stops_start_up_with_one_line(
 def test_a_failing_part_stops_the_others_and_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def scheduler_fails(ctx: Context, stop: asyncio.Event, *, poll_seconds: float) -> None:
+    async def scheduler_fails(
+        scheduler: Scheduler, stop: asyncio.Event, *, poll_seconds: float
+    ) -> None:
         await asyncio.sleep(0)
         raise SystemExit(3)
 
-    monkeypatch.setattr(processes, "run_worker", scheduler_fails)
+    monkeypatch.setattr(processes, "run_scheduler", scheduler_fails)
     settings = Settings(_env_file=None, database_url=str(tmp_path / "herald.db"))
     with pytest.raises(Refused) as refused:
         processes.run(settings, "worker")
@@ -83,10 +85,12 @@ def test_a_failing_part_stops_the_others_and_the_process(
 def test_an_error_in_a_part_is_named_in_the_refusal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def scheduler_fails(ctx: Context, stop: asyncio.Event, *, poll_seconds: float) -> None:
+    async def scheduler_fails(
+        scheduler: Scheduler, stop: asyncio.Event, *, poll_seconds: float
+    ) -> None:
         raise RuntimeError("clock\nbroken")
 
-    monkeypatch.setattr(processes, "run_worker", scheduler_fails)
+    monkeypatch.setattr(processes, "run_scheduler", scheduler_fails)
     settings = Settings(_env_file=None, database_url=str(tmp_path / "herald.db"))
     with pytest.raises(Refused, match=r"the scheduler failed \(RuntimeError: clock broken\)"):
         processes.run(settings, "worker")

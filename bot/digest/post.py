@@ -55,6 +55,7 @@ Wait = Callable[[float], Awaitable[None]]
 LONGEST_WAIT = 60.0  # seconds of waiting, per destination, before its failure is final
 BACKOFF = (1.0, 2.0, 4.0)  # before each retry after a network error or a 5xx
 CAPTION_LIMIT = 1000  # Telegram allows 1,024 characters; a margin for the markup
+HEADLINE_LIMIT = 300
 SLACK_HINTS = {
     "channel_not_found": "check DIGEST_SLACK_CHANNEL, and invite Herald if the channel is private",
     "not_in_channel": "invite Herald to the channel",
@@ -74,6 +75,15 @@ class Digest:
     text: str
     png: bytes
     filename: str
+
+
+def headline(digest: Digest) -> tuple[str, str]:
+    """The line shown in bold and the text under it: the text's first line when it starts
+    with the title (as `herald digest` writes it), else the title."""
+    first, _, rest = digest.text.partition("\n")
+    if first.startswith(digest.title) and len(first) <= HEADLINE_LIMIT:
+        return first, rest
+    return digest.title[:HEADLINE_LIMIT], digest.text
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,8 @@ async def _patiently(
 async def _post_to_slack(token: str, api_url: str, channel: str, digest: Digest, wait: Wait) -> str:
     """One file upload: the chart, with the text as its comment (escaped: nobody is pinged)."""
     http = SlackHttp(token, api_url)
-    comment = f"*{mrkdwn_escape(digest.title)}*\n{mrkdwn_escape(digest.text)}"
+    bold, body = headline(digest)
+    comment = f"*{mrkdwn_escape(bold)}*\n{mrkdwn_escape(body)}"
 
     async def upload() -> object:
         client = http.client()
@@ -297,10 +308,10 @@ async def _post_to_telegram(token: str, api_url: str, chat: str, digest: Digest,
 
 
 def _telegram_texts(digest: Digest) -> list[str]:
-    """The title in bold and the text, escaped, in as few messages as fit under 4,096."""
-    title = f"<b>{escape(digest.title, quote=False)}</b>\n"
-    pieces = [escape(piece, quote=False) for piece in split_text(digest.text, PIECE) if piece]
-    return pack([title, *pieces])
+    """The headline in bold and the text, escaped, in as few messages as fit under 4,096."""
+    bold, body = headline(digest)
+    pieces = [escape(piece, quote=False) for piece in split_text(body, PIECE) if piece]
+    return pack([f"<b>{escape(bold, quote=False)}</b>", *pieces])
 
 
 def _caption(title: str) -> str:

@@ -115,7 +115,7 @@ def test_posts_text_and_chart_to_slack_and_telegram(
     assert comment.startswith("*Weekly digest 2025-W05 &lt;!channel&gt; &lt;@U0BOSS&gt; &amp; ")
     assert "&lt;https://evil.example|click&gt;" in comment
     text, photo = telegram.messages(CHAT)
-    assert text.plain == f"{TITLE}\n\n{TEXT}"  # shown as typed: no tag took effect
+    assert text.plain == f"{TITLE}\n{TEXT}"  # shown as typed: no tag took effect
     assert [e["type"] for e in text.entities] == ["bold"]  # only Herald's bold title
     assert "&lt;b&gt;friends&lt;/b&gt;" in text.text
     assert (photo.photo, photo.reply_to, photo.plain) == (CHART, text.message_id, TITLE)
@@ -134,9 +134,22 @@ def test_a_long_text_is_split_for_telegram_and_whole_for_slack(
     assert len(texts) > 1
     assert lines[1] == f"Telegram {CHAT}: posted in {len(texts)} messages with chart {FILENAME}"
     assert all(len(m.plain) <= 4096 for m in texts)
-    assert "\n".join(m.plain for m in texts) == f"{TITLE}\n\n{long}"
+    assert "\n".join(m.plain for m in texts) == f"{TITLE}\n{long}"
     assert photo.reply_to == texts[0].message_id
     assert slack.files(CHANNEL)[0].initial_comment == (f"*{_escaped(TITLE)}*\n{_escaped(long)}")
+
+
+def test_a_text_that_starts_with_the_title_has_its_first_line_in_bold(
+    slack: FakeSlack, telegram: FakeTelegram, waits: Waits
+) -> None:
+    text = f"{TITLE} (Mon 27/01/2025 → Sun 02/02/2025)\nIncidents opened: 0"
+    post(settings(slack, telegram), waits, text=text)
+
+    [message, _] = telegram.messages(CHAT)
+    assert message.plain == text
+    assert message.entities == [{"type": "bold", "offset": 0, "length": len(text.split("\n")[0])}]
+    first, rest = text.split("\n", 1)
+    assert slack.files()[0].initial_comment == f"*{_escaped(first)}*\n{_escaped(rest)}"
 
 
 def _escaped(text: str) -> str:

@@ -26,7 +26,7 @@ from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
 from bot.slack.thread import incident_reply, incident_root
-from storage.models import Platform
+from storage.models import Platform, UpdateKind
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ class SlackSender:
             raise Unavailable(f"{type(error).__name__}: {error}") from error
 
     async def _post(
-        self, destination: Destination, text: str, blocks: list[dict[str, Any]], thread: str | None
+        self,
+        destination: Destination,
+        text: str,
+        blocks: list[dict[str, Any]],
+        thread: str | None,
+        *,
+        broadcast: bool = False,
     ) -> str:
         response = await self._call(
             destination,
@@ -95,6 +101,7 @@ class SlackSender:
                 thread_ts=thread,
                 unfurl_links=False,
                 unfurl_media=False,
+                reply_broadcast=True if broadcast and thread else None,
             ),
         )
         return f"{response['channel']}/{response['ts']}"
@@ -144,7 +151,12 @@ class SlackSender:
             return await self._post(destination, text, blocks, None)
         thread = split_ref(job.root.ref)
         text, blocks = self._reply(job)
-        return await self._post(destination, text, blocks, thread[1] if thread else None)
+        # Only those following a thread hear of its replies; a nudge is for the responders
+        # who are not watching this one, so it is also shown in the channel.
+        broadcast = destination.is_internal and job.update_kind == UpdateKind.NUDGE
+        return await self._post(
+            destination, text, blocks, thread[1] if thread else None, broadcast=broadcast
+        )
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

@@ -32,9 +32,9 @@ from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.senders import MessagesChanged
 from bot.delivery.telegram_format import post_html, root_html, visible
-from bot.telegram.buttons import incident_keyboard
+from bot.telegram.buttons import incident_keyboard, update_keyboard
 from bot.telegram.thread import incident_reply_html, incident_root_html
-from storage.models import Platform
+from storage.models import Platform, UpdateKind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -234,10 +234,12 @@ class TelegramSender:
             return incident_root_html(job, self.public_url), keyboard
         return root_html(job.root), None
 
-    def _reply(self, job: DeliveryJob) -> list[str]:
-        if job.destination.is_internal and job.facts is not None:
-            return incident_reply_html(job)
-        return post_html(job.post)
+    def _reply(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
+        facts = job.facts
+        if job.destination.is_internal and facts is not None:
+            nudge = job.update_kind == UpdateKind.NUDGE and not facts.status.is_closed
+            return incident_reply_html(job), update_keyboard(job.incident_id) if nudge else None
+        return post_html(job.post), None
 
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
@@ -247,11 +249,10 @@ class TelegramSender:
             texts, markup = self._root(job)
             return await self._rewrite(job, job.root.ref, texts, markup)
         if job.is_correction:
-            return await self._rewrite(job, job.own_ref, self._reply(job))
-        if job.is_root:
-            texts, markup = self._root(job)
-            return await self._post_all(job, texts, markup)
-        return await self._post_all(job, self._reply(job))
+            texts, markup = self._reply(job)
+            return await self._rewrite(job, job.own_ref, texts, markup)
+        texts, markup = self._root(job) if job.is_root else self._reply(job)
+        return await self._post_all(job, texts, markup)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

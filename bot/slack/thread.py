@@ -15,7 +15,7 @@ from bot.delivery.telegram_format import split_text
 from bot.frontend.incident_text import incident_url, severity_text
 from commands.lookup import duration, ref
 from commands.phrases import EDITED
-from storage.models import IncidentKind
+from storage.models import IncidentKind, UpdateKind
 
 UPDATE_BUTTON = "herald_update"
 RESOLVE_BUTTON = "herald_resolve"
@@ -58,18 +58,22 @@ def buttons(incident_id: int, facts: IncidentFacts) -> dict[str, Any]:
         if facts.kind == IncidentKind.INCIDENT:
             first.append(RESOLVE_BUTTON)
         wanted = first + wanted
-    elements = []
-    for action_id in wanted:
-        button: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": BUTTON_LABELS[action_id]},
-            "value": str(incident_id),
-        }
-        if action_id == RESOLVE_BUTTON:
-            button["style"] = "primary"
-        elements.append(button)
+    elements = [
+        _button(action_id, incident_id, primary=action_id == RESOLVE_BUTTON) for action_id in wanted
+    ]
     return {"type": "actions", "block_id": f"incident-{incident_id}", "elements": elements}
+
+
+def _button(action_id: str, incident_id: int, *, primary: bool = False) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": BUTTON_LABELS[action_id]},
+        "value": str(incident_id),
+    }
+    if primary:
+        button["style"] = "primary"
+    return button
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -122,6 +126,8 @@ def incident_reply(job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
     facts = job.facts
     assert facts is not None
     post = job.post
+    if post.kind == UpdateKind.NUDGE:
+        return nudge_reply(job)
     author = mrkdwn_escape(facts.update_author)
     if facts.update_public:
         lead = (
@@ -136,6 +142,31 @@ def incident_reply(job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(stamp)}]}
     )
     return mrkdwn_escape(f"{post.label} #{facts.update_number}: {post.body}")[:3000], blocks
+
+
+def nudge_reply(job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
+    """Herald's nudge in the thread: what it says, the incident it is about, an Update button.
+
+    The text's backticked command stays code: mrkdwn_escape leaves backticks alone.
+    """
+    facts = job.facts
+    assert facts is not None
+    post = job.post
+    about = mrkdwn_escape(f"{ref(job.incident_id)} · {job.root.title}")
+    body = mrkdwn_escape(post.body)
+    blocks = _sections(f":alarm_clock: *Nudge* · {about}\n{body}")[: MAX_BLOCKS - 2]
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(post.stamp)}]}
+    )
+    if not facts.status.is_closed:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"incident-{job.incident_id}",
+                "elements": [_button(UPDATE_BUTTON, job.incident_id, primary=True)],
+            }
+        )
+    return f":alarm_clock: {about}: {body}"[:3000], blocks
 
 
 def _status_at(job: DeliveryJob) -> str:

@@ -64,6 +64,12 @@ def incident_keyboard(incident_id: int, *, is_open: bool = True) -> InlineKeyboa
     return InlineKeyboardMarkup([row])
 
 
+def update_keyboard(incident_id: int) -> InlineKeyboardMarkup:
+    """The one Update button under a nudge: it starts the same prompt as the root's."""
+    data = press_data(Press(UPDATE, incident_id))
+    return InlineKeyboardMarkup([[InlineKeyboardButton("Update", callback_data=data)]])
+
+
 def confirm_keyboard(incident_id: int, asker: int, asked_at: int) -> InlineKeyboardMarkup:
     """The second tap that resolving asks for, bound to who asked and when."""
     confirm = press_data(Press(CONFIRM, incident_id, asker, asked_at))

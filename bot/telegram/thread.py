@@ -6,6 +6,7 @@ details (severity, who, notes, buttons) never reach a customer chat.
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from bot.delivery.jobs import DeliveryJob
@@ -14,7 +15,10 @@ from bot.frontend.incident_text import incident_url, severity_text
 from bot.telegram.replies import PIECE, pack
 from commands.lookup import duration, ref
 from commands.phrases import EDITED
-from storage.models import IncidentKind
+from storage.models import IncidentKind, UpdateKind
+
+# A backticked span of text that is already escaped, such as a command to type.
+CODE = re.compile(r"`([^`\n]+)`")
 
 
 def _body(text: str) -> list[str]:
@@ -52,6 +56,8 @@ def incident_reply_html(job: DeliveryJob) -> list[str]:
     facts = job.facts
     assert facts is not None
     post = job.post
+    if post.kind == UpdateKind.NUDGE:
+        return nudge_reply_html(job)
     author = escape(facts.update_author)
     if facts.update_public:
         status = job.update_status.replace("_", " ")
@@ -62,3 +68,11 @@ def incident_reply_html(job: DeliveryJob) -> list[str]:
         lead = f"<b>Internal note</b> #{facts.update_number} · {author} · not sent to customers"
     stamp = f"{post.stamp} {EDITED[post.locale]}" if post.edited else post.stamp
     return pack([lead, *(_body(post.body) or ["<i>(no text)</i>"]), f"<i>{escape(stamp)}</i>"])
+
+
+def nudge_reply_html(job: DeliveryJob) -> list[str]:
+    """Herald's nudge, as a reply to the root: what it says, with its command as code."""
+    post = job.post
+    about = escape(f"{ref(job.incident_id)} · {job.root.title}", quote=False)
+    body = CODE.sub(r"<code>\1</code>", escape(post.body, quote=False))
+    return pack([f"⏰ <b>Nudge</b> · {about}", body, f"<i>{escape(post.stamp)}</i>"])

@@ -155,7 +155,8 @@ async def _attempt(destination: _Destination) -> tuple[bool, str]:
         line = await destination.post()
     except DeliveryError as error:
         reason = _scrubbed(error.reason, destination.tokens)
-        log.warning("digest not posted to %s: %s", destination.name, reason)
+        # INFO: the caller gets the reason in the Refused, and says it once (CLI) or logs it.
+        log.info("digest not posted to %s: %s", destination.name, reason)
         return False, f"{destination.name}: {reason}"
     except Exception as error:
         # A bug, not the platform: the traceback goes to the log (redacted), not to the user.

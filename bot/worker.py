@@ -96,6 +96,8 @@ class Scheduler:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._post_digest = post_digest
         self._leading = False
+        # The digest rendered for a due moment, kept for its retries.
+        self._rendered: tuple[datetime, tuple[str, str, bytes, str]] | None = None
 
     async def tick(self) -> None:
         """One pass: take or renew the lease, then fire every job that is due."""
@@ -224,10 +226,13 @@ class Scheduler:
         from bot.digest.chart import chart_filename, render_chart
         from commands.digest import digest_title
 
+        if self._rendered is not None and self._rendered[0] == due:
+            return self._rendered[1]
         week = last_complete_week(due, self.settings.zone)
         digest = build_digest(self.ctx, week, self.settings.public_url, self.settings.site_name)
-        png = render_chart(digest)
-        return digest_title(digest), digest_text(digest), png, chart_filename(digest)
+        rendered = digest_title(digest), digest_text(digest), render_chart(digest)
+        self._rendered = due, (*rendered, chart_filename(digest))
+        return self._rendered[1]
 
     async def _post(
         self, settings: Settings, title: str, text: str, png: bytes, name: str

@@ -22,8 +22,8 @@ def nudge_text(incident_id: int, minutes: int) -> str:
 def _is_quiet(
     last_public_at: datetime, nudged_at: datetime | None, quiet: timedelta, now: datetime
 ) -> bool:
-    # One nudge per quiet period: a public update after the last nudge starts a new one.
-    return now - last_public_at >= quiet and (nudged_at is None or nudged_at < last_public_at)
+    # One nudge per quiet period: a public update since the last nudge starts a new one.
+    return now - last_public_at >= quiet and (nudged_at is None or nudged_at <= last_public_at)
 
 
 def nudge_quiet_incidents(ctx: Context, quiet_minutes: Mapping[int, int]) -> list[int]:

@@ -23,6 +23,7 @@ from storage.models import (
     IncidentKind,
     IncidentStatus,
     Platform,
+    UpdateKind,
 )
 
 DETAIL_LIMIT = 10
@@ -104,7 +105,13 @@ def show_incident(command: v.ShowIncident, ctx: Context) -> Reply:
     locale = pick_locale(ctx.locale)
     for update in timeline:
         post = render_update(incident, update, locale=locale, zone=ctx.zone)
-        tag = "internal" if not update.public else post.label
+        tag = (
+            post.label
+            if update.public
+            else "nudge"
+            if post.kind == UpdateKind.NUDGE
+            else "internal"
+        )
         edited = " (edited)" if update.revision else ""
         lines.append(
             f"#{update.number} {short_time(update.at, ctx.zone)} {tag} "

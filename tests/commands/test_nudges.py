@@ -165,3 +165,15 @@ def test_two_schedulers_racing_send_one_nudge(
         thread.join()
     assert sorted(results) == [[], [], [], [incident_id]]
     assert len(nudges(sessions, incident_id)) == 1
+
+
+def test_show_names_a_nudge_as_such(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    incident_id = make_incident(ctx, sev=2)
+    run(ctx, f"note {incident_id} Riavviato il nodo 3")
+    clock.advance(minutes=30)
+    nudge_quiet_incidents(ctx, QUIET)
+    lines = run(ctx, f"show {incident_id}").text.splitlines()
+    assert any(line.startswith("#2 ") and " internal " in line for line in lines)
+    assert any(line.startswith("#3 ") and " nudge " in line for line in lines)

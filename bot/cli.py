@@ -240,23 +240,14 @@ def run_digest(argv: Sequence[str], settings: Settings) -> int:
     _say(text)
     _say(f"Chart: {path} ({WIDTH_PX}×{HEIGHT_PX} PNG)")
     if args.send:
-        for line in _post_digest(settings, digest_title(digest), text, png, path.name):
+        import asyncio
+
+        from bot.digest.post import post_digest
+
+        posted = post_digest(settings, digest_title(digest), text, png, path.name)
+        for line in asyncio.run(posted):
             _say(line)
     return EXIT_OK
-
-
-def _post_digest(settings: Settings, title: str, text: str, png: bytes, filename: str) -> list[str]:
-    import asyncio
-    import inspect
-
-    from bot.digest.post import post_digest  # type: ignore[import-not-found,unused-ignore]
-
-    async def send() -> list[str]:
-        sent = post_digest(settings, title, text, png, filename)
-        lines: list[str] = await sent if inspect.isawaitable(sent) else sent
-        return lines
-
-    return asyncio.run(send())
 
 
 def _version() -> str:

@@ -95,7 +95,7 @@ class Scheduler:
         self.ctx = ctx
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._post_digest = post_digest
-        self._leading = False
+        self._leading: bool | None = None  # unknown until the first tick
         # The digest rendered for a due moment, kept for its retries.
         self._rendered: tuple[datetime, tuple[str, str, bytes, str]] | None = None
 
@@ -124,7 +124,7 @@ class Scheduler:
         """Give the lease up, so a standby process takes over at once."""
         with self.ctx.sessions() as session, session.begin():
             lease_store.release_lease(session=session, name=LEASE, holder=self.holder)
-        self._leading = False
+        self._leading = None
 
     def _lead(self) -> bool:
         with self.ctx.sessions() as session, session.begin():

@@ -140,7 +140,10 @@ def _body(
 ) -> str:
     kind = UpdateKind(update.kind)
     text = update.text.strip()
-    start, end = incident.window_start, incident.window_end
+    # The window as this update announced it; updates saved before windows were kept
+    # per update fall back to the incident's.
+    start = update.window_start or incident.window_start
+    end = update.window_end or incident.window_end
     if kind == UpdateKind.MAINTENANCE_SCHEDULED and start and end:
         window = window_text(start, end, locale=locale, zone=zone)
         lead = phrases.SCHEDULED_TEXT[locale].format(window=window)

@@ -167,6 +167,10 @@ class Update(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revision: int = Field(default=0)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A maintenance's window as this update announced it: a later move of the window
+    # must not reword what customers were told before it.
+    window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ChannelComponent(SQLModel, table=True):

@@ -60,9 +60,13 @@ def create_update(
         author=author,
         front_end=front_end,
         at=at,
+        window_start=incident.window_start,
+        window_end=incident.window_end,
     )
     session.add(update)
-    incident.changed_at = max(incident.changed_at, at)
+    if public:
+        # Notes and nudges change nothing customers see, so no public "updated at" either.
+        incident.changed_at = max(incident.changed_at, at)
     session.add(incident)
     session.flush()
     followers = list_followers(session=session, incident=incident, component_ids=component_ids)

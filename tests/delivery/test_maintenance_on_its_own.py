@@ -368,13 +368,6 @@ def test_a_cancelled_maintenance_sends_no_reminder(world: World) -> None:
     assert "Promemoria" not in world.page("/incidents/INC-1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="commands/wording.py _body words every maintenance post with the incident's "
-    "current window (Update keeps no window of its own), so after `maintenance extend` the "
-    "status page's reminder (and announcement) show the new end, unlike what was sent",
-)
 def test_the_status_page_keeps_the_window_a_reminder_announced(world: World) -> None:
     world.herald(SCHEDULE)
     world.at(REMINDER_AT)

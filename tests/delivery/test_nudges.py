@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -156,11 +155,6 @@ def test_notes_still_read_as_internal_notes(
     assert [b["type"] for b in blocks] == ["section", "context"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status.json and components.json date an incident by Incident.changed_at, which "
-    "every update moves, internal ones too (storage/updates.py create_update)",
-)
 def test_a_nudge_does_not_move_the_public_updated_at(engine: sa.Engine) -> None:
     sessions = make_session_factory(engine)
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))  # components date in real time

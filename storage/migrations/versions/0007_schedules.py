@@ -25,6 +25,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("nudged_at", storage.types.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("incident_update", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("window_start", storage.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("window_end", storage.types.UTCDateTime(timezone=True), nullable=True)
+        )
     op.create_table(
         "scheduled_run",
         sa.Column("job", sa.String(length=80), nullable=False),
@@ -40,6 +47,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("scheduled_run")
+    with op.batch_alter_table("incident_update", schema=None) as batch_op:
+        batch_op.drop_column("window_end")
+        batch_op.drop_column("window_start")
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.drop_column("nudged_at")
         batch_op.drop_column("reminded_at")

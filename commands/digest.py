@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from commands.context import Context
 from commands.dates import YEARS
 from commands.errors import UsageError
-from commands.lookup import duration, ref, short_time
+from commands.lookup import duration, incident_url, ref, short_time
 from commands.queries import Figures, period_figures
 from storage import components as component_store
 from storage import incidents as incident_store
@@ -79,11 +79,6 @@ def parse_week(text: str) -> IsoWeek:
     except ValueError:
         raise UsageError(f"{year} has no week {week}; {WEEK_HELP}.") from None
     return IsoWeek(year, week)
-
-
-def incident_url(public_url: str, incident_id: int) -> str:
-    """The incident's page on the public status site (as the chat front-ends link it)."""
-    return f"{public_url.rstrip('/')}/incidents/{incident_id}"
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,8 @@ def duration(seconds: float) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def incident_url(public_url: str, incident_id: int) -> str:
+    """The incident's page on the public status site."""
+    return f"{public_url.rstrip('/')}/incidents/{incident_id}"

@@ -1,13 +1,8 @@
-"""What every chat front-end says about an incident the same way: its page, its severity."""
+"""What every chat front-end says about an incident the same way: its severity."""
 
 from __future__ import annotations
 
 from commands.wording import impact_label
-
-
-def incident_url(public_url: str, incident_id: int) -> str:
-    """The incident's page on the public status site."""
-    return f"{public_url.rstrip('/')}/incidents/{incident_id}"
 
 
 def severity_text(severity: int | None, locale: str) -> str:

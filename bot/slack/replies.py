@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 from bot.delivery.slack_format import MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
 from bot.delivery.telegram_format import split_text
 from bot.frontend.answers import Refusal, RefusalKind
-from bot.frontend.incident_text import incident_url
 from commands.context import Reply
-from commands.lookup import duration, ref, short_time
+from commands.lookup import duration, incident_url, ref, short_time
 from commands.queries import SummaryView
 
 Message = tuple[str, list[dict[str, Any]]]

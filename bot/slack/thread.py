@@ -12,8 +12,8 @@ from typing import Any
 from bot.delivery.jobs import DeliveryJob, IncidentFacts
 from bot.delivery.slack_format import HEADER_LIMIT, MAX_BLOCKS, SECTION_LIMIT, mrkdwn_escape
 from bot.delivery.telegram_format import split_text
-from bot.frontend.incident_text import incident_url, severity_text
-from commands.lookup import duration, ref
+from bot.frontend.incident_text import severity_text
+from commands.lookup import duration, incident_url, ref
 from commands.phrases import EDITED
 from storage.models import IncidentKind, UpdateKind
 

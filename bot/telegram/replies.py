@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.telegram_format import split_text, visible
 from bot.frontend.answers import Refusal
-from bot.frontend.incident_text import incident_url
 from bot.status.texts import SYMBOLS, TEXTS
 from commands.context import Reply
 from commands.current_status import CurrentStatus
-from commands.lookup import duration, ref, short_time
+from commands.lookup import duration, incident_url, ref, short_time
 from commands.queries import SummaryView
 
 # Telegram counts 4,096 UTF-16 units after entity parsing; a margin for the joins.

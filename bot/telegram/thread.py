@@ -11,9 +11,9 @@ from html import escape
 
 from bot.delivery.jobs import DeliveryJob
 from bot.delivery.telegram_format import split_text
-from bot.frontend.incident_text import incident_url, severity_text
+from bot.frontend.incident_text import severity_text
 from bot.telegram.replies import PIECE, pack
-from commands.lookup import duration, ref
+from commands.lookup import duration, incident_url, ref
 from commands.phrases import EDITED
 from storage.models import IncidentKind, UpdateKind
 

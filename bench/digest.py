@@ -13,29 +13,19 @@ when the total's p95 misses it. Run it from the repository root.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 from bench import common as isp
-from bench.seed import database_url, seed
+from bench import inprocess
 from bot.digest.chart import render_chart
 from commands.context import Actor, Context
 from commands.digest import build_digest
 from storage.engine import make_engine, make_session_factory
 
 TARGET_MS = 1000.0
-DEFAULT_RUNS = 20
-WARMUP_RUNS = 2
-DEFAULT_INCIDENTS = 100_000
-DEFAULT_UPDATES_PER_INCIDENT = 5
 PUBLIC_URL = "https://status.example.it"
 
 
@@ -99,49 +89,17 @@ def render(timings: dict[str, list[float]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Seed, time the digest of a week with its chart, print the table; exit 1 on a miss."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.digest",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="timed digests")
-    parser.add_argument("--warmup", type=int, default=WARMUP_RUNS, help="untimed digests first")
-    parser.add_argument(
-        "--database-url",
-        help="an EMPTY PostgreSQL (or other) database to seed instead of a temporary SQLite file",
-    )
-    parser.add_argument("--incidents", type=int, default=DEFAULT_INCIDENTS)
-    parser.add_argument("--updates-per-incident", type=int, default=DEFAULT_UPDATES_PER_INCIDENT)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-
-    workdir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
+    args = inprocess.arguments("python -m bench.digest", __doc__, argv)
     try:
-        url = database_url(args.database_url or str(workdir / "herald.db"))
-        now = datetime.now(UTC).replace(microsecond=0)
-        try:
-            seeded = seed(url, args.incidents, args.updates_per_incident, now=now)
-        except ValueError as error:
-            print(f"cannot seed: {error}")
-            return 2
-        print(
-            f"seeded {seeded.incidents} incidents ({seeded.open_incidents} open), "
-            f"{seeded.updates} updates, {seeded.deliveries} deliveries in {seeded.seconds:.1f} s"
-        )
-        print(
-            f"python {platform.python_version()} on {platform.machine()} "
-            f"({os.cpu_count()} CPUs), {url.split(':', 1)[0]}"
-        )
-        timings = time_digest(url, now=now, runs=args.runs, warmup=args.warmup)
-        print()
-        print(render(timings))
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        with inprocess.seeded(args) as database:
+            timings = time_digest(
+                database.url, now=database.now, runs=args.runs, warmup=args.warmup
+            )
+    except inprocess.SeedRefused as error:
+        print(f"cannot seed: {error}")
+        return 2
+    print()
+    print(render(timings))
     return 0 if p95(timings["total"]) < TARGET_MS else 1
 
 

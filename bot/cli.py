@@ -16,6 +16,7 @@ from commands.errors import HeraldError, Refused, UsageError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from bot.database import Database
     from bot.settings import Settings
     from commands.context import Context
     from storage.models import Channel
@@ -78,10 +79,7 @@ def _usage() -> str:
 
 def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
     """Parse and run one chat verb, printing the reply."""
-    import getpass
-
     from bot.database import open_database
-    from commands.context import Actor, Context
     from commands.dispatch import execute
     from commands.help import show_help
     from commands.parser import Clock, parse_argv
@@ -94,19 +92,29 @@ def run_chat_verb(argv: Sequence[str], settings: Settings) -> int:
         return EXIT_OK
     database = open_database(settings)
     try:
-        ctx = Context(
-            sessions=database.sessions,
-            zone=settings.zone,
-            locale=settings.locale,
-            actor=Actor(getpass.getuser(), "cli"),
-            grant_hint="the CLI is for operators with access to the database",
-            probe=_probe(settings),
-            remind_before=settings.maintenance_reminder,
-        )
-        reply = execute(command, ctx)
+        reply = execute(command, _operator_context(settings, database, probe=_probe(settings)))
     finally:
         database.dispose()
     return _print_reply(reply.text, saved=reply.changed)
+
+
+def _operator_context(
+    settings: Settings, database: Database, probe: Callable[[Channel], str] | None = None
+) -> Context:
+    """The context of a command typed by whoever runs the CLI."""
+    import getpass
+
+    from commands.context import Actor, Context
+
+    return Context(
+        sessions=database.sessions,
+        zone=settings.zone,
+        locale=settings.locale,
+        actor=Actor(getpass.getuser(), "cli"),
+        grant_hint="the CLI is for operators with access to the database",
+        probe=probe,
+        remind_before=settings.maintenance_reminder,
+    )
 
 
 def _print_reply(text: str, *, saved: bool) -> int:
@@ -204,12 +212,10 @@ class _DigestArguments(argparse.ArgumentParser):
 
 def run_digest(argv: Sequence[str], settings: Settings) -> int:
     """Print a week's digest, write its chart to a file, and with --send post both now."""
-    import getpass
     from pathlib import Path
 
     from bot.database import open_database
     from bot.digest.chart import HEIGHT_PX, WIDTH_PX, chart_filename, render_chart
-    from commands.context import Actor, Context
     from commands.digest import build_digest, digest_text, digest_title, parse_week
 
     parser = _DigestArguments(prog="herald digest", usage=DIGEST_USAGE)
@@ -219,12 +225,7 @@ def run_digest(argv: Sequence[str], settings: Settings) -> int:
     args = parser.parse_args(list(argv))
     database = open_database(settings)
     try:
-        ctx = Context(
-            sessions=database.sessions,
-            zone=settings.zone,
-            locale=settings.locale,
-            actor=Actor(getpass.getuser(), "cli"),
-        )
+        ctx = _operator_context(settings, database)
         digest = build_digest(ctx, args.week, settings.public_url, settings.site_name)
     finally:
         database.dispose()

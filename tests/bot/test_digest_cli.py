@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,22 +10,6 @@ from tests.bot.test_cli import assert_one_line_complaint, clean_env, herald, mig
 from tests.bot.test_digest_chart import png_size
 
 PUBLIC_URL = "https://status.example"
-
-
-@pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A herald.db with the sample loaded by `herald demo`."""
-    directory = tmp_path_factory.mktemp("demo")
-    loaded = herald(directory, "demo")
-    assert loaded.returncode == 0, loaded.stderr
-    return directory / "herald.db"
-
-
-@pytest.fixture
-def demo(tmp_path: Path, demo_database: Path) -> Path:
-    """tmp_path with its own copy of the demo database."""
-    shutil.copy(demo_database, tmp_path / "herald.db")
-    return tmp_path
 
 
 def test_the_digest_of_a_demo_week_is_printed_and_its_chart_written(demo: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,22 +16,6 @@ TELEGRAM_TOKEN = "123456789:AAHdigestSendSecretTelegramToken98765"
 CHANNEL, CHAT = "C0MANAGERS", "-1005550001"
 WEEK = "2024-W11"  # INC-4, SEV2 on Posta, in the demo data
 CHART = f"herald-digest-{WEEK}.png"
-
-
-@pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A herald.db with the sample loaded by `herald demo`."""
-    directory = tmp_path_factory.mktemp("demo")
-    loaded = herald(directory, "demo")
-    assert loaded.returncode == 0, loaded.stderr
-    return directory / "herald.db"
-
-
-@pytest.fixture
-def demo(tmp_path: Path, demo_database: Path) -> Path:
-    """tmp_path with its own copy of the demo database."""
-    shutil.copy(demo_database, tmp_path / "herald.db")
-    return tmp_path
 
 
 @pytest.fixture

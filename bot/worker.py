@@ -194,15 +194,11 @@ class Scheduler:
         with self.ctx.sessions() as session, session.begin():
             run = schedule_store.get_run(session=session, job=job, due_at=due)
             if run is None and late > DIGEST_DEADLINE:
+                first = not schedule_store.list_runs(session=session, job=job)
                 if schedule_store.claim_run(
                     session=session, job=job, due_at=due, now=now, finished="skipped: missed"
                 ):
-                    log.warning(
-                        "%s due at %s was missed by more than a day (Herald was not running); "
-                        "skipped: the next one comes as scheduled",
-                        job,
-                        due.isoformat(timespec="minutes"),
-                    )
+                    self._say_skipped(job, due, now, first=first)
                 return False
             if run is None:
                 schedule_store.claim_run(session=session, job=job, due_at=due, now=now)
@@ -221,6 +217,21 @@ class Scheduler:
             return schedule_store.take_attempt(
                 session=session, job=job, due_at=due, now=now, until=now + ATTEMPT_HOLD
             )
+
+    def _say_skipped(self, job: str, due: datetime, now: datetime, *, first: bool) -> None:
+        upcoming = croniter(self.settings.digest_cron, now.astimezone(self.settings.zone))
+        following = upcoming.get_next(datetime).isoformat(timespec="minutes")
+        if first:
+            # A new install, or a destination just set: nothing was missed.
+            log.info("%s: the first digest is due at %s", job, following)
+            return
+        log.warning(
+            "%s due at %s was missed by more than a day (Herald was not running); "
+            "skipped: the next one is due at %s",
+            job,
+            due.isoformat(timespec="minutes"),
+            following,
+        )
 
     def _render_digest(self, due: datetime) -> tuple[str, str, bytes, str]:
         from bot.digest.chart import chart_filename, render_chart

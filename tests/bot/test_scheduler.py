@@ -131,6 +131,8 @@ def test_a_digest_missed_by_more_than_a_day_is_skipped_with_a_log_line(
     ctx: Context, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     posts = Posts()
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    tick(scheduler(ctx, posts, "before"))  # Herald ran the week before, then stopped
     clock.current = MONDAY_9 + timedelta(days=1, minutes=1)
     with caplog.at_level(logging.WARNING, logger="bot.worker"):
         tick(scheduler(ctx, posts, "late"))
@@ -141,7 +143,21 @@ def test_a_digest_missed_by_more_than_a_day_is_skipped_with_a_log_line(
     assert len(skipped) == 2  # one line per destination
     with ctx.sessions() as session:
         runs = schedule_store.list_runs(session=session, job="digest:slack")
-    assert [(r.due_at, r.outcome) for r in runs] == [(MONDAY_9, "skipped: missed")]
+    assert [(r.due_at, r.outcome) for r in runs][-1] == (MONDAY_9, "skipped: missed")
+    assert "the next one is due at 2025-02-10T09:00+01:00" in skipped[0]
+
+
+def test_a_first_start_long_after_the_last_firing_says_when_the_first_digest_comes(
+    ctx: Context, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    posts = Posts()
+    clock.current = MONDAY_9 + timedelta(days=2)
+    with caplog.at_level(logging.INFO, logger="bot.worker"):
+        tick(scheduler(ctx, posts, "new"))
+    assert posts.sent == []
+    said = [r for r in caplog.records if "digest" in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO", "INFO"]
+    assert "the first digest is due at 2025-02-10T09:00+01:00" in said[0].getMessage()
 
 
 def test_a_failed_post_is_retried_later_without_posting_the_other_destination_twice(

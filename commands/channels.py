@@ -28,6 +28,8 @@ def describe(channel: Channel, components: list[str]) -> str:
     scope = "; ".join(filters) or "everything"
     if channel.is_internal:
         scope = "incident channel (internal: gets notes, never customers')"
+    elif channel.is_ops:
+        scope = "responders' chat (gets the nudges of incidents opened there, nothing else)"
     return (
         f"#{channel.id:<4} {channel.platform.value:<9} {channel.address} "
         f"[{channel.locale}] {scope} — {state}"

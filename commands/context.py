@@ -21,6 +21,9 @@ class Actor:
     name: str
     front_end: str
     is_responder: bool = True
+    # The chat the command was typed in, as `platform:address` (`telegram:-1001234567890`),
+    # where a front-end's chats matter: an incident opened there is nudged there too.
+    place: str | None = None
 
 
 SCHEDULER = Actor("Herald", "scheduler")

@@ -54,6 +54,7 @@ def append_update(
         at=at,
         public=public,
         component_ids=component_ids(session, incident),
+        locale=ctx.locale,
     )
     audit_store.create_audit_event(
         session=session,
@@ -107,6 +108,8 @@ def open_incident(command: v.OpenIncident, ctx: Context) -> Reply:
             at=at,
         )
         assert incident.id is not None
+        # The chat it was opened in gets its nudges (saved with the opening's flush below).
+        incident.opened_in = ctx.actor.place
         component_store.set_components_of(
             session=session, incident_id=incident.id, components=components
         )

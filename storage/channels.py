@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from storage.models import (
     Audience,
@@ -19,6 +19,10 @@ from storage.models import (
     Platform,
     Update,
 )
+
+# Slack's nudges go to the incident's thread in the incident channel; a Telegram chat where an
+# incident was opened (an ops group, a responder's private chat) gets them on its own.
+OPS_PLATFORMS = frozenset({Platform.TELEGRAM.value})
 
 
 def list_channels(*, session: Session) -> Sequence[Channel]:
@@ -98,7 +102,8 @@ def list_followers(
 ) -> Sequence[Channel]:
     """Enabled channels that get this incident's public updates.
 
-    The internal incident channel follows every incident. A public channel follows
+    The internal incident channel follows every incident; a responders' ops chat follows
+    none (it gets only nudges, see ops_channel_of). A public channel follows
     when the incident touches one of its components (or it filters none) and is at
     least as severe as its minimum; maintenance has no severity and reaches every
     channel of its components. A channel that already received part of this incident
@@ -126,6 +131,8 @@ def list_followers(
     followers = []
     for channel in channels:
         assert channel.id is not None
+        if channel.is_ops:
+            continue  # a responders' chat gets nudges only, never the timeline
         if channel.id in already or channel.is_internal:
             followers.append(channel)
             continue
@@ -196,3 +203,43 @@ def retire_internal_channels(
         channel.disabled_reason = reason
         session.add(channel)
     return retired
+
+
+def ensure_ops_channel(
+    *, session: Session, platform: Platform, address: str, locale: str
+) -> Channel | None:
+    """The responders' ops chat at `address`, created on first use; None when that chat is
+    already a customer channel or an incident channel, which must not become one.
+
+    Telegram's @usernames ignore case, so an address is matched regardless of case.
+    """
+    query = select(Channel).where(
+        Channel.platform == platform, func.lower(Channel.address) == address.lower()
+    )
+    current = session.exec(query).first()
+    if current is None:
+        try:
+            # A savepoint: a chat added at the same moment by someone else is looked up again
+            # instead of failing the caller's transaction.
+            with session.begin_nested():
+                current = Channel(
+                    platform=platform, address=address, locale=locale, audience=Audience.OPS
+                )
+                session.add(current)
+        except sa.exc.IntegrityError:
+            current = session.exec(query).first()
+    if current is None or not current.is_ops:
+        return None
+    return current
+
+
+def ops_channel_of(*, session: Session, incident: Incident, locale: str) -> Channel | None:
+    """The enabled ops chat that gets `incident`'s nudges: the chat it was opened in, unless
+    that is the incident channel (which gets them in the incident's thread)."""
+    platform, _, address = (incident.opened_in or "").partition(":")
+    if platform not in OPS_PLATFORMS or not address:
+        return None
+    channel = ensure_ops_channel(
+        session=session, platform=Platform(platform), address=address, locale=locale
+    )
+    return channel if channel is not None and channel.enabled else None

@@ -72,10 +72,16 @@ class Platform(enum.StrEnum):
 
 
 class Audience(enum.StrEnum):
-    """Who reads a channel: customers, or the responders in the incident channel."""
+    """Who reads a channel: customers, the responders' incident channel, or a responders' chat.
+
+    An ops channel is a Telegram chat where responders opened incidents (an ops group, a
+    responder's private chat with the bot): it gets the nudges of those incidents, nothing
+    else, and follows no incident.
+    """
 
     PUBLIC = "public"
     INTERNAL = "internal"
+    OPS = "ops"
 
 
 class DeliveryState(enum.StrEnum):
@@ -139,6 +145,9 @@ class Incident(SQLModel, table=True):
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The last nudge to responders; a public update after it starts a new quiet period.
     nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Where the incident was opened, as `platform:address` (`telegram:-1001234567890`), when
+    # a chat says so: its nudges go there too. None from the CLI, Slack and the scheduler.
+    opened_in: str | None = Field(default=None, max_length=80)
 
     __table_args__ = (
         sa.Index("ix_incident_status_opened", "status", "opened_at"),
@@ -209,6 +218,11 @@ class Channel(SQLModel, table=True):
     def is_internal(self) -> bool:
         """True for the responders' incident channel."""
         return Audience(self.audience) == Audience.INTERNAL
+
+    @property
+    def is_ops(self) -> bool:
+        """True for a responders' chat that gets only the nudges of incidents opened there."""
+        return Audience(self.audience) == Audience.OPS
 
 
 class Delivery(SQLModel, table=True):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from storage.channels import list_followers
+from storage.channels import list_followers, ops_channel_of
 from storage.deliveries import create_deliveries, list_channels_reached_by
 from storage.models import Incident, IncidentStatus, Platform, Update, UpdateKind
 
@@ -37,11 +37,14 @@ def create_update(
     at: datetime,
     component_ids: set[int],
     public: bool = True,
+    locale: str = "en",
 ) -> Update:
     """Append an update to the timeline and queue it for every channel that gets it.
 
     A public update goes to every follower; an internal one (a note) only to the
-    internal incident channel. The caller holds the incident locked
+    internal incident channel, and a nudge also to the Telegram chat the incident was
+    opened in, unless that is the incident chat (an ops channel in `locale` is made for
+    it on first use). The caller holds the incident locked
     (get_incident(for_change=True)), so the numbering is safe, and commits the update
     and its deliveries together.
     """
@@ -72,6 +75,11 @@ def create_update(
     followers = list_followers(session=session, incident=incident, component_ids=component_ids)
     if not public:
         internal = [c for c in followers if c.is_internal]
+        ops = None
+        if kind == UpdateKind.NUDGE:
+            ops = ops_channel_of(session=session, incident=incident, locale=locale)
+        if ops is not None:
+            internal.append(ops)
         create_deliveries(session=session, update=update, channels=internal, revision=0, at=at)
         return update
     create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
@@ -115,8 +123,18 @@ def correct_update(*, session: Session, update: Update, text: str, at: datetime)
     create_deliveries(
         session=session,
         update=update,
-        # A note only ever reached the incident channel; checked again, never assumed.
-        channels=[c for c in channels if c.enabled and (update.public or c.is_internal)],
+        # A note only ever reached the incident channel, a nudge also an ops chat, and a
+        # public update never an ops chat; checked again, never assumed.
+        channels=[
+            c
+            for c in channels
+            if c.enabled
+            and (
+                c.is_internal
+                or (c.is_ops and update.kind == UpdateKind.NUDGE)
+                or (update.public and not c.is_ops)
+            )
+        ],
         revision=update.revision,
         at=at,
     )

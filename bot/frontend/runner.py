@@ -28,11 +28,13 @@ REMEMBER_MOST = 10_000
 
 @dataclass(frozen=True)
 class Person:
-    """Someone typing to Herald on a platform: the id the platform gives them, and a name."""
+    """Someone typing to Herald on a platform: the id the platform gives them, a name, and
+    the chat they typed in (`telegram:-1001234567890`) where it matters."""
 
     front_end: str
     user_id: str
     name: str = ""
+    place: str | None = None
 
     @property
     def key(self) -> str:
@@ -109,7 +111,7 @@ class CommandRunner:
     async def context(self, person: Person, *, changing: bool) -> Context:
         """The person's command context; responders are looked up only for changes."""
         allowed = changing and await self.responders.includes(person.user_id)
-        actor = Actor(person.actor_name, person.front_end, is_responder=allowed)
+        actor = Actor(person.actor_name, person.front_end, is_responder=allowed, place=person.place)
         return self.zone_context(actor, self.responders.grant_hint(person.user_id))
 
     async def run(

@@ -1,4 +1,4 @@
-"""Schedules: maintenance reminders, quiet-incident nudges and scheduled runs
+"""Schedules: maintenance reminders, nudges and where incidents were opened, scheduled runs
 
 Revision ID: 0007
 Revises: 0006
@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("nudged_at", storage.types.UTCDateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("opened_in", sa.String(length=80), nullable=True))
     with op.batch_alter_table("incident_update", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("window_start", storage.types.UTCDateTime(timezone=True), nullable=True)
@@ -51,6 +52,7 @@ def downgrade() -> None:
         batch_op.drop_column("window_end")
         batch_op.drop_column("window_start")
     with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_column("opened_in")
         batch_op.drop_column("nudged_at")
         batch_op.drop_column("reminded_at")
         batch_op.drop_column("remind_before_seconds")

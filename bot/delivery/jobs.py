@@ -44,6 +44,11 @@ class Destination:
         return self.audience == Audience.INTERNAL
 
     @property
+    def is_ops(self) -> bool:
+        """True for a responders' chat that gets the nudges of incidents opened there."""
+        return self.audience == Audience.OPS
+
+    @property
     def label(self) -> str:
         """`#3 webhook https://hooks.example/…`, for logs and alerts: a webhook's path and
         query often carry its credential (Slack, Teams and Discord incoming webhooks do)."""
@@ -58,7 +63,8 @@ class Destination:
 class IncidentFacts:
     """What responders see beside the customer post: severity, components, who and when.
 
-    Loaded for the internal incident channel only; customer channels never get them.
+    Loaded for responders' channels only (the incident channel, an ops chat); customer
+    channels never get them.
     """
 
     kind: IncidentKind
@@ -228,7 +234,9 @@ def load_job(
             own_ref=own_ref,
             resolved=incident.status.is_closed,
             progress=delivery.remote_ref if delivery.revision == 0 else None,
-            facts=_facts(incident, update, names) if channel.is_internal else None,
+            facts=_facts(incident, update, names)
+            if channel.is_internal or channel.is_ops
+            else None,
         )
 
 

@@ -33,7 +33,7 @@ from bot.delivery.limits import RateLimits
 from bot.delivery.senders import MessagesChanged
 from bot.delivery.telegram_format import post_html, root_html, visible
 from bot.telegram.buttons import incident_keyboard, update_keyboard
-from bot.telegram.thread import incident_reply_html, incident_root_html
+from bot.telegram.thread import incident_reply_html, incident_root_html, nudge_html
 from storage.models import Platform, UpdateKind
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,9 @@ class TelegramSender:
     ) -> str:
         """Post the parts of a post in order, going on after any already posted."""
         sent = _ids(job.progress)
-        reply_to = None if job.is_root else _first_id(job.root.ref)
+        # A responders' ops chat has no thread of the incident: each nudge stands alone.
+        alone = job.is_root or job.destination.is_ops
+        reply_to = None if alone else _first_id(job.root.ref)
         for text in texts[len(sent) :]:
             message = await self._post(
                 job.destination.address,
@@ -237,12 +239,23 @@ class TelegramSender:
     def _reply(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
         facts = job.facts
         if job.destination.is_internal and facts is not None:
-            nudge = job.update_kind == UpdateKind.NUDGE and not facts.status.is_closed
-            return incident_reply_html(job), update_keyboard(job.incident_id) if nudge else None
+            if job.update_kind == UpdateKind.NUDGE:
+                return self._nudge(job)
+            return incident_reply_html(job), None
         return post_html(job.post), None
+
+    def _nudge(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
+        facts = job.facts
+        is_open = facts is not None and not facts.status.is_closed
+        return nudge_html(job), update_keyboard(job.incident_id) if is_open else None
 
     async def send(self, job: DeliveryJob) -> str | None:
         """Post the update (as the thread's root or a reply), or edit it for a correction."""
+        if job.destination.is_ops:
+            texts, markup = self._nudge(job)
+            if job.is_correction:
+                return await self._rewrite(job, job.own_ref, texts, markup)
+            return await self._post_all(job, texts, markup)
         if job.is_root_refresh or (job.is_correction and job.is_root):
             if job.is_root_refresh and job.is_root:
                 return None

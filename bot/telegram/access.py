@@ -37,6 +37,22 @@ class ChatPlaces:
             names.add(f"@{chat.username.lower()}")
         return Place.OPS if names & self.ops else Place.OTHER
 
+    def origin_of(self, chat: Chat) -> str | None:
+        """Where a command typed in this chat comes from (`telegram:-1001234567890`), so an
+        incident opened here is nudged here; None for chats that take no commands.
+
+        An ops chat is named as its setting names it, by id or @username, so the incident
+        chat is told apart from the other ops chats (its nudges go to its thread).
+        """
+        place = self.place_of(chat)
+        if place == Place.PRIVATE:
+            return f"telegram:{chat.id}"
+        if place != Place.OPS:
+            return None
+        if str(chat.id) in self.ops or not chat.username:
+            return f"telegram:{chat.id}"
+        return f"telegram:@{chat.username.lower()}"
+
 
 class TelegramResponders:
     """TELEGRAM_RESPONDERS: the Telegram user ids allowed to change incidents."""
@@ -60,9 +76,10 @@ class TelegramResponders:
         )
 
 
-def person_of(user: User) -> Person:
-    """The person behind a message or a button press: `telegram:42 (alice)`."""
-    return Person("telegram", str(user.id), shown_name(user.username or user.full_name))
+def person_of(user: User, place: str | None = None) -> Person:
+    """The person behind a message or a button press: `telegram:42 (alice)`, typing in
+    `place` (see ChatPlaces.origin_of)."""
+    return Person("telegram", str(user.id), shown_name(user.username or user.full_name), place)
 
 
 def shown_name(name: str) -> str:

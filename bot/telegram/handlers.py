@@ -191,7 +191,7 @@ class TelegramHandlers:
             return
         if await self._admitted(update) is None:
             return
-        person = person_of(message.from_user)
+        person = self._person(message.from_user, message)
         asked = f"{prompt.chat_id}:{prompt.message_id}:{message.from_user.id}"
         was_asked = await look(
             self.runner,
@@ -247,7 +247,7 @@ class TelegramHandlers:
         if place in (Place.OTHER, Place.CHANNEL):
             await _answer_query(query, "Herald takes commands only in its ops chats.")
             return
-        person = person_of(query.from_user)
+        person = self._person(query.from_user, message)
         if (
             press.action == buttons.SHOW
             and place == Place.PRIVATE
@@ -381,6 +381,10 @@ class TelegramHandlers:
 
     # ---- the shared path
 
+    def _person(self, user: User, message: Message) -> Person:
+        """Who is acting, and in which chat: an incident opened there is nudged there."""
+        return person_of(user, self.places.origin_of(message.chat))
+
     async def _admitted(self, update: Update) -> Message | None:
         """The message, if Herald should act on it here and now; else answered or ignored."""
         message = update.message
@@ -401,7 +405,7 @@ class TelegramHandlers:
         return message
 
     async def _run_text(self, message: Message, user: User, text: str) -> None:
-        person = person_of(user)
+        person = self._person(user, message)
         try:
             command = parse(text, clock=Clock(self.zone, self.clock()))
         except UsageError as error:

@@ -1,7 +1,8 @@
 """The incident chat's messages: a root per incident with buttons, the timeline as its replies.
 
-Rendered by the delivery worker for the internal channel only, so the responder-only
-details (severity, who, notes, buttons) never reach a customer chat.
+Rendered by the delivery worker for responders' channels only (the incident chat, and the
+nudges of a chat where an incident was opened), so the responder-only details (severity,
+who, notes, buttons) never reach a customer chat.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def incident_reply_html(job: DeliveryJob) -> list[str]:
     assert facts is not None
     post = job.post
     if post.kind == UpdateKind.NUDGE:
-        return nudge_reply_html(job)
+        return nudge_html(job)
     author = escape(facts.update_author)
     if facts.update_public:
         status = job.update_status.replace("_", " ")
@@ -70,8 +71,12 @@ def incident_reply_html(job: DeliveryJob) -> list[str]:
     return pack([lead, *(_body(post.body) or ["<i>(no text)</i>"]), f"<i>{escape(stamp)}</i>"])
 
 
-def nudge_reply_html(job: DeliveryJob) -> list[str]:
-    """Herald's nudge, as a reply to the root: what it says, with its command as code."""
+def nudge_html(job: DeliveryJob) -> list[str]:
+    """Herald's nudge: the incident it is about, what it says, with its command as code.
+
+    The same words as a reply to the root in the incident chat and on their own in the
+    chat where the incident was opened, so it names the incident it is about.
+    """
     post = job.post
     about = escape(f"{ref(job.incident_id)} · {job.root.title}", quote=False)
     body = CODE.sub(r"<code>\1</code>", escape(post.body, quote=False))

@@ -91,5 +91,6 @@ def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "Slack: off (set SLACK_BOT_TOKEN" in log
     assert "Telegram: off (set TELEGRAM_BOT_TOKEN)" in log
-    assert "worker started" in log
+    assert "scheduler started" in log
+    assert "delivery worker" in log
     assert "Traceback" not in log

@@ -29,9 +29,10 @@ def _is_quiet(
 def nudge_quiet_incidents(ctx: Context, quiet_minutes: Mapping[int, int]) -> list[int]:
     """Nudge the responders of every open incident quiet for longer than its severity allows.
 
-    The nudge is an internal timeline entry, so it reaches the incident's Slack thread
-    and Telegram incident chat through the outbox and never a customer. It is claimed
-    on the incident row (nudged_at) in the same transaction, so it goes out once.
+    The nudge is an internal timeline entry, so it reaches the incident's Slack thread,
+    the Telegram incident chat and the Telegram chat the incident was opened in through
+    the outbox, and never a customer. It is claimed on the incident row (nudged_at) in
+    the same transaction, so it goes out once.
     """
     now = ctx.now()
     scheduler = Context(ctx.sessions, ctx.zone, ctx.locale, SCHEDULER, ctx.now)

@@ -169,7 +169,7 @@ class FakeTelegram(RecordingServer):
         self.strict_ampersand = strict_ampersand
         self._chats: dict[int, _Chat] = {}
         self._names: dict[str, int] = {}
-        self._synthetic_ids = itertools.count(-1001000000001, -1)
+        self._synthetic_ids = itertools.count(-1009000000001, -1)  # clear of the ids tests pick
         self._feed = UpdateFeed()
         self._queries = CallbackQueries()
         self._menus = CommandMenus(self._chat_of_scope)

@@ -199,8 +199,6 @@ def test_opened_in_the_ops_group_with_an_incident_chat_both_get_it(
 def test_an_incident_chat_named_by_username_is_recognised(
     engine: sa.Engine, clock: FakeClock, telegram: FakeTelegram
 ) -> None:
-    # The fake numbers chats named by username from -1001000000001 on, which is OPS's id
-    # too: OPS stays out of the ops chats here, and of the next test's.
     telegram.add_chat("@Acme_Incidents", "supergroup", "Incidents")
     with start_world(
         engine,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.database import Database, open_database, redacted_url, require_database
+from bot.scheduler import Scheduler, run_scheduler
 from bot.settings import Settings
-from bot.worker import Scheduler, run_scheduler
 from commands.context import SCHEDULER, Actor, Context
 from commands.errors import Refused
 from storage.migrate import current_revision

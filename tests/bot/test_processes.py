@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot import processes
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.worker import Scheduler
 from commands.errors import Refused
 from tests.bot.test_serve import clean_env, free_port
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
+from bot.scheduler import LEASE_SECONDS, Scheduler, digest_due_at
 from bot.settings import Settings
-from bot.worker import LEASE_SECONDS, Scheduler, digest_due_at
 from commands.context import Context
 from commands.errors import Refused
 from storage import schedules as schedule_store
@@ -134,7 +134,7 @@ def test_a_digest_missed_by_more_than_a_day_is_skipped_with_a_log_line(
     clock.current = MONDAY_9 - timedelta(hours=1)
     tick(scheduler(ctx, posts, "before"))  # Herald ran the week before, then stopped
     clock.current = MONDAY_9 + timedelta(days=1, minutes=1)
-    with caplog.at_level(logging.WARNING, logger="bot.worker"):
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
         tick(scheduler(ctx, posts, "late"))
     assert posts.sent == []
     skipped = [
@@ -152,7 +152,7 @@ def test_a_first_start_long_after_the_last_firing_says_when_the_first_digest_com
 ) -> None:
     posts = Posts()
     clock.current = MONDAY_9 + timedelta(days=2)
-    with caplog.at_level(logging.INFO, logger="bot.worker"):
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
         tick(scheduler(ctx, posts, "new"))
     assert posts.sent == []
     said = [r for r in caplog.records if "digest" in r.getMessage()]
@@ -196,7 +196,7 @@ def test_a_digest_that_keeps_failing_is_given_up_after_a_day(
     clock.current = MONDAY_9
     one = scheduler(ctx, posts, "one", digest_telegram_chat=None)
     posts.failures = ["Slack is down"] * 100
-    with caplog.at_level(logging.WARNING, logger="bot.worker"):
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
         while clock.current < MONDAY_9 + timedelta(days=1, hours=2):
             tick(one)
             clock.advance(minutes=10)

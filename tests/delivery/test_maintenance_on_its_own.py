@@ -26,8 +26,8 @@ from bot.database import Database
 from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.setup import build_worker, close_senders
 from bot.delivery.worker import DeliveryWorker
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.worker import Scheduler
 from commands.context import SCHEDULER, Actor, Context
 from commands.dispatch import execute
 from commands.parser import Clock, parse_argv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -12,11 +13,11 @@ from commands.context import Context
 from commands.dates import YEARS
 from commands.errors import UsageError
 from commands.lookup import duration, incident_url, ref, short_time
-from commands.queries import Figures, period_figures
+from commands.queries import NO_COMPONENT, Figures, period_figures
 from storage import components as component_store
 from storage import incidents as incident_store
 from storage import summary as summary_store
-from storage.models import IncidentKind
+from storage.models import Component, IncidentKind
 
 WEEK_HELP = "use an ISO week such as 2025-W05"
 OPEN_LIMIT = 20
@@ -136,6 +137,17 @@ def _percent_available(impact_minutes: int, start: datetime, end: datetime) -> f
     return max(0.0, 100.0 - 100.0 * impact_minutes / minutes)
 
 
+def _reported_components(
+    components: Sequence[Component], figures: Figures, previous: Figures
+) -> list[str]:
+    """Live components, and removed ones with impact in either week, named as the figures do."""
+    # A component removed mid-week keeps its impact in `summary`; the digest must not
+    # quietly drop it. Incidents without a component have no availability to report.
+    impacted = {c.name for c in (*figures.impact, *previous.impact)} - {NO_COMPONENT}
+    names = [c.name for c in components if c.removed_at is None or c.name in impacted]
+    return list(dict.fromkeys(names))
+
+
 def _availability(
     names: list[str], figures: Figures, previous: Figures
 ) -> tuple[Availability, ...]:
@@ -169,7 +181,8 @@ def build_digest(ctx: Context, week: IsoWeek | None, public_url: str, site_name:
         figures = period_figures(session, start=start, end=min(end, now), now=now)
         previous = period_figures(session, start=before[0], end=before[-1], now=now)
         per_day = summary_store.count_opened_by_day_and_severity(session=session, bounds=midnights)
-        names = [c.name for c in component_store.list_components(session=session)]
+        components = component_store.list_components(session=session, include_removed=True)
+        names = _reported_components(components, figures, previous)
         found = incident_store.list_incidents(session=session, limit=OPEN_LIMIT)
         still_open = tuple(
             OpenItem(i.id, i.kind, i.title, i.severity, i.status.value, i.opened_at)

@@ -20,7 +20,7 @@ from commands.digest import (
     parse_week,
 )
 from commands.errors import UsageError
-from tests.factories import ROME, FakeClock, make_context, run
+from tests.factories import ROME, FakeClock, make_component, make_context, run
 
 PUBLIC_URL = "https://status.example/"
 SITE = "Stato servizi"
@@ -174,6 +174,32 @@ def test_the_digest_text_gives_each_figure_with_its_change(ctx: Context, clock: 
         "  INC-5 SEV4 investigating “Icona sbagliata” · opened 2025-03-30 11:00 CEST",
     ):
         assert line in lines, line
+
+
+def test_a_component_removed_since_keeps_its_impact_in_the_digest(
+    ctx: Context, clock: FakeClock
+) -> None:
+    make_component(ctx, "dns", "DNS")
+    make_component(ctx, "fax", "Fax")
+    _weeks_12_and_13(ctx, clock)
+    at(clock, "2025-03-18 10:00")  # W12: DNS down for an hour, the week before only
+    run(ctx, "open DNS giù --sev 2 --components dns")
+    at(clock, "2025-03-18 11:00")
+    run(ctx, "resolve 6")
+    at(clock, "2025-03-31 09:00")
+    for key in ("web", "dns", "fax"):
+        run(ctx, f"components remove {key}")
+    found = digest(ctx)
+    # Web's 240 minutes and DNS's 60 of the week before stay; Fax never had any.
+    assert [(a.name, a.impact_minutes, a.previous_impact_minutes) for a in found.availability] == [
+        ("Posta", 60, 120),
+        ("Web", 240, 0),
+        ("DNS", 0, 60),
+    ]
+    lines = digest_text(found).splitlines()
+    assert "  Web: 97.60 % (−2.40 pt) · 240 min of impact (+240 min)" in lines
+    assert "  DNS: 100.00 % (+0.60 pt) · 0 min of impact (−60 min)" in lines
+    assert not any("Fax" in line for line in lines)
 
 
 def test_a_week_without_anything_says_so_without_failing(

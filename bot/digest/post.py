@@ -29,6 +29,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
@@ -67,8 +68,17 @@ SLACK_HINTS = {
 }
 
 
+class DigestNotPosted(Refused):
+    """The digest did not reach every destination; `retry` when trying again later cannot
+    post anything twice (nothing reached the failed ones, and the cause may pass)."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
 @dataclass(frozen=True)
-class Digest:
+class DigestPost:
     """What is posted: a title, the plain text, and the chart as PNG bytes."""
 
     title: str
@@ -77,7 +87,7 @@ class Digest:
     filename: str
 
 
-def headline(digest: Digest) -> tuple[str, str]:
+def headline(digest: DigestPost) -> tuple[str, str]:
     """The line shown in bold and the text under it: the text's first line when it starts
     with the title (as `herald digest` writes it), else the title."""
     first, _, rest = digest.text.partition("\n")
@@ -107,18 +117,19 @@ async def post_digest(
     Refused (one line) when no destination is set, when one lacks its bot token (then
     nothing is posted), or, after every destination was tried, when any of them failed.
     """
-    digest = Digest(title, text, png, filename)
+    digest = DigestPost(title, text, png, filename)
     destinations = _destinations(settings, digest, wait)
     outcomes = await asyncio.gather(*(_attempt(d) for d in destinations))
-    posted = [line for ok, line in outcomes if ok]
-    failed = [line for ok, line in outcomes if not ok]
+    posted = [line for ok, line, _ in outcomes if ok]
+    failed = [line for ok, line, _ in outcomes if not ok]
     if failed:
         also = f" (posted: {'; '.join(posted)})" if posted else ""
-        raise Refused(f"digest not posted to {'; '.join(failed)}{also}")
+        retry = all(retry for ok, _, retry in outcomes if not ok)
+        raise DigestNotPosted(f"digest not posted to {'; '.join(failed)}{also}", retry=retry)
     return posted
 
 
-def _destinations(settings: Settings, digest: Digest, wait: Wait) -> list[_Destination]:
+def _destinations(settings: Settings, digest: DigestPost, wait: Wait) -> list[_Destination]:
     destinations: list[_Destination] = []
     missing: list[str] = []
     channel, chat = settings.digest_slack_channel, settings.digest_telegram_chat
@@ -149,21 +160,26 @@ def _destinations(settings: Settings, digest: Digest, wait: Wait) -> list[_Desti
     return destinations
 
 
-async def _attempt(destination: _Destination) -> tuple[bool, str]:
-    """Post to one destination: (True, where and what) or (False, where and why not)."""
+async def _attempt(destination: _Destination) -> tuple[bool, str, bool]:
+    """Post to one destination: (True, where and what, _) or (False, where and why not,
+    whether a later attempt is safe and may succeed)."""
     try:
         line = await destination.post()
     except DeliveryError as error:
         reason = _scrubbed(error.reason, destination.tokens)
         # INFO: the caller gets the reason in the Refused, and says it once (CLI) or logs it.
         log.info("digest not posted to %s: %s", destination.name, reason)
-        return False, f"{destination.name}: {reason}"
+        return False, f"{destination.name}: {reason}", isinstance(error, Unavailable)
     except Exception as error:
         # A bug, not the platform: the traceback goes to the log (redacted), not to the user.
         log.exception("digest not posted to %s", destination.name)
-        return False, f"{destination.name}: unexpected {type(error).__name__}, see Herald's log"
+        return (
+            False,
+            f"{destination.name}: unexpected {type(error).__name__}, see Herald's log",
+            False,
+        )
     log.info("digest posted to %s: %s", destination.name, line)
-    return True, f"{destination.name}: {line}"
+    return True, f"{destination.name}: {line}", False
 
 
 def _scrubbed(text: str, tokens: tuple[str, ...]) -> str:
@@ -195,7 +211,7 @@ async def _patiently(
             if isinstance(failure, RateLimited):
                 delay = failure.retry_after
                 if waited + delay > LONGEST_WAIT:
-                    raise Rejected(
+                    raise Unavailable(
                         f"still rate limited after waiting {waited:.0f} s "
                         f"(asked to wait {delay:.0f} s more)"
                     ) from error
@@ -212,7 +228,9 @@ async def _patiently(
 # ---- Slack
 
 
-async def _post_to_slack(token: str, api_url: str, channel: str, digest: Digest, wait: Wait) -> str:
+async def _post_to_slack(
+    token: str, api_url: str, channel: str, digest: DigestPost, wait: Wait
+) -> str:
     """One file upload: the chart, with the text as its comment (escaped: nobody is pinged)."""
     http = SlackHttp(token, api_url)
     bold, body = headline(digest)
@@ -262,9 +280,13 @@ def _slack_failure(error: Exception) -> DeliveryError | None:
 # ---- Telegram
 
 
-async def _post_to_telegram(token: str, api_url: str, chat: str, digest: Digest, wait: Wait) -> str:
+async def _post_to_telegram(
+    token: str, api_url: str, chat: str, digest: DigestPost, wait: Wait
+) -> str:
     """The text as HTML messages (every piece escaped), then the chart replying to the first."""
-    bot = Bot(token, base_url=api_url, request=HTTPXRequest(read_timeout=15, write_timeout=30))
+    # A chart upload on a slow link takes a while; a time-out is final (see _telegram_failure).
+    request = HTTPXRequest(read_timeout=60, write_timeout=60)
+    bot = Bot(token, base_url=api_url, request=request)
     target = chat_id(chat)
     what = f"digest to Telegram {chat}"
     texts = _telegram_texts(digest)
@@ -308,7 +330,7 @@ async def _post_to_telegram(token: str, api_url: str, chat: str, digest: Digest,
     return f"posted in {count} with chart {digest.filename}"
 
 
-def _telegram_texts(digest: Digest) -> list[str]:
+def _telegram_texts(digest: DigestPost) -> list[str]:
     """The headline in bold and the text, escaped, in as few messages as fit under 4,096."""
     bold, body = headline(digest)
     pieces = [escape(piece, quote=False) for piece in split_text(body, PIECE) if piece]
@@ -340,7 +362,10 @@ def _telegram_failure(error: Exception) -> DeliveryError | None:
         return Rejected(f"{error.message} (add the bot to the chat, as an admin in a channel)")
     if isinstance(error, BadRequest):
         return Rejected(error.message)
-    if isinstance(error, NetworkError):  # TimedOut too; BadRequest was matched above
+    if isinstance(error, TimedOut):
+        # The message may have been posted before the answer was lost: not sent again.
+        return Rejected("Telegram did not answer in time; it may have been posted")
+    if isinstance(error, NetworkError):  # BadRequest was matched above
         return Unavailable(f"unreachable ({str(error)[:200]})")
     if isinstance(error, TelegramError):  # a page that is not JSON: a proxy, an outage
         return Unavailable(str(error)[:200])

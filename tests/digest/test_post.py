@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.digest.post import LONGEST_WAIT, post_digest
+from bot.digest.post import LONGEST_WAIT, DigestNotPosted, post_digest
 from bot.settings import Settings
 from commands.errors import Refused
 from tests.fakes.limits import ManualClock
@@ -336,3 +336,32 @@ def test_tokens_never_in_logs_or_refusals(
     for secret in (SLACK_TOKEN, TELEGRAM_TOKEN, wrong, "AAHdigestSecret", "AAHsomeOther"):
         assert secret not in message
         assert not [r.getMessage() for r in herald if secret in r.getMessage()]
+
+
+def retryable(config: Settings, waits: Waits) -> bool:
+    """Whether post_digest says a later attempt is safe: nothing reached the failed ones."""
+    with pytest.raises(DigestNotPosted) as refused:
+        post(config, waits)
+    return refused.value.retry
+
+
+def test_an_outage_may_be_retried_later(
+    slack: FakeSlack, telegram: FakeTelegram, waits: Waits
+) -> None:
+    slack.set_outage(True)
+    telegram.set_outage(True)
+    assert retryable(settings(slack, telegram), waits)
+
+
+def test_a_rate_limit_that_lasts_may_be_retried_later(telegram: FakeTelegram, waits: Waits) -> None:
+    telegram.fail_next(1, status=429, retry_after=int(LONGEST_WAIT) + 1, method="sendMessage")
+    assert retryable(settings(None, telegram), waits)
+
+
+def test_a_refusal_or_a_half_post_is_not_retried(
+    slack: FakeSlack, telegram: FakeTelegram, waits: Waits
+) -> None:
+    assert not retryable(settings(slack, None, digest_slack_channel="C0NOWHERE"), waits)
+    telegram.fail_next(4, status=502, description="Bad Gateway", method="sendPhoto")
+    assert not retryable(settings(None, telegram), waits)  # the text is already there
+    assert len(telegram.messages(CHAT)) == 1

@@ -270,65 +270,118 @@ def _dated(moment: datetime, zone: ZoneInfo) -> str:
     return f"{moment.astimezone(zone):%a %d/%m/%Y}"
 
 
-def digest_text(digest: Digest) -> str:
-    """The digest as plain text for managers, one fact a line, each with its weekly change."""
-    this, last, zone = digest.figures, digest.previous, digest.zone
+def _heading(digest: Digest) -> list[str]:
+    this, zone = digest.figures, digest.zone
     last_day = digest.days[-1].day if digest.days else this.end.date()
     so_far = f", so far until {short_time(this.end, zone)}" if digest.partial else ""
-    lines = [
+    return [
         f"{digest_title(digest)} ({_dated(this.start, zone)} → {last_day:%a %d/%m/%Y}, "
-        f"{zone.key}{so_far}); changes are from the week before.",
-        f"Incidents opened: {this.opened} ({count_change(this.opened, last.opened)})",
+        f"{zone.key}{so_far}); changes are from the week before."
     ]
-    for severity in SEVERITIES:
-        now, before = this.opened_by_severity[severity], last.opened_by_severity[severity]
-        lines.append(f"  SEV{severity}: {now} ({count_change(now, before)})")
-    lines.append(f"Resolved: {this.resolved} ({count_change(this.resolved, last.resolved)})")
-    for label, now_s, before_s in (
-        (
+
+
+def _count_line(label: str, now: int, before: int) -> str:
+    return f"{label}: {now} ({count_change(now, before)})"
+
+
+def _incident_counts(digest: Digest) -> list[str]:
+    this, last = digest.figures, digest.previous
+    return [
+        _count_line("Incidents opened", this.opened, last.opened),
+        *(
+            _count_line(
+                f"  SEV{severity}",
+                this.opened_by_severity[severity],
+                last.opened_by_severity[severity],
+            )
+            for severity in SEVERITIES
+        ),
+        _count_line("Resolved", this.resolved, last.resolved),
+    ]
+
+
+def _mean_line(label: str, now: float | None, before: float | None) -> str:
+    shown = "n/a" if now is None else f"{duration(now)} ({duration_change(now, before)})"
+    return f"{label}: {shown}"
+
+
+def _mean_times(digest: Digest) -> list[str]:
+    this, last = digest.figures, digest.previous
+    return [
+        _mean_line(
             "Mean time to first public update",
             this.mean_time_to_first_update,
             last.mean_time_to_first_update,
         ),
-        ("Mean time to resolve", this.mean_time_to_resolve, last.mean_time_to_resolve),
-    ):
-        shown = (
-            "n/a" if now_s is None else f"{duration(now_s)} ({duration_change(now_s, before_s)})"
-        )
-        lines.append(f"{label}: {shown}")
+        _mean_line("Mean time to resolve", this.mean_time_to_resolve, last.mean_time_to_resolve),
+    ]
+
+
+def _incident_time(digest: Digest) -> list[str]:
+    this, last = digest.figures, digest.previous
     if this.longest is None:
-        lines.append("Longest incident: n/a (none resolved)")
+        longest = "Longest incident: n/a (none resolved)"
     else:
-        before_longest = None if last.longest is None else last.longest.seconds
-        lines.append(
+        before = None if last.longest is None else last.longest.seconds
+        longest = (
             f"Longest incident: {ref(this.longest.incident_id)} “{this.longest.title}”, "
             f"{duration(this.longest.seconds)} "
-            f"({duration_change(this.longest.seconds, before_longest)}) · {digest.longest_url}"
+            f"({duration_change(this.longest.seconds, before)}) · {digest.longest_url}"
         )
-    lines.append(
+    total = (
         f"Incident time: {duration(this.incident_seconds)} "
         f"({duration_change(this.incident_seconds, last.incident_seconds)})"
     )
-    if digest.availability:
-        lines.append("Availability per component (SEV1–3 impact):")
-    for row in digest.availability:
-        lines.append(
-            f"  {row.name}: {shown_percent(row.percent)} "
-            f"({percent_change(row.percent, row.previous_percent)}) · "
-            f"{row.impact_minutes} min of impact "
-            f"({count_change(row.impact_minutes, row.previous_impact_minutes)} min)"
-        )
-    minutes, before_minutes = (
-        round(this.maintenance_seconds / 60),
-        round(last.maintenance_seconds / 60),
+    return [longest, total]
+
+
+def _availability_line(row: Availability) -> str:
+    return (
+        f"  {row.name}: {shown_percent(row.percent)} "
+        f"({percent_change(row.percent, row.previous_percent)}) · "
+        f"{row.impact_minutes} min of impact "
+        f"({count_change(row.impact_minutes, row.previous_impact_minutes)} min)"
     )
-    lines.append(
+
+
+def _availability_section(digest: Digest) -> list[str]:
+    if not digest.availability:
+        return []
+    return [
+        "Availability per component (SEV1–3 impact):",
+        *(_availability_line(row) for row in digest.availability),
+    ]
+
+
+def _maintenance(digest: Digest) -> list[str]:
+    this, last = digest.figures, digest.previous
+    minutes, before = round(this.maintenance_seconds / 60), round(last.maintenance_seconds / 60)
+    return [
         f"Maintenance done: {this.maintenance_done} "
         f"({count_change(this.maintenance_done, last.maintenance_done)}) · "
-        f"{minutes} min ({count_change(minutes, before_minutes)} min)"
-    )
-    lines.append(f"Still open now: {digest.open_total}")
-    lines.extend(_open_line(item, zone) for item in digest.still_open)
+        f"{minutes} min ({count_change(minutes, before)} min)"
+    ]
+
+
+def _still_open(digest: Digest) -> list[str]:
+    lines = [f"Still open now: {digest.open_total}"]
+    lines.extend(_open_line(item, digest.zone) for item in digest.still_open)
     if digest.open_total > len(digest.still_open):
         lines.append(f"  … and {digest.open_total - len(digest.still_open)} more: herald list")
-    return "\n".join(lines)
+    return lines
+
+
+_SECTIONS = (
+    _heading,
+    _incident_counts,
+    _mean_times,
+    _incident_time,
+    _availability_section,
+    _maintenance,
+    _still_open,
+)
+
+
+def digest_text(digest: Digest) -> str:
+    """The digest as plain text for managers, one fact a line, each with its weekly change."""
+    return "\n".join(line for section in _SECTIONS for line in section(digest))

@@ -97,3 +97,14 @@ def open_database(settings: Settings, *, migrate: bool = False, create: bool = F
             engine.dispose()
             raise Refused("The database schema is not current; run: herald db upgrade")
     return Database(engine, make_session_factory(engine))
+
+
+def did_not_answer(error: BaseException) -> bool:
+    """True when the database did not answer (down, restarting, out of connections), the
+    failure to wait out; any other database error is a bug or bad data."""
+    return isinstance(
+        error,
+        sa.exc.OperationalError
+        | sa.exc.InterfaceError
+        | sa.exc.TimeoutError,
+    )

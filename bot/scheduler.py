@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
+from bot.database import did_not_answer
 from bot.settings import Settings
 from commands.context import Context
-from commands.digest import build_digest, digest_text, last_complete_week
+from commands.digest import build_digest, digest_text, last_complete_week, week_of_day
 from commands.errors import Refused
 from commands.maintenance import advance_due_maintenance, remind_due_maintenance
 from commands.nudges import nudge_quiet_incidents
@@ -98,9 +99,11 @@ class Scheduler:
         self._leading: bool | None = None  # unknown until the first tick
         # The digest rendered for a due moment, kept for its retries.
         self._rendered: tuple[datetime, tuple[str, str, bytes, str]] | None = None
+        self._digest_task: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
-        """One pass: take or renew the lease, then fire every job that is due."""
+        """One pass: take or renew the lease, fire the jobs that are due, and start the
+        digest in the background when it is due (a slow post holds up nothing else)."""
         if not await asyncio.to_thread(self._lead):
             return
         queued = False
@@ -111,14 +114,27 @@ class Scheduler:
         ):
             try:
                 queued = bool(await asyncio.to_thread(job)) or queued
-            except Exception:
+            except Exception as error:
+                if did_not_answer(error):
+                    raise  # said once by run_scheduler, not once per job and tick
                 log.exception("scheduler: %s failed; trying again at the next tick", name)
         if queued and self.ctx.changed is not None:
             self.ctx.changed()
+        idle = self._digest_task is None or self._digest_task.done()
+        if idle and digest_targets(self.settings):
+            self._digest_task = asyncio.create_task(self._digests_logged())
+
+    async def settle(self) -> None:
+        """Wait for a digest under way, if any (tests, and a clean stop)."""
+        if self._digest_task is not None and not self._digest_task.done():
+            await asyncio.gather(self._digest_task, return_exceptions=True)
+
+    async def _digests_logged(self) -> None:
         try:
             await self._digests()
-        except Exception:
-            log.exception("scheduler: the weekly digest failed; trying again at the next tick")
+        except Exception as error:
+            if not did_not_answer(error):
+                log.exception("scheduler: the weekly digest failed; trying again later")
 
     def release(self) -> None:
         """Give the lease up, so a standby process takes over at once."""
@@ -171,40 +187,52 @@ class Scheduler:
             return
         now = self.ctx.now()
         due = digest_due_at(self.settings.digest_cron, now, self.settings)
-        taken = [t for t in targets if await asyncio.to_thread(self._take_digest, t.job, due, now)]
+        # A firing is keyed by the week it covers, so a changed DIGEST_CRON, or a cron
+        # moment that an autumn night repeats, never posts one week twice.
+        week = last_complete_week(due, self.settings.zone).midnights(self.settings.zone)[0]
+        taken = [
+            t for t in targets if await asyncio.to_thread(self._take_digest, t.job, week, due, now)
+        ]
         if not taken:
             return
         try:
-            title, text, png, filename = await asyncio.to_thread(self._render_digest, due)
+            title, text, png, filename = await asyncio.to_thread(self._render_digest, week)
         except Exception as error:
             for target in taken:
-                await asyncio.to_thread(self._postpone, target.job, due, now, error)
+                await asyncio.to_thread(self._failed, target.job, week, now, error)
             raise
         for target in taken:
             try:
                 lines = await self._post(target.settings, title, text, png, filename)
             except Exception as error:
-                await asyncio.to_thread(self._postpone, target.job, due, now, error)
+                await asyncio.to_thread(self._failed, target.job, week, now, error)
             else:
-                await asyncio.to_thread(self._finish, target.job, due, "; ".join(lines))
+                await asyncio.to_thread(self._finish, target.job, week, "; ".join(lines))
 
-    def _take_digest(self, job: str, due: datetime, now: datetime) -> bool:
-        """Record the firing when first seen; True when this process should post it now."""
+    def _take_digest(self, job: str, week: datetime, due: datetime, now: datetime) -> bool:
+        """Record the week's firing when first seen; True when this process posts it now."""
         late = now - due
         with self.ctx.sessions() as session, session.begin():
-            run = schedule_store.get_run(session=session, job=job, due_at=due)
-            if run is None and late > DIGEST_DEADLINE:
-                first = not schedule_store.list_runs(session=session, job=job)
-                if schedule_store.claim_run(
-                    session=session, job=job, due_at=due, now=now, finished="skipped: missed"
-                ):
-                    self._say_skipped(job, due, now, first=first)
-                return False
+            run = schedule_store.get_run(session=session, job=job, due_at=week)
             if run is None:
-                schedule_store.claim_run(session=session, job=job, due_at=due, now=now)
+                first = not schedule_store.list_runs(session=session, job=job)
+                if first or late > DIGEST_DEADLINE:
+                    # A new install (or destination) has missed nothing; a digest more
+                    # than a day late is news nobody wants.
+                    outcome = "skipped: first start" if first else "skipped: missed"
+                    if schedule_store.claim_run(
+                        session=session, job=job, due_at=week, now=now, finished=outcome
+                    ):
+                        self._say_skipped(job, due, now, first=first)
+                    return False
+                schedule_store.claim_run(session=session, job=job, due_at=week, now=now)
             elif run.finished_at is None and late > DIGEST_DEADLINE:
                 schedule_store.finish_run(
-                    session=session, job=job, due_at=due, now=now, outcome="gave up: " + run.outcome
+                    session=session,
+                    job=job,
+                    due_at=week,
+                    now=now,
+                    outcome="gave up: " + run.outcome,
                 )
                 log.warning(
                     "%s due at %s gave up after %d attempts over a day: %s",
@@ -215,7 +243,7 @@ class Scheduler:
                 )
                 return False
             return schedule_store.take_attempt(
-                session=session, job=job, due_at=due, now=now, until=now + ATTEMPT_HOLD
+                session=session, job=job, due_at=week, now=now, until=now + ATTEMPT_HOLD
             )
 
     def _say_skipped(self, job: str, due: datetime, now: datetime, *, first: bool) -> None:
@@ -233,16 +261,16 @@ class Scheduler:
             following,
         )
 
-    def _render_digest(self, due: datetime) -> tuple[str, str, bytes, str]:
+    def _render_digest(self, week_start: datetime) -> tuple[str, str, bytes, str]:
         from bot.digest.chart import chart_filename, render_chart
         from commands.digest import digest_title
 
-        if self._rendered is not None and self._rendered[0] == due:
+        if self._rendered is not None and self._rendered[0] == week_start:
             return self._rendered[1]
-        week = last_complete_week(due, self.settings.zone)
+        week = week_of_day(week_start.astimezone(self.settings.zone).date())
         digest = build_digest(self.ctx, week, self.settings.public_url, self.settings.site_name)
         rendered = digest_title(digest), digest_text(digest), render_chart(digest)
-        self._rendered = due, (*rendered, chart_filename(digest))
+        self._rendered = week_start, (*rendered, chart_filename(digest))
         return self._rendered[1]
 
     async def _post(
@@ -254,14 +282,24 @@ class Scheduler:
 
         return await post_digest(settings, title, text, png, name)
 
-    def _postpone(self, job: str, due: datetime, now: datetime, error: BaseException) -> None:
+    def _failed(self, job: str, week: datetime, now: datetime, error: BaseException) -> None:
+        """Try again later when that is safe and may help; otherwise the firing is over."""
         reason = error.message if isinstance(error, Refused) else f"{type(error).__name__}: {error}"
+        from bot.digest.post import DigestNotPosted
+
+        if isinstance(error, DigestNotPosted) and not error.retry:
+            with self.ctx.sessions() as session, session.begin():
+                schedule_store.finish_run(
+                    session=session, job=job, due_at=week, now=now, outcome="failed: " + reason
+                )
+            log.warning("%s not posted, and not tried again: %s", job, reason)
+            return
         with self.ctx.sessions() as session, session.begin():
-            run = schedule_store.get_run(session=session, job=job, due_at=due)
+            run = schedule_store.get_run(session=session, job=job, due_at=week)
             attempts = run.attempts if run is not None else 1
             wait = min(timedelta(minutes=1) * 2 ** max(attempts - 1, 0), RETRY_CAP)
             schedule_store.postpone_run(
-                session=session, job=job, due_at=due, next_attempt_at=now + wait, outcome=reason
+                session=session, job=job, due_at=week, next_attempt_at=now + wait, outcome=reason
             )
         log.warning("%s failed (attempt %d), trying again in %s: %s", job, attempts, wait, reason)
 
@@ -274,18 +312,39 @@ class Scheduler:
 
 
 async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, poll_seconds: float) -> None:
-    """Tick until `stop` is set; a failing tick is logged and retried on the next one."""
-    log.info(
-        "scheduler started: %d deliveries wait in the outbox",
-        await asyncio.to_thread(pending_deliveries, scheduler.ctx),
-    )
+    """Tick until `stop` is set; a failing tick is logged and retried on the next one, and a
+    database that does not answer is said once when it goes and once when it is back."""
+    log.info("scheduler started: %d deliveries wait in the outbox", await _waiting(scheduler))
+    down = False
     while not stop.is_set():
         try:
             await scheduler.tick()
-        except Exception:
-            log.exception("scheduler tick failed; trying again in %.1f s", poll_seconds)
+        except Exception as error:
+            if not did_not_answer(error):
+                log.exception("scheduler tick failed; trying again in %.1f s", poll_seconds)
+            elif not down:
+                log.warning(
+                    "scheduler: the database does not answer (%s); trying every %.1f s",
+                    type(error).__name__,
+                    poll_seconds,
+                )
+            down = down or did_not_answer(error)
+        else:
+            if down:
+                log.info("scheduler: the database answers again")
+            down = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+    await scheduler.settle()
     with contextlib.suppress(Exception):
         await asyncio.to_thread(scheduler.release)
     log.info("scheduler stopped")
+
+
+async def _waiting(scheduler: Scheduler) -> int:
+    try:
+        return await asyncio.to_thread(pending_deliveries, scheduler.ctx)
+    except Exception as error:
+        if not did_not_answer(error):
+            raise
+        return 0

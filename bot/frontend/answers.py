@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import sqlalchemy.exc
-
+from bot.database import did_not_answer
 from bot.frontend.runner import CommandRunner, Person
 from commands import verbs as v
 from commands.context import Context, Reply
@@ -60,12 +59,7 @@ def refusal_of(error: BaseException, *, changing: bool, front_end: str) -> Refus
         return Refusal(RefusalKind.USAGE, error.message)
     if isinstance(error, HeraldError):
         return Refusal(RefusalKind.REFUSED, error.message)
-    if isinstance(
-        error,
-        sqlalchemy.exc.OperationalError
-        | sqlalchemy.exc.InterfaceError
-        | sqlalchemy.exc.TimeoutError,
-    ):
+    if did_not_answer(error):
         log.warning("database unreachable from %s: %s", front_end, type(error).__name__)
         return Refusal(RefusalKind.UNAVAILABLE, NOT_SAVED if changing else NOT_READ)
     error_id = uuid.uuid4().hex[:8]

@@ -20,8 +20,10 @@ from storage import schedules as schedule_store
 from storage.models import Update, UpdateKind
 from tests.factories import FakeClock, make_incident, run
 
-# Mondays at 09:00 in Rome: 08:00 UTC in winter.
+# Mondays at 09:00 in Rome: 08:00 UTC in winter. That Monday's digest covers 2025-W05,
+# whose firing is keyed by the week's first moment, Monday 27 January 00:00 in Rome.
 MONDAY_9 = datetime(2025, 2, 3, 8, 0, tzinfo=UTC)
+WEEK_05 = datetime(2025, 1, 26, 23, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -59,6 +61,7 @@ def scheduler(ctx: Context, posts: Posts, holder: str, **values: object) -> Sche
 def tick(*schedulers: Scheduler) -> None:
     async def all_at_once() -> None:
         await asyncio.gather(*(s.tick() for s in schedulers))
+        await asyncio.gather(*(s.settle() for s in schedulers))
 
     asyncio.run(all_at_once())
 
@@ -143,7 +146,7 @@ def test_a_digest_missed_by_more_than_a_day_is_skipped_with_a_log_line(
     assert len(skipped) == 2  # one line per destination
     with ctx.sessions() as session:
         runs = schedule_store.list_runs(session=session, job="digest:slack")
-    assert [(r.due_at, r.outcome) for r in runs][-1] == (MONDAY_9, "skipped: missed")
+    assert [(r.due_at, r.outcome) for r in runs][-1] == (WEEK_05, "skipped: missed")
     assert "the next one is due at 2025-02-10T09:00+01:00" in skipped[0]
 
 
@@ -183,7 +186,7 @@ def test_a_failed_post_is_retried_later_without_posting_the_other_destination_tw
         [run_] = [
             r
             for r in schedule_store.list_runs(session=session, job="digest:slack")
-            if r.due_at == MONDAY_9
+            if r.due_at == WEEK_05
         ]
     assert run_.attempts == 2
     assert run_.finished_at == MONDAY_9 + timedelta(minutes=1)
@@ -193,8 +196,10 @@ def test_a_digest_that_keeps_failing_is_given_up_after_a_day(
     ctx: Context, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     posts = Posts()
-    clock.current = MONDAY_9
+    clock.current = MONDAY_9 - timedelta(hours=1)
     one = scheduler(ctx, posts, "one", digest_telegram_chat=None)
+    tick(one)  # Herald ran before the digest was due
+    clock.current = MONDAY_9
     posts.failures = ["Slack is down"] * 100
     with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
         while clock.current < MONDAY_9 + timedelta(days=1, hours=2):
@@ -276,3 +281,113 @@ def test_a_nudge_wakes_the_delivery_worker(
     clock.advance(minutes=30)
     tick(quiet)
     assert woken == [True]
+
+
+def test_a_changed_cron_does_not_post_the_same_week_again(ctx: Context, clock: FakeClock) -> None:
+    posts = Posts()
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    tick(scheduler(ctx, posts, "one"))
+    clock.current = MONDAY_9
+    tick(scheduler(ctx, posts, "one"))
+    assert len(posts.sent) == 2
+    clock.current = MONDAY_9 + timedelta(hours=2)  # restarted with 10:00 instead of 09:00
+    tick(scheduler(ctx, posts, "two", digest_cron="0 10 * * 1"))
+    assert len(posts.sent) == 2
+
+
+def test_a_first_start_soon_after_the_digest_moment_posts_nothing(
+    ctx: Context, clock: FakeClock
+) -> None:
+    posts = Posts()
+    clock.current = MONDAY_9 + timedelta(hours=1)
+    tick(scheduler(ctx, posts, "new"))
+    assert posts.sent == []
+
+
+def test_a_refused_post_is_not_tried_again(
+    ctx: Context, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.digest.post import DigestNotPosted
+
+    async def refused(
+        settings: Settings, title: str, text: str, png: bytes, name: str
+    ) -> list[str]:
+        raise DigestNotPosted("digest not posted to Slack C0MANAGERS: missing_scope", retry=False)
+
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    one = Scheduler(settings(digest_telegram_chat=None), ctx, holder="one", post_digest=refused)
+    tick(one)
+    clock.current = MONDAY_9
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        for _ in range(10):
+            tick(one)
+            clock.advance(minutes=30)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "digest:slack not posted, and not tried again: "
+        "digest not posted to Slack C0MANAGERS: missing_scope"
+    ]
+
+
+def test_a_slow_digest_holds_up_no_other_job(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    posted = Posts()
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def slow(
+            settings: Settings, title: str, text: str, png: bytes, name: str
+        ) -> list[str]:
+            await release.wait()
+            return await posted(settings, title, text, png, name)
+
+        one = Scheduler(settings(digest_telegram_chat=None), ctx, holder="one", post_digest=slow)
+        await one.tick()
+        await one.settle()
+        clock.current = MONDAY_9
+        make_incident(ctx, sev=2)
+        await one.tick()  # the digest starts, and waits on Slack
+        clock.advance(minutes=30)
+        await one.tick()
+        assert kinds(sessions).count(UpdateKind.NUDGE) == 1
+        assert posted.sent == []
+        release.set()
+        await one.settle()
+        assert len(posted.sent) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_database_that_does_not_answer_is_said_once_then_once_back(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.scheduler import run_scheduler
+
+    class Flaky(Scheduler):
+        ticks = 0
+
+        async def tick(self) -> None:
+            self.ticks += 1
+            if 2 <= self.ticks <= 6:
+                raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+            if self.ticks == 9:
+                stop.set()
+
+    stop = asyncio.Event()
+    flaky = Flaky(settings(), ctx, holder="flaky")
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        asyncio.run(run_scheduler(flaky, stop, poll_seconds=0.001))
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert said[1:3] == [
+        (
+            "WARNING",
+            "scheduler: the database does not answer (OperationalError); trying every 0.0 s",
+        ),
+        ("INFO", "scheduler: the database answers again"),
+    ]
+    assert not any(r.exc_info for r in caplog.records)

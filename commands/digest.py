@@ -21,6 +21,9 @@ from storage.models import Component, IncidentKind
 
 WEEK_HELP = "use an ISO week such as 2025-W05"
 OPEN_LIMIT = 20
+# Past this many components, the text and the chart show the ones with impact and sum up
+# the rest in one line: fifty identical "100.00 %" lines hide the two that matter.
+LISTED_COMPONENTS = 12
 SEVERITIES = (1, 2, 3, 4)
 MINUS = "\N{MINUS SIGN}"
 _WEEK = re.compile(r"(?P<y>\d{4})-W(?P<w>\d{1,2})", re.ASCII | re.IGNORECASE)
@@ -344,13 +347,26 @@ def _availability_line(row: Availability) -> str:
     )
 
 
+def had_impact(row: Availability) -> bool:
+    """Whether a component had any impact this week or the week before."""
+    return row.impact_minutes > 0 or row.previous_impact_minutes > 0
+
+
 def _availability_section(digest: Digest) -> list[str]:
-    if not digest.availability:
+    rows = digest.availability
+    if not rows:
         return []
-    return [
+    listed = rows if len(rows) <= LISTED_COMPONENTS else tuple(filter(had_impact, rows))
+    lines = [
         "Availability per component (SEV1–3 impact):",
-        *(_availability_line(row) for row in digest.availability),
+        *(_availability_line(row) for row in listed),
     ]
+    others = len(rows) - len(listed)
+    if others:
+        # Without impact in either week each of them is at 100 % both weeks.
+        what = "other component" if others == 1 else "other components"
+        lines.append(f"  {others} {what}: {shown_percent(100.0)} ({percent_change(100, 100)})")
+    return lines
 
 
 def _maintenance(digest: Digest) -> list[str]:

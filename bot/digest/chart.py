@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from commands.digest import SEVERITIES, Digest, digest_title, shown_percent
+from commands.digest import (
+    LISTED_COMPONENTS,
+    SEVERITIES,
+    Availability,
+    Digest,
+    digest_title,
+    shown_percent,
+)
 
 WIDTH_PX, HEIGHT_PX = 1200, 900
 DPI = 100
 SEVERITY_COLORS = {1: "#b71c1c", 2: "#ef6c00", 3: "#f9a825", 4: "#1e88e5"}
 BAR_COLOR = "#2e7d32"
 MUTED = "#757575"
+AXIS_FLOOR = 95.0
+LABEL_CHARS = 32
 
 
 def chart_filename(digest: Digest) -> str:
@@ -23,29 +34,63 @@ def chart_filename(digest: Digest) -> str:
     return f"herald-digest-{digest.week}.png"
 
 
-def _axis_floor(percents: list[float]) -> float:
-    """Where the availability axis starts: a little below the lowest bar, at most 99 %."""
-    lowest = min(percents)
-    return max(0.0, min(99.0, 100.0 - (100.0 - lowest) * 1.25))
+def axis_floor(percents: list[float]) -> float:
+    """Where the availability axis starts: 95 %, or the round ten below the lowest bar."""
+    # A fixed floor keeps weeks comparable and a small drop small; an axis hugging the
+    # lowest bar (82.5 % for 85 %) would draw a 15-point dip as an empty bar.
+    lowest = min(percents, default=100.0)
+    if lowest > AXIS_FLOOR:
+        return AXIS_FLOOR
+    return max(0.0, math.ceil(lowest / 10) * 10 - 10.0)
+
+
+def chart_rows(availability: Sequence[Availability]) -> tuple[list[Availability], str | None]:
+    """The components drawn, least available first, and a note summing up the rest (or None)."""
+    ordered = sorted(availability, key=lambda row: row.percent)  # stable: ties keep their order
+    if len(ordered) <= LISTED_COMPONENTS:
+        return ordered, None
+    shown = [row for row in ordered[: LISTED_COMPONENTS - 1] if row.percent < 100.0]
+    rest = ordered[len(shown) :]
+    if all(row.percent >= 100.0 for row in rest):
+        return shown, f"{len(rest)} others at 100 %"
+    return shown, f"{len(rest)} more, all ≥ {shown_percent(rest[0].percent)}"
+
+
+def _label(name: str) -> str:
+    # Cut in the middle: long names often differ only at the end ("… Milano 2").
+    if len(name) <= LABEL_CHARS:
+        return name
+    head = (LABEL_CHARS - 1) // 2
+    return f"{name[:head]}…{name[head + 1 - LABEL_CHARS :]}"
 
 
 def _availability_panel(axes: Axes, digest: Digest) -> None:
-    axes.set_title("Availability per component (SEV1–3 impact)", loc="left")
+    axes.set_title("Availability per component (SEV1–3 impact), least available first", loc="left")
     if not digest.availability:
         axes.set_axis_off()
         axes.text(0.5, 0.5, "No components", ha="center", va="center", color=MUTED)
         return
-    rows = list(reversed(digest.availability))  # barh draws bottom up; list top down
-    percents = [row.percent for row in rows]
-    left = _axis_floor(percents)
+    shown, note = chart_rows(digest.availability)
+    percents = [row.percent for row in shown]
+    left = axis_floor(percents)
     right = 100.0 + (100.0 - left) * 0.12
-    positions = range(len(rows))
+    positions = list(range(len(shown)))
     axes.barh(positions, [p - left for p in percents], left=left, color=BAR_COLOR, height=0.6)
-    axes.set_yticks(list(positions), [row.name for row in rows])
-    axes.set_xlim(left, right)
-    axes.set_xlabel("% of the week without impact")
     for y, percent in zip(positions, percents, strict=True):
         axes.text(percent + (right - left) * 0.01, y, shown_percent(percent), va="center")
+    labels = [_label(row.name) for row in shown]
+    if note is not None:
+        positions.append(len(shown))
+        labels.append(note)
+    axes.set_yticks(positions, labels)
+    if note is not None:
+        axes.get_yticklabels()[-1].set_color(MUTED)
+    axes.set_ylim(len(positions) - 0.5, -0.5)  # top down: the least available on top
+    axes.set_xlim(left, right)
+    step = (100.0 - left) / 5
+    axes.set_xticks([left + step * n for n in range(6)])
+    axes.xaxis.set_major_formatter("{x:g} %")
+    axes.set_xlabel(f"% of the week without impact (axis from {left:g} %)")
     axes.spines[["top", "right"]].set_visible(False)
 
 
@@ -77,8 +122,8 @@ def _days_panel(axes: Axes, digest: Digest) -> None:
     axes.spines[["top", "right"]].set_visible(False)
 
 
-def render_chart(digest: Digest) -> bytes:
-    """The digest's chart as a WIDTH_PX × HEIGHT_PX PNG."""
+def chart_figure(digest: Digest) -> Figure:
+    """The digest's chart as a matplotlib Figure of WIDTH_PX × HEIGHT_PX."""
     # A Figure with its own Agg canvas, never pyplot: no global state to leak between
     # digests, nothing kept alive once the bytes are out, safe in a worker thread.
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
@@ -88,6 +133,12 @@ def render_chart(digest: Digest) -> bytes:
     top, bottom = figure.subplots(2, 1, height_ratios=(1, 1))
     _availability_panel(top, digest)
     _days_panel(bottom, digest)
+    return figure
+
+
+def render_chart(digest: Digest) -> bytes:
+    """The digest's chart as a WIDTH_PX × HEIGHT_PX PNG."""
+    figure = chart_figure(digest)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

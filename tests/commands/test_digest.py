@@ -201,6 +201,31 @@ def test_a_component_removed_since_keeps_its_impact_in_the_digest(
     assert not any("Fax" in line for line in lines)
 
 
+def test_many_components_list_those_with_impact_then_one_line_for_the_rest(
+    ctx: Context, clock: FakeClock
+) -> None:
+    for n in range(1, 49):
+        make_component(ctx, f"c{n:02d}", f"Servizio {n:02d}")
+    _weeks_12_and_13(ctx, clock)
+    lines = digest_text(digest(ctx)).splitlines()
+    start = lines.index("Availability per component (SEV1–3 impact):")
+    assert lines[start + 1 : start + 4] == [
+        "  Posta: 99.40 % (+0.60 pt) · 60 min of impact (−60 min)",
+        "  Web: 97.60 % (−2.40 pt) · 240 min of impact (+240 min)",
+        "  48 other components: 100.00 % (±0 pt)",
+    ]
+    assert lines[start + 4].startswith("Maintenance done:")
+
+
+def test_up_to_twelve_components_are_all_listed(ctx: Context, clock: FakeClock) -> None:
+    for n in range(1, 11):
+        make_component(ctx, f"c{n:02d}", f"Servizio {n:02d}")
+    _weeks_12_and_13(ctx, clock)
+    lines = digest_text(digest(ctx)).splitlines()
+    assert "  Servizio 10: 100.00 % (±0 pt) · 0 min of impact (±0 min)" in lines
+    assert sum(line.endswith("min of impact (±0 min)") for line in lines) == 10
+
+
 def test_a_week_without_anything_says_so_without_failing(
     sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -104,7 +104,5 @@ def did_not_answer(error: BaseException) -> bool:
     failure to wait out; any other database error is a bug or bad data."""
     return isinstance(
         error,
-        sa.exc.OperationalError
-        | sa.exc.InterfaceError
-        | sa.exc.TimeoutError,
+        sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError,
     )

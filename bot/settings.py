@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from commands.dates import DURATION_HELP, parse_duration
+from commands.dates import DURATION_HELP, LONGEST_REMINDER, parse_duration
 from commands.errors import UsageError
 from storage.engine import normalize_database_url, supported_database_url
 
@@ -137,9 +137,12 @@ class Settings(BaseSettings):
     def _a_reminder(cls, value: object) -> object:
         if isinstance(value, str):
             try:
-                return parse_duration(value)
+                reminder = parse_duration(value)
             except UsageError:
                 raise ValueError(f"use {DURATION_HELP}, or 0 for no reminders") from None
+            if reminder > LONGEST_REMINDER:
+                raise ValueError(f"use at most 90d ({DURATION_HELP}), or 0 for no reminders")
+            return reminder
         return value
 
     @field_validator("quiet_minutes", mode="before")
@@ -159,6 +162,8 @@ class Settings(BaseSettings):
                 and 1 <= int(minutes) <= 7 * 24 * 60
             ):
                 raise ValueError(f"{pair!r} is not SEV:MINUTES; {QUIET_HELP}")
+            if int(severity) in periods:
+                raise ValueError(f"SEV{severity} is listed twice; {QUIET_HELP}")
             periods[int(severity)] = int(minutes)
         return periods
 
@@ -171,6 +176,13 @@ class Settings(BaseSettings):
                 f"{value!r} is not a cron expression; use five fields such as '0 9 * * 1' "
                 "(minute hour day month weekday: Mondays at 09:00 in TIMEZONE)"
             )
+        try:
+            croniter(value).get_next()
+        except CroniterBadDateError:
+            raise ValueError(
+                f"{value!r} names no day that exists (such as 31 February); "
+                "use one that does, such as '0 9 * * 1'"
+            ) from None
         return value
 
     @field_validator("digest_slack_channel")

@@ -18,6 +18,7 @@ _DAY_FIRST = re.compile(
 )
 _TIME_ONLY = re.compile(r"(?P<H>\d{1,2})[:.](?P<M>\d{2})", re.ASCII)
 _DURATION = re.compile(r"(?P<n>\d{1,4})\s*(?P<unit>m|min|h|d|w)", re.ASCII)
+_TOO_LONG = re.compile(r"\d{5,}\s*(?:m|min|h|d|w)", re.ASCII)
 _MONTH = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})", re.ASCII)
 YEARS = (1970, 2999)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -88,6 +89,7 @@ def _read_moment(typed: str, *, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 DURATION_HELP = "a duration such as 30m, 2h or 1d"
+LONGEST_REMINDER = timedelta(days=90)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -97,6 +99,8 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(0)
     if match := _DURATION.fullmatch(typed):
         return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+    if _TOO_LONG.fullmatch(typed):
+        raise UsageError(f"{text!r} is too long; use at most 9999 of a unit, such as 2h or 1d.")
     raise UsageError(f"{text!r} is not a duration; use {DURATION_HELP}, or 0 for none.")
 
 

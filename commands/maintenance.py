@@ -144,7 +144,10 @@ def extend_maintenance(command: v.ExtendMaintenance, ctx: Context) -> Reply:
                 f"maintenance extend {ref(incident.id)} --end WHEN"
             )
         if command.start is not None and command.start <= at:
-            raise Refused("The new start is already past; give a later --start, or start it now.")
+            raise Refused(
+                "The new start is already past; give a later --start, or start it now: "
+                f"maintenance start {ref(incident.id)}"
+            )
         start = command.start or incident.window_start
         end = command.end
         if end <= start:

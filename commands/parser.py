@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands import verbs as v
-from commands.dates import parse_duration, parse_since, parse_when
+from commands.dates import LONGEST_REMINDER, parse_duration, parse_since, parse_when
 from commands.errors import UsageError
 from commands.grammar import FORMS, GROUPS, VERBS, Form, Option
 from commands.text import clean_text, is_blank
@@ -375,7 +375,7 @@ def _remind(value: str | None) -> timedelta | None:
     if value is None:
         return None
     remind = parse_duration(value)
-    if remind > timedelta(days=90):
+    if remind > LONGEST_REMINDER:
         raise UsageError("--remind is at most 90d before the window; use 24h, 2h, 30m or 0.")
     return remind
 

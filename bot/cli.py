@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, NoReturn
 from commands.errors import HeraldError, Refused, UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pydantic import ValidationError
 
     from bot.database import Database
@@ -210,6 +212,30 @@ class _DigestArguments(argparse.ArgumentParser):
         raise UsageError(f"{message}; type {DIGEST_USAGE}.")
 
 
+def _chart_file(typed: str) -> str:
+    """--chart's value: a file to write, never standard output (`-`) or nothing."""
+    if typed.strip() in ("", "-"):
+        # A PNG on a terminal is garbage and an empty name would be `.`: refuse both.
+        shown = "an empty name" if not typed.strip() else "'-'"
+        raise argparse.ArgumentTypeError(f"give a file name ending in .png, not {shown}")
+    return typed
+
+
+def _has_digest_destination(settings: Settings) -> bool:
+    return bool(settings.digest_slack_channel or settings.digest_telegram_chat)
+
+
+def _write_chart(path: Path, png: bytes) -> None:
+    """Write the chart, over last run's file for the same week; refused in one line."""
+    try:
+        path.write_bytes(png)
+    except OSError as error:
+        raise Refused(
+            f"could not write the chart to {path} ({error.strerror or error}); "
+            "give another file with --chart"
+        ) from None
+
+
 def run_digest(argv: Sequence[str], settings: Settings) -> int:
     """Print a week's digest, write its chart to a file, and with --send post both now."""
     from pathlib import Path
@@ -220,25 +246,26 @@ def run_digest(argv: Sequence[str], settings: Settings) -> int:
 
     parser = _DigestArguments(prog="herald digest", usage=DIGEST_USAGE)
     parser.add_argument("--week", type=parse_week, help="an ISO week; default the last one")
-    parser.add_argument("--chart", type=Path, help="where to write the PNG")
+    parser.add_argument("--chart", type=_chart_file, help="where to write the PNG")
     parser.add_argument("--send", action="store_true", help="post it to the digest channels")
     args = parser.parse_args(list(argv))
+    if args.send and not _has_digest_destination(settings):
+        # Before any work: a digest built and printed, then refused, reads as half-sent.
+        raise Refused(
+            "digest has nowhere to go: set DIGEST_SLACK_CHANNEL and/or DIGEST_TELEGRAM_CHAT"
+        )
     database = open_database(settings)
     try:
         ctx = _operator_context(settings, database)
         digest = build_digest(ctx, args.week, settings.public_url, settings.site_name)
     finally:
         database.dispose()
-    text, png = digest_text(digest), render_chart(digest)
-    path: Path = args.chart or Path(chart_filename(digest))
-    try:
-        path.write_bytes(png)
-    except OSError as error:
-        raise Refused(
-            f"could not write the chart to {path} ({error.strerror or error}); "
-            "give another file with --chart"
-        ) from None
+    text = digest_text(digest)
+    # The digest first: a chart that cannot be written still leaves the figures on screen.
     _say(text)
+    png = render_chart(digest)
+    path = Path(args.chart or chart_filename(digest))
+    _write_chart(path, png)
     _say(f"Chart: {path} ({WIDTH_PX}×{HEIGHT_PX} PNG)")
     if args.send:
         import asyncio

@@ -68,10 +68,40 @@ def test_bad_arguments_exit_2_saying_what_to_type(
     assert not list(demo.glob("*.png"))
 
 
-def test_a_chart_that_cannot_be_written_exits_1_before_printing(demo: Path) -> None:
-    result = herald(demo, "digest", "--chart", "missing/dir/chart.png")
-    line = assert_one_line_complaint(result, 1)
-    assert "could not write the chart to missing/dir/chart.png" in line
+def test_a_chart_that_cannot_be_written_exits_1_after_printing_the_digest(demo: Path) -> None:
+    result = herald(demo, "digest", "--week", "2024-W11", "--chart", "missing/dir/chart.png")
+    assert result.returncode == 1, result.stderr
+    assert "  Posta: 97.66 % (−2.34 pt) · 235 min of impact (+235 min)" in result.stdout
+    assert "Chart:" not in result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith("herald: could not write the chart to missing/dir/chart.png (")
+    assert line.endswith("); give another file with --chart")
+
+
+@pytest.mark.parametrize(("chart", "shown"), [("-", "'-'"), ("", "an empty name")])
+def test_standard_output_or_no_name_for_the_chart_is_a_usage_error(
+    demo: Path, chart: str, shown: str
+) -> None:
+    line = assert_one_line_complaint(herald(demo, "digest", "--chart", chart), 2)
+    assert f"give a file name ending in .png, not {shown}" in line
+    assert not list(demo.glob("*.png"))
+
+
+def test_send_without_a_destination_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    # No database here either: the destinations are checked first, so that is not the complaint.
+    line = assert_one_line_complaint(herald(tmp_path, "digest", "--send"), 1)
+    assert line == (
+        "herald: digest has nowhere to go: set DIGEST_SLACK_CHANNEL and/or DIGEST_TELEGRAM_CHAT"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_chart_of_the_week_is_overwritten(demo: Path) -> None:
+    old = demo / "herald-digest-2024-W11.png"
+    old.write_bytes(b"last run")
+    result = herald(demo, "digest", "--week", "2024-W11")
+    assert result.returncode == 0, result.stderr
+    assert png_size(old.read_bytes()) == (1200, 900)
 
 
 def test_without_a_database_the_digest_says_where_it_looked(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def append_update(
         public=public,
         component_ids=component_ids(session, incident),
         locale=ctx.locale,
+        recorded_at=ctx.now(),
     )
     audit_store.create_audit_event(
         session=session,

@@ -10,7 +10,7 @@ from commands.context import SCHEDULER, Context
 from commands.incidents import append_update
 from commands.lookup import get_incident, ref
 from storage import incidents as incident_store
-from storage.models import OPEN_INCIDENT_STATUSES, UpdateKind
+from storage.models import UpdateKind
 
 
 def nudge_text(incident_id: int, minutes: int) -> str:
@@ -53,12 +53,19 @@ def nudge_quiet_incidents(ctx: Context, quiet_minutes: Mapping[int, int]) -> lis
     for found in quiet_ones:
         with ctx.sessions() as session, session.begin():
             incident = get_incident(session, found.incident_id, for_change=True)
-            if (
-                incident.status not in OPEN_INCIDENT_STATUSES
-                or incident.nudged_at != found.nudged_at
+            # Under the row lock, what customers were last told may have moved on: an
+            # update saved since the first look starts a new quiet period.
+            now_found = incident_store.list_quiet_candidates(
+                session=session, severities=sorted(quiet_minutes), incident_id=found.incident_id
+            )
+            if not now_found or not _is_quiet(
+                now_found[0].last_public_at,
+                now_found[0].nudged_at,
+                timedelta(minutes=quiet_minutes[now_found[0].severity]),
+                now,
             ):
-                continue  # resolved meanwhile, or another scheduler nudged it
-            minutes = math.floor((now - found.last_public_at).total_seconds() / 60)
+                continue  # resolved, updated or nudged meanwhile
+            minutes = math.floor((now - now_found[0].last_public_at).total_seconds() / 60)
             incident.nudged_at = now
             session.add(incident)
             append_update(

@@ -159,12 +159,15 @@ class QuietIncident(NamedTuple):
     nudged_at: datetime | None
 
 
-def list_quiet_candidates(*, session: Session, severities: Sequence[int]) -> list[QuietIncident]:
-    """Open incidents of these severities, with their last public update (notes and
-    nudges are not public)."""
+def list_quiet_candidates(
+    *, session: Session, severities: Sequence[int], incident_id: int | None = None
+) -> list[QuietIncident]:
+    """Open incidents of these severities (or just this one), with their last public
+    update (notes and nudges are not public)."""
     if not severities:
         return []
-    last = func.max(Update.at)
+    # When customers were told: an update backfilled with --at was told when it was saved.
+    last = func.max(Update.recorded_at)
     query = (
         select(Incident.id, Incident.severity, last, Incident.nudged_at)
         .join(Update, col(Update.incident_id) == col(Incident.id))
@@ -174,6 +177,8 @@ def list_quiet_candidates(*, session: Session, severities: Sequence[int]) -> lis
         .where(col(Update.public).is_(True))
         .group_by(col(Incident.id), col(Incident.severity), col(Incident.nudged_at))
     )
+    if incident_id is not None:
+        query = query.where(col(Incident.id) == incident_id)
     return [
         QuietIncident(incident_id, severity, last_public_at, nudged_at)
         for incident_id, severity, last_public_at, nudged_at in session.exec(query).all()

@@ -38,6 +38,7 @@ def create_update(
     component_ids: set[int],
     public: bool = True,
     locale: str = "en",
+    recorded_at: datetime | None = None,
 ) -> Update:
     """Append an update to the timeline and queue it for every channel that gets it.
 
@@ -66,6 +67,8 @@ def create_update(
         window_start=incident.window_start,
         window_end=incident.window_end,
     )
+    if recorded_at is not None:
+        update.recorded_at = recorded_at
     session.add(update)
     if public:
         # Notes and nudges change nothing customers see, so no public "updated at" either.

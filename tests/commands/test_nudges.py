@@ -177,3 +177,17 @@ def test_show_names_a_nudge_as_such(
     lines = run(ctx, f"show {incident_id}").text.splitlines()
     assert any(line.startswith("#2 ") and " internal " in line for line in lines)
     assert any(line.startswith("#3 ") and " nudge " in line for line in lines)
+
+
+def test_a_backfilled_opening_is_quiet_from_when_it_was_posted(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    # Opened now with --at two hours back: customers heard of it now, not two hours ago.
+    reply = run(ctx, 'open "Posta lenta" --sev 2 --at "28/01/2025 12:50"')
+    assert reply.incident_id is not None
+    clock.advance(minutes=1)
+    assert nudge_quiet_incidents(ctx, QUIET) == []
+    clock.advance(minutes=29)
+    assert nudge_quiet_incidents(ctx, QUIET) == [reply.incident_id]
+    [nudge] = nudges(sessions, reply.incident_id)
+    assert nudge.text == nudge_text(reply.incident_id, 30)

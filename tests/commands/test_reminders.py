@@ -201,7 +201,7 @@ def test_a_started_window_cannot_move_its_start(ctx: Context, clock: FakeClock) 
 
 def test_a_new_start_in_the_past_is_refused(ctx: Context) -> None:
     incident_id = schedule(ctx)
-    with pytest.raises(Refused, match="new start is already past.*maintenance start INC-"):
+    with pytest.raises(Refused, match=r"new start is already past.*maintenance start INC-"):
         run(
             ctx,
             f'maintenance extend {incident_id} --start "27/01/2025 22:00" --end "29/01/2025 02:00"',

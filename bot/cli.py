@@ -221,10 +221,6 @@ def _chart_file(typed: str) -> str:
     return typed
 
 
-def _has_digest_destination(settings: Settings) -> bool:
-    return bool(settings.digest_slack_channel or settings.digest_telegram_chat)
-
-
 def _write_chart(path: Path, png: bytes) -> None:
     """Write the chart, over last run's file for the same week; refused in one line."""
     try:
@@ -249,11 +245,11 @@ def run_digest(argv: Sequence[str], settings: Settings) -> int:
     parser.add_argument("--chart", type=_chart_file, help="where to write the PNG")
     parser.add_argument("--send", action="store_true", help="post it to the digest channels")
     args = parser.parse_args(list(argv))
-    if args.send and not _has_digest_destination(settings):
+    if args.send:
+        from bot.digest.post import check_destinations
+
         # Before any work: a digest built and printed, then refused, reads as half-sent.
-        raise Refused(
-            "digest has nowhere to go: set DIGEST_SLACK_CHANNEL and/or DIGEST_TELEGRAM_CHAT"
-        )
+        check_destinations(settings)
     database = open_database(settings)
     try:
         ctx = _operator_context(settings, database)

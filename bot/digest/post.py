@@ -129,34 +129,38 @@ async def post_digest(
     return posted
 
 
-def _destinations(settings: Settings, digest: DigestPost, wait: Wait) -> list[_Destination]:
-    destinations: list[_Destination] = []
-    missing: list[str] = []
-    channel, chat = settings.digest_slack_channel, settings.digest_telegram_chat
-    if channel:
-        if settings.slack_bot_token is None:
-            missing.append("SLACK_BOT_TOKEN (DIGEST_SLACK_CHANNEL is set)")
-        else:
-            token = settings.slack_bot_token.get_secret_value()
-            post = functools.partial(
-                _post_to_slack, token, settings.slack_api_url, channel, digest, wait
-            )
-            destinations.append(_Destination(f"Slack {channel}", post, (token,)))
-    if chat:
-        if settings.telegram_bot_token is None:
-            missing.append("TELEGRAM_BOT_TOKEN (DIGEST_TELEGRAM_CHAT is set)")
-        else:
-            token = settings.telegram_bot_token.get_secret_value()
-            post = functools.partial(
-                _post_to_telegram, token, settings.telegram_api_url, chat, digest, wait
-            )
-            destinations.append(_Destination(f"Telegram {chat}", post, (token,)))
+def check_destinations(settings: Settings) -> None:
+    """Refuse in one line, before any work, a digest with nowhere to go or a missing token."""
+    missing = []
+    if settings.digest_slack_channel and settings.slack_bot_token is None:
+        missing.append("SLACK_BOT_TOKEN (DIGEST_SLACK_CHANNEL is set)")
+    if settings.digest_telegram_chat and settings.telegram_bot_token is None:
+        missing.append("TELEGRAM_BOT_TOKEN (DIGEST_TELEGRAM_CHAT is set)")
     if missing:
-        raise Refused(f"digest not posted: set {' and '.join(missing)}")
-    if not destinations:
-        raise Refused(
-            "digest has nowhere to go: set DIGEST_SLACK_CHANNEL and/or DIGEST_TELEGRAM_CHAT"
+        raise DigestNotPosted(f"digest not posted: set {' and '.join(missing)}", retry=False)
+    if not (settings.digest_slack_channel or settings.digest_telegram_chat):
+        raise DigestNotPosted(
+            "digest has nowhere to go: set DIGEST_SLACK_CHANNEL and/or DIGEST_TELEGRAM_CHAT",
+            retry=False,
         )
+
+
+def _destinations(settings: Settings, digest: DigestPost, wait: Wait) -> list[_Destination]:
+    check_destinations(settings)
+    destinations: list[_Destination] = []
+    channel, chat = settings.digest_slack_channel, settings.digest_telegram_chat
+    if channel and settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
+        post = functools.partial(
+            _post_to_slack, token, settings.slack_api_url, channel, digest, wait
+        )
+        destinations.append(_Destination(f"Slack {channel}", post, (token,)))
+    if chat and settings.telegram_bot_token is not None:
+        token = settings.telegram_bot_token.get_secret_value()
+        post = functools.partial(
+            _post_to_telegram, token, settings.telegram_api_url, chat, digest, wait
+        )
+        destinations.append(_Destination(f"Telegram {chat}", post, (token,)))
     return destinations
 
 

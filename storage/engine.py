@@ -10,10 +10,11 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.util import asbool
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEFAULT_SQLITE_FILE = "herald.db"
@@ -116,3 +117,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll everything back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: type[SQLModel]
+) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for `model` that takes ON CONFLICT clauses on either engine."""
+    # ON CONFLICT is spelled alike on both engines but built by each dialect's insert().
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)

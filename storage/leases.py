@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, or_, select
+from sqlmodel import Session, col, or_, select
 
+from storage.engine import insert_ignoring_conflicts
 from storage.models import Lease
-
-
-def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
-    # ON CONFLICT is spelled alike on both engines but built by each dialect's insert().
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def acquire_lease(
@@ -28,7 +21,7 @@ def acquire_lease(
     # then sees its outcome, so two processes never both get the lease and neither raises.
     # SQLAlchemy keeps an INSERT's rowcount only when asked (psycopg's reads -1 otherwise).
     created = connection.execute(
-        _insert(session, Lease)
+        insert_ignoring_conflicts(session, Lease)
         .values(name=name, holder=holder, expires_at=expires_at)
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)

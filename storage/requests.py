@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
+from storage.engine import insert_ignoring_conflicts
 from storage.models import Cursor, HandledRequest
-
-
-def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
-    # ON CONFLICT is spelled alike on both engines but built by each dialect's insert().
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def claim_request(
@@ -35,7 +28,7 @@ def claim_request(
     # inserts nothing, instead of raising and aborting the caller's transaction. SQLAlchemy
     # keeps an INSERT's rowcount only when asked (psycopg's reads -1 once the cursor closes).
     statement = (
-        _insert(session, HandledRequest)
+        insert_ignoring_conflicts(session, HandledRequest)
         .values(source=source, key=key, handled_at=now, reply_chat=reply_chat, reply_to=reply_to)
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)
@@ -58,7 +51,9 @@ def get_cursor(*, session: Session, name: str) -> int | None:
 
 def advance_cursor(*, session: Session, name: str, position: int, now: datetime) -> None:
     """Move the cursor to `position`; an older or equal position leaves it where it is."""
-    insert = _insert(session, Cursor).values(name=name, position=position, updated_at=now)
+    insert = insert_ignoring_conflicts(session, Cursor).values(
+        name=name, position=position, updated_at=now
+    )
     # One upsert, so two processes advancing at once keep the greater position.
     statement = insert.on_conflict_do_update(
         index_elements=[col(Cursor.name)],

@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
+from storage.engine import insert_ignoring_conflicts
 from storage.models import ScheduledRun
-
-
-def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
-    # ON CONFLICT is spelled alike on both engines but built by each dialect's insert().
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 def claim_run(
@@ -26,7 +19,7 @@ def claim_run(
     With `finished`, the firing is recorded as done with that outcome (a skipped one).
     """
     statement = (
-        _insert(session, ScheduledRun)
+        insert_ignoring_conflicts(session, ScheduledRun)
         .values(
             job=job,
             due_at=due_at,

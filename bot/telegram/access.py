@@ -23,8 +23,9 @@ class Place(enum.StrEnum):
 class ChatPlaces:
     """The ops chats, by numeric id or @username, and the place of any chat."""
 
-    def __init__(self, ops_chats: Iterable[str]) -> None:
+    def __init__(self, ops_chats: Iterable[str], incident_chat: str | None = None) -> None:
         self.ops = frozenset(chat.lower() for chat in ops_chats)
+        self.incident_chat = incident_chat
 
     def place_of(self, chat: Chat) -> Place:
         """Where this chat stands."""
@@ -49,6 +50,10 @@ class ChatPlaces:
             return f"telegram:{chat.id}"
         if place != Place.OPS:
             return None
+        names = {str(chat.id), f"@{(chat.username or '').lower()}"}
+        if self.incident_chat and self.incident_chat.lower() in names:
+            # Named as TELEGRAM_INCIDENT_CHAT names it, whichever way the ops list does.
+            return f"telegram:{self.incident_chat}"
         if str(chat.id) in self.ops or not chat.username:
             return f"telegram:{chat.id}"
         return f"telegram:@{chat.username.lower()}"

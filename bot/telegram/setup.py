@@ -234,7 +234,7 @@ def build_telegram(
         bot=application.bot,
         runner=runner,
         responders=responders,
-        places=ChatPlaces(telegram_ops_chats(settings)),
+        places=ChatPlaces(telegram_ops_chats(settings), settings.telegram_incident_chat),
         zone=settings.zone,
         clock=clock,
         public_url=settings.public_url,

@@ -231,6 +231,11 @@ class FakeTelegram(RecordingServer):
                 chat = _Chat(chat_id, chat_id, kind, title, None, can_pin)
             self._chats[chat.id] = chat
 
+    def numeric_id(self, username: str) -> int:
+        """The id Telegram gives the chat added as "@username"."""
+        with self._lock:
+            return self._names[username.lower()]
+
     def messages(self, chat_id: int | str) -> list[Message]:
         """The chat's current messages in order (deleted ones gone, edits applied)."""
         with self._lock:

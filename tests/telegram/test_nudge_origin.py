@@ -214,6 +214,25 @@ def test_an_incident_chat_named_by_username_is_recognised(
         assert ops_channels(world) == []
 
 
+def test_the_incident_chat_listed_by_id_among_the_ops_chats_is_nudged_once(
+    engine: sa.Engine, clock: FakeClock, telegram: FakeTelegram
+) -> None:
+    telegram.add_chat("@Acme_Ops", "supergroup", "Ops and incidents")
+    numeric = telegram.numeric_id("@Acme_Ops")
+    with start_world(
+        engine,
+        telegram,
+        clock,
+        frozen=True,
+        telegram_ops_chats=[str(numeric)],
+        telegram_incident_chat="@Acme_Ops",
+    ) as world:
+        open_in(world, "@Acme_Ops")
+        quiet_then_nudge(world)
+        assert len(nudges(world, "@Acme_Ops")) == 1
+        assert ops_channels(world) == []
+
+
 def test_an_ops_group_named_by_username_gets_its_nudge(
     engine: sa.Engine, clock: FakeClock, telegram: FakeTelegram
 ) -> None:

@@ -43,6 +43,8 @@ DIGEST_DEADLINE = timedelta(days=1)
 # that died mid-post); longer than the longest post, 429 waits included.
 ATTEMPT_HOLD = timedelta(minutes=5)
 RETRY_CAP = timedelta(hours=1)
+# How long a stop waits for a digest being posted before it cuts it short.
+STOP_GRACE_SECONDS = 10.0
 
 PostDigest = Callable[[Settings, str, str, bytes, str], Awaitable[list[str]]]
 
@@ -91,11 +93,13 @@ class Scheduler:
         *,
         holder: str | None = None,
         post_digest: PostDigest | None = None,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.ctx = ctx
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._post_digest = post_digest
+        self._pause = pause
         self._leading: bool | None = None  # unknown until the first tick
         # The digest rendered for a due moment, kept for its retries.
         self._rendered: tuple[datetime, tuple[str, str, bytes, str]] | None = None
@@ -124,10 +128,20 @@ class Scheduler:
         if idle and digest_targets(self.settings):
             self._digest_task = asyncio.create_task(self._digests_logged())
 
-    async def settle(self) -> None:
-        """Wait for a digest under way, if any (tests, and a clean stop)."""
-        if self._digest_task is not None and not self._digest_task.done():
-            await asyncio.gather(self._digest_task, return_exceptions=True)
+    async def settle(self, grace: float | None = None) -> None:
+        """Wait for a digest under way, if any, for at most `grace` seconds; then stop it
+        (its attempt stays held, and the next leader tries again after ATTEMPT_HOLD)."""
+        task = self._digest_task
+        if task is None or task.done():
+            return
+        await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            task.cancel()
+            log.warning(
+                "scheduler: stopped while posting the digest; it is tried again in %s",
+                ATTEMPT_HOLD,
+            )
+        await asyncio.gather(task, return_exceptions=True)
 
     async def _digests_logged(self) -> None:
         try:
@@ -207,7 +221,7 @@ class Scheduler:
             except Exception as error:
                 await asyncio.to_thread(self._failed, target.job, week, now, error)
             else:
-                await asyncio.to_thread(self._finish, target.job, week, "; ".join(lines))
+                await self._record_posted(target.job, week, "; ".join(lines))
 
     def _take_digest(self, job: str, week: datetime, due: datetime, now: datetime) -> bool:
         """Record the week's firing when first seen; True when this process posts it now."""
@@ -303,6 +317,26 @@ class Scheduler:
             )
         log.warning("%s failed (attempt %d), trying again in %s: %s", job, attempts, wait, reason)
 
+    async def _record_posted(self, job: str, week: datetime, outcome: str) -> None:
+        """Record a post, however long the database takes to answer: posting it again
+        because the record failed would give managers the week twice."""
+        delay = 1.0
+        while True:
+            try:
+                await asyncio.to_thread(self._finish, job, week, outcome)
+                return
+            except Exception as error:
+                if not did_not_answer(error):
+                    raise
+                if delay == 1.0:
+                    log.warning(
+                        "%s posted, but the database does not answer; recording it when it "
+                        "does (it is not posted again)",
+                        job,
+                    )
+            await self._pause(delay)
+            delay = min(delay * 2, 30.0)
+
     def _finish(self, job: str, due: datetime, outcome: str) -> None:
         with self.ctx.sessions() as session, session.begin():
             schedule_store.finish_run(
@@ -311,7 +345,13 @@ class Scheduler:
         log.info("%s posted: %s", job, outcome)
 
 
-async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, poll_seconds: float) -> None:
+async def run_scheduler(
+    scheduler: Scheduler,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+    stop_grace: float = STOP_GRACE_SECONDS,
+) -> None:
     """Tick until `stop` is set; a failing tick is logged and retried on the next one, and a
     database that does not answer is said once when it goes and once when it is back."""
     log.info("scheduler started: %d deliveries wait in the outbox", await _waiting(scheduler))
@@ -335,7 +375,7 @@ async def run_scheduler(scheduler: Scheduler, stop: asyncio.Event, *, poll_secon
             down = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-    await scheduler.settle()
+    await scheduler.settle(grace=stop_grace)
     with contextlib.suppress(Exception):
         await asyncio.to_thread(scheduler.release)
     log.info("scheduler stopped")

@@ -391,3 +391,62 @@ def test_a_database_that_does_not_answer_is_said_once_then_once_back(
         ("INFO", "scheduler: the database answers again"),
     ]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_post_recorded_late_is_not_posted_again(
+    ctx: Context, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    posts = Posts()
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    one = Scheduler(
+        settings(digest_telegram_chat=None), ctx, holder="one", post_digest=posts, pause=pause
+    )
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    tick(one)
+    clock.current = MONDAY_9
+    finish = one._finish
+    blips = [OperationalError("UPDATE", {}, Exception("server closed the connection"))] * 2
+
+    def flaky_finish(job: str, due: datetime, outcome: str) -> None:
+        if blips:
+            raise blips.pop()
+        finish(job, due, outcome)
+
+    monkeypatch.setattr(one, "_finish", flaky_finish)
+    tick(one)
+    assert pauses == [1.0, 2.0]
+    for _ in range(3):
+        clock.advance(minutes=6)
+        tick(one)
+    assert posts.to("C0MANAGERS") == 1
+
+
+def test_a_stop_cuts_a_hanging_digest_short(ctx: Context, clock: FakeClock) -> None:
+    from bot.scheduler import run_scheduler
+
+    async def hangs(settings: Settings, title: str, text: str, png: bytes, name: str) -> list[str]:
+        await asyncio.Event().wait()
+        return []
+
+    clock.current = MONDAY_9 - timedelta(hours=1)
+    one = Scheduler(settings(digest_telegram_chat=None), ctx, holder="one", post_digest=hangs)
+    tick(one)
+    clock.current = MONDAY_9
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_scheduler(one, stop, poll_seconds=0.01, stop_grace=0.05))
+        while one._digest_task is None or one._digest_task.done():
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(running, timeout=5)
+
+    asyncio.run(scenario())
+    assert one._digest_task is not None
+    assert one._digest_task.cancelled()

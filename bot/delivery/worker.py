@@ -26,6 +26,7 @@ from bot.delivery.errors import (
 from bot.delivery.jobs import DeliveryJob, load_job
 from bot.delivery.limits import RateLimits
 from bot.delivery.senders import MessagesChanged, Sender
+from storage import channels as channel_store
 from storage import outbox
 from storage.audit import create_audit_event
 from storage.models import Platform
@@ -242,6 +243,18 @@ class DeliveryWorker:
             )
 
     def _move(self, session: Session, job: DeliveryJob, address: str) -> None:
+        taken = channel_store.get_channel_by_address(
+            session=session, address=address, platform=job.destination.platform
+        )
+        if taken:
+            # The new chat is followed already (added by hand, or an ops chat made when
+            # an incident was opened there): this row has nowhere to move.
+            self._disable(
+                session,
+                job,
+                f"the group became a supergroup, which Herald follows as channel #{taken[0].id}",
+            )
+            return
         outbox.move_channel(session=session, channel_id=job.destination.channel_id, address=address)
         self._retry_now_and_audit(session, job, "channel_moved", {"address": address})
 

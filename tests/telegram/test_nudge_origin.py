@@ -4,6 +4,7 @@ never in a customer channel, and not at all for incidents opened at the CLI or i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -308,3 +309,29 @@ def test_a_public_update_never_reaches_the_ops_chat(ops_only: TelegramWorld) -> 
     assert [c.platform for c in ops_only.channels() if c.audience == Audience.OPS] == [
         Platform.TELEGRAM
     ]
+
+
+def test_a_group_that_became_a_supergroup_already_followed_is_disabled_not_retried(
+    engine: sa.Engine, clock: FakeClock, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = -5000000001, -1005000000001
+    telegram.add_chat(old, "group", "Ops (basic group)")
+    with start_world(
+        engine, telegram, clock, frozen=True, telegram_ops_chats=[str(old), str(new)]
+    ) as world:
+        open_in(world, old, "Old group incident")
+        telegram.migrate(old, new)
+        open_in(world, new, "New group incident")
+        world.deliver()
+        world.clock.advance(minutes=31)
+        ctx = make_context(world.database.sessions, world.clock)
+        assert nudge_quiet_incidents(ctx, QUIET) == [1, 2]
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):
+                world.deliver()
+        assert len(nudges(world, new)) == 1
+        [moved] = [c for c in world.channels() if c.address == str(old)]
+        assert not moved.enabled
+        assert moved.disabled_reason is not None
+        assert "became a supergroup, which Herald follows as channel #" in moved.disabled_reason
+    assert not [r for r in caplog.records if r.exc_info]

@@ -25,6 +25,7 @@ from bot.delivery.errors import (
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
+from bot.slack.http import SlackHttp
 from bot.slack.thread import incident_reply, incident_root
 from storage.models import Platform, UpdateKind
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 HARMLESS_EDIT = {"message_not_found", "cant_update_message", "edit_window_closed"}
+TIMEOUT_SECONDS = 15
 
 
 def split_ref(ref: str | None) -> tuple[str, str] | None:
@@ -43,14 +45,33 @@ def split_ref(ref: str | None) -> tuple[str, str] | None:
 
 
 class SlackSender:
-    """Sends through slack_sdk's AsyncWebClient, pointed at SLACK_API_URL."""
+    """Sends through slack_sdk's AsyncWebClient, pointed at SLACK_API_URL.
+
+    Every send goes through one keep-alive aiohttp session, opened by the first send
+    (inside the running loop) and closed by close(); given none, slack_sdk would open a
+    session, and a connection, per message.
+    """
 
     def __init__(
         self, token: str, *, api_url: str, limits: RateLimits, public_url: str = ""
     ) -> None:
-        self.client = AsyncWebClient(token=token, base_url=api_url, timeout=15)
+        self.http = SlackHttp(token, api_url, timeout=TIMEOUT_SECONDS)
+        self._client: AsyncWebClient | None = None
         self.limits = limits
         self.public_url = public_url
+
+    @property
+    def client(self) -> AsyncWebClient:
+        """The Web API client on the shared session (a new one only if the session is)."""
+        session = self.http.session()
+        if self._client is None or self._client.session is not session:
+            self._client = AsyncWebClient(
+                token=self.http.token,
+                base_url=self.http.api_url,
+                session=session,
+                timeout=TIMEOUT_SECONDS,
+            )
+        return self._client
 
     def scope(self, destination: Destination) -> str:
         """Slack's 429s on chat.postMessage are per channel."""
@@ -164,7 +185,6 @@ class SlackSender:
         return f"message {ref} posted"
 
     async def close(self) -> None:
-        """Close the HTTP session if the client opened one."""
-        session = getattr(self.client, "session", None)
-        if session is not None and not session.closed:
-            await session.close()
+        """Close the HTTP session; a send after this fails as Unavailable, opening none."""
+        self._client = None
+        await self.http.close()

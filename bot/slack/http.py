@@ -18,34 +18,34 @@ class SlackHttp:
     under load that handshake costs more than the call.
     """
 
-    def __init__(self, token: str, api_url: str) -> None:
+    def __init__(self, token: str, api_url: str, *, timeout: int = TIMEOUT_SECONDS) -> None:
         self.token = token
         self.api_url = api_url
+        self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
-    def _shared(self) -> aiohttp.ClientSession:
+    def session(self) -> aiohttp.ClientSession:
+        """The shared session, opened on first use inside the running loop."""
         if self._closed:
             # A listener still running at shutdown: its answer is lost, not a session leaked.
             raise aiohttp.ClientConnectionError("Herald is shutting down")
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
-            )
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
             self._loop = loop
         return self._session
 
     def client(self) -> AsyncWebClient:
         """The Web API client with the bot token, at SLACK_API_URL."""
         return AsyncWebClient(
-            token=self.token, base_url=self.api_url, session=self._shared(), timeout=TIMEOUT_SECONDS
+            token=self.token, base_url=self.api_url, session=self.session(), timeout=self.timeout
         )
 
     def webhook(self, url: str) -> AsyncWebhookClient:
         """A client for one response_url."""
-        return AsyncWebhookClient(url, session=self._shared(), timeout=TIMEOUT_SECONDS)
+        return AsyncWebhookClient(url, session=self.session(), timeout=self.timeout)
 
     async def close(self) -> None:
         """Close the session (at shutdown, on the loop that used it); no new one opens."""

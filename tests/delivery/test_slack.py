@@ -7,11 +7,15 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from bot.delivery.errors import Unavailable
+from bot.delivery.jobs import Destination
 from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.setup import close_senders
 from bot.delivery.slack import SlackSender
 from bot.delivery.worker import DeliveryWorker
 from commands.context import Context
@@ -132,3 +136,64 @@ def test_an_archived_channel_is_disabled(
     with sessions() as session:
         channel = session.exec(select(Channel).where(Channel.address == "C0CUSTOMER1")).one()
     assert (channel.enabled, channel.disabled_reason) == (False, "is_archived")
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
+    """Every aiohttp session opened during the test: Herald's and slack_sdk's own."""
+    created: list[aiohttp.ClientSession] = []
+    real = aiohttp.ClientSession
+
+    def counting(*args: Any, **kwargs: Any) -> aiohttp.ClientSession:
+        session = real(*args, **kwargs)
+        created.append(session)
+        return session
+
+    monkeypatch.setattr(aiohttp, "ClientSession", counting)
+    return created
+
+
+def test_every_send_goes_through_one_session_that_close_senders_closes(
+    ctx: Context,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    slack: FakeSlack,
+    opened: list[aiohttp.ClientSession],
+) -> None:
+    make_channel(ctx, "C0CUSTOMER2", platform="slack", options="--lang en")
+
+    async def body(worker: DeliveryWorker) -> None:
+        for n in range(3):
+            incident_id = make_incident(ctx, f"Guasto {n}", message="Verifichiamo")
+            await settle(worker, clock)
+            run(ctx, f"update {incident_id} --status monitoring Sotto controllo")
+            run(ctx, f"resolve {incident_id}")
+            await settle(worker, clock)
+        assert len(opened) == 1
+        assert not opened[0].closed
+        await close_senders(worker)
+        assert opened[0].closed
+
+    scenario(sessions, clock, slack, body)
+    calls = [r for r in slack.requests if r.method in {"chat.postMessage", "chat.update"}]
+    assert len(calls) >= 18
+    assert len(opened) == 1
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_send_after_close_opens_no_session(
+    clock: FakeClock, slack: FakeSlack, opened: list[aiohttp.ClientSession]
+) -> None:
+    async def main() -> None:
+        sender = SlackSender(
+            TOKEN, api_url=slack.api_url, limits=Unlimited(RateSettings(), clock=clock)
+        )
+        destination = Destination(1, Platform.SLACK, "C0CUSTOMER1", "it")
+        await sender.probe(destination, "prima")
+        await sender.close()
+        with pytest.raises(Unavailable):
+            await sender.probe(destination, "dopo")
+
+    asyncio.run(main())
+    assert [session.closed for session in opened] == [True]
+    assert len(slack.messages("C0CUSTOMER1")) == 1

@@ -36,12 +36,12 @@ def claim_request(
     return session.connection().execute(statement).rowcount == 1
 
 
-def forget_requests(*, session: Session, before: datetime) -> int:
-    """Delete the requests handled before `before`; return how many."""
-    result = session.connection().execute(
-        sa.delete(HandledRequest).where(col(HandledRequest.handled_at) < before)
-    )
-    return result.rowcount
+def forget_requests(*, session: Session, before: datetime, source: str | None = None) -> int:
+    """Delete the requests handled before `before` (of `source` only, if given); return how many."""
+    statement = sa.delete(HandledRequest).where(col(HandledRequest.handled_at) < before)
+    if source is not None:
+        statement = statement.where(col(HandledRequest.source) == source)
+    return session.connection().execute(statement).rowcount
 
 
 def get_cursor(*, session: Session, name: str) -> int | None:

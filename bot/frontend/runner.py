@@ -1,10 +1,9 @@
-"""Run a person's command off the event loop, one at a time per person, once, within a deadline."""
+"""Run a person's command off the event loop, one at a time per person, within a deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,8 +21,6 @@ from storage.models import Channel
 T = TypeVar("T")
 
 NAME_LIMIT = 120
-REMEMBER_SECONDS = 15 * 60
-REMEMBER_MOST = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,29 +59,6 @@ class Responders(Protocol):
         ...
 
 
-class RecentRequests:
-    """Requests seen in the last minutes, in memory: a platform's redelivery is run once."""
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.monotonic = monotonic
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, key: str | None) -> bool:
-        """False when a request with this key was already received."""
-        if not key:
-            return True
-        now = self.monotonic()
-        while self._seen and (
-            len(self._seen) > REMEMBER_MOST
-            or next(iter(self._seen.values())) < now - REMEMBER_SECONDS
-        ):
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
-
-
 class CommandRunner:
     """Builds each person's context and runs their commands one at a time, in a thread."""
 
@@ -100,13 +74,8 @@ class CommandRunner:
         self.responders = responders
         self.deadline = deadline
         self.monotonic = monotonic
-        self.recent = RecentRequests(monotonic)
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: set[asyncio.Future[Any]] = set()
-
-    def first_time(self, key: str | None) -> bool:
-        """False when this request was already received in this process: a redelivery."""
-        return self.recent.first_time(key)
 
     async def context(self, person: Person, *, changing: bool) -> Context:
         """The person's command context; responders are looked up only for changes."""

@@ -22,6 +22,7 @@ from bot.slack import modals
 from bot.slack.caller import Answers, Caller, caller_of, plain_text
 from bot.slack.forms import load_components, load_incident_form
 from bot.slack.http import SlackHttp
+from bot.slack.redelivery import SlackClaims
 from bot.slack.replies import refusal_message, reply_message, summary_message
 from bot.slack.responders import Responders
 from bot.slack.submissions import read_submission, refreshed_view
@@ -89,6 +90,7 @@ class SlackHandlers:
         self.public_url = public_url
         self.incident_channel = incident_channel
         self.monotonic = monotonic
+        self.claims = SlackClaims(sessions, clock=clock, monotonic=monotonic)
 
     async def on_command(
         self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
@@ -97,10 +99,17 @@ class SlackHandlers:
         started = self.monotonic()
         await ack()
         caller = caller_of(body)
-        if not await self._first_time(caller, body, request):
-            return
         text = plain_text(str(body.get("text") or ""))
         clock = Clock(self.zone, self.clock())
+
+        def changing() -> bool:
+            try:
+                return v.changes_state(parse(text, clock=clock))
+            except UsageError:
+                return True  # a form to open, or a typo: said as for a change
+
+        if not await self._first_time(caller, body.get("trigger_id"), request, changing):
+            return
         if not text.strip():
             await self._open_form(caller, None, started)
             return
@@ -124,7 +133,7 @@ class SlackHandlers:
         started = self.monotonic()
         await ack()
         caller = caller_of(body)
-        if not await self._first_time(caller, body, None):
+        if not await self._first_time(caller, body.get("trigger_id"), None, lambda: True):
             return
         try:
             allowed = await asyncio.wait_for(self.responders.includes(caller.user_id), 1.0)
@@ -213,7 +222,7 @@ class SlackHandlers:
             await self.answers.tell(caller, FORM_UNREADABLE)
             return
         key = f"view:{view.get('id')}:{view.get('hash')}"
-        if not self.runner.first_time(key):
+        if not await self._first_time(caller, key, None, lambda: True, quiet=True):
             return
         await self._run(caller, command, started)
 
@@ -224,10 +233,24 @@ class SlackHandlers:
             await self.answers.tell(caller_of(body), text, blocks)
 
     async def _first_time(
-        self, caller: Caller, body: dict[str, Any], request: AsyncBoltRequest | None
+        self,
+        caller: Caller,
+        key: str | None,
+        request: AsyncBoltRequest | None,
+        changing: Callable[[], bool],
+        *,
+        quiet: bool = False,
     ) -> bool:
-        if self.runner.first_time(body.get("trigger_id")):
-            return True
+        """Claim the request in the database; False (the person told) for a redelivery, or
+        when the database could not say (answered as any command it could not run)."""
+        try:
+            if await self.claims.first_time(key):
+                return True
+        except Exception as error:
+            await self._refuse(caller, error, changing=changing())
+            return False
+        if quiet:
+            return False
         retry = request.headers.get("x-slack-retry-num", [""])[0] if request else ""
         log.info(
             "request from %s delivered again (retry %s): ignored", caller.user_id, retry or "?"

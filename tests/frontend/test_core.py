@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.frontend.answers import NOT_READ, NOT_SAVED, Refusal, RefusalKind, answer, refusal_of
-from bot.frontend.runner import CommandRunner, Person, RecentRequests, context_factory
+from bot.frontend.runner import CommandRunner, Person, context_factory
 from commands import verbs as v
 from commands.context import Context, Reply
 from commands.errors import NotAllowed, Refused, UsageError
@@ -125,17 +125,6 @@ def test_one_person_s_commands_run_one_at_a_time_in_order(
 
     assert asyncio.run(main()) == ["a1", "a2", "bob"]
     assert inside.index("a1") < inside.index("a2")
-
-
-def test_a_redelivery_is_recognised_and_forgotten_after_a_while() -> None:
-    now = [0.0]
-    recent = RecentRequests(lambda: now[0])
-    assert recent.first_time("t1")
-    assert not recent.first_time("t1")
-    assert recent.first_time(None)
-    assert recent.first_time(None)
-    now[0] = 16 * 60
-    assert recent.first_time("t1")
 
 
 def test_people_are_named_by_platform_and_id() -> None:

@@ -82,8 +82,16 @@ class TelegramSender:
     def __init__(
         self, token: str, *, api_url: str, limits: RateLimits, public_url: str = ""
     ) -> None:
-        request = HTTPXRequest(connection_pool_size=128, read_timeout=15, write_timeout=15)
-        self.bot = Bot(token, base_url=api_url, request=request)
+        self._requests = (
+            HTTPXRequest(connection_pool_size=128, read_timeout=15, write_timeout=15),
+            HTTPXRequest(),  # getUpdates', which the sender never calls
+        )
+        self.bot = Bot(
+            token,
+            base_url=api_url,
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
+        )
         self.limits = limits
         self.public_url = public_url
         # 429s from Telegram apply to the whole bot token, so the token is the scope.
@@ -274,7 +282,10 @@ class TelegramSender:
 
     async def close(self) -> None:
         """Close the HTTP connections."""
-        try:
-            await self.bot.shutdown()
-        except TelegramError:
-            log.debug("telegram bot shutdown failed", exc_info=True)
+        # Bot.shutdown() closes nothing for a bot never initialize()d (a getMe the sender
+        # does not need), so the requests it was given are closed here.
+        for request in self._requests:
+            try:
+                await request.shutdown()
+            except TelegramError:
+                log.debug("closing a Telegram connection pool failed", exc_info=True)

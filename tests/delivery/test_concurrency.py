@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, func, select
 
-from bot.delivery.limits import RateLimits, RateSettings, Unlimited
+from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from commands.context import Context
@@ -26,7 +26,7 @@ from storage.engine import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import Delivery, DeliveryState, Platform, utcnow
 from storage.outbox import queue_depth
-from tests.factories import ROME, make_context, run
+from tests.factories import ROME, FakeClock, make_context, run
 from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -160,50 +160,85 @@ def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
     assert duplicated <= in_flight
 
 
+class HeldLimits(Unlimited):
+    """A limiter that holds every send until `release` is set, saying when the first waits."""
+
+    def __init__(self) -> None:
+        super().__init__(RateSettings(), clock=utcnow)
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+        self.waiting.set()
+        await self.release.wait()
+        await super().acquire(platform, address, scope)
+
+
+class RenewalWatch(DeliveryWorker):
+    """A worker that counts the lease renewals it has finished."""
+
+    renewals = 0
+
+    def _renew(self, delivery_ids: list[int]) -> None:
+        super()._renew(delivery_ids)
+        self.renewals += 1
+
+
+async def next_renewals(worker: RenewalWatch, count: int) -> None:
+    """Wait for `count` more renewals (a safety net of 30 s, not a timing margin)."""
+    target = worker.renewals + count
+    deadline = time.monotonic() + 30
+    while worker.renewals < target:
+        assert time.monotonic() < deadline, "the leases were never renewed"
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize("first_stops_early", [False, True], ids=["running", "stopping"])
 def test_claims_waiting_behind_the_rate_limiter_keep_their_lease(
     engine: sa.Engine, telegram: FakeTelegram, first_stops_early: bool
 ) -> None:
-    ctx = make_context(make_session_factory(engine), utcnow)
+    clock = FakeClock()
+    ctx = make_context(make_session_factory(engine), clock)
     chats = [-3_000_000 - n for n in range(30)]
     follow_and_open(ctx, telegram, chats)
+    lease = timedelta(seconds=0.6)  # read on the fake clock; renewed every 0.2 s of loop time
 
     async def main() -> None:
-        stop, stop_first = asyncio.Event(), asyncio.Event()
-        workers = []
-        for name in ("a", "b"):
-            # 30 posts at 10 a second take 3 s, far past a 1.2 s lease: only
-            # renewal keeps the second worker from claiming them again, also
-            # while the first is stopping and finishing what it had begun.
-            limits = RateLimits(RateSettings(telegram_per_second=10), clock=utcnow)
-            sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
-            workers.append(
-                DeliveryWorker(
-                    make_session_factory(engine),
-                    {Platform.TELEGRAM: sender},
-                    limits,
-                    zone=ROME,
-                    clock=utcnow,
-                    settings=WorkerSettings(
-                        batch=60, concurrency=60, poll_seconds=0.05, lease=timedelta(seconds=1.2)
-                    ),
-                    name=name,
-                )
-            )
-        first = asyncio.create_task(workers[0].run(stop_first))
-        while not telegram.messages(chats[0]):
-            await asyncio.sleep(0.02)
+        held = HeldLimits()
+        first = RenewalWatch(
+            make_session_factory(engine),
+            {Platform.TELEGRAM: TelegramSender(TOKEN, api_url=telegram.api_url, limits=held)},
+            held,
+            zone=ROME,
+            clock=clock,
+            settings=WorkerSettings(batch=60, concurrency=60, poll_seconds=0.05, lease=lease),
+            name="a",
+        )
+        free = Unlimited(RateSettings(), clock=clock)
+        second = DeliveryWorker(
+            make_session_factory(engine),
+            {Platform.TELEGRAM: TelegramSender(TOKEN, api_url=telegram.api_url, limits=free)},
+            free,
+            zone=ROME,
+            clock=clock,
+            settings=WorkerSettings(batch=60, concurrency=60, lease=lease),
+            name="b",
+        )
+        stop_first = asyncio.Event()
+        running = asyncio.create_task(first.run(stop_first))
+        await held.waiting.wait()  # the first worker holds its claims, its sends held
         if first_stops_early:
-            stop_first.set()
-        second = asyncio.create_task(workers[1].run(stop))
-        deadline = time.monotonic() + 30
-        while open_deliveries(ctx.sessions) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)
-        stop.set()
+            stop_first.set()  # it goes on renewing while it finishes what it began
+        for _ in range(4):  # 4 x 0.4 s: well past the first lease, never past a renewed one
+            # Two finished renewals: at least one read the clock as it stands now.
+            await next_renewals(first, 2)
+            clock.advance(seconds=0.4)
+            assert await second.run_once() == 0, "the second worker took over live claims"
+        held.release.set()
         stop_first.set()
-        await asyncio.gather(first, second)
-        for worker in workers:
+        await running
+        assert await second.drain() == 0
+        for worker in (first, second):
             await worker.senders[Platform.TELEGRAM].close()
 
     asyncio.run(main())

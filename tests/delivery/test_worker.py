@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
@@ -229,16 +230,31 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
     assert all(150 <= backoff(20, settings) <= 300 for _ in range(50))
 
 
+class WakeWatch(asyncio.Event):
+    """The worker's wake-up event, telling when the worker clears it to wait for the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cleared = asyncio.Event()
+
+    def clear(self) -> None:
+        super().clear()
+        self.cleared.set()
+
+
 def test_an_in_process_change_wakes_the_worker_at_once(
     sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
     sender = ScriptedSender(clock)
-    worker = make_worker(sessions, clock, sender, settings=WorkerSettings(poll_seconds=60))
+    # Neither the poll nor the lease renewal (every lease / 3) would look again for an hour.
+    settings = WorkerSettings(poll_seconds=3600, lease=timedelta(hours=3))
+    worker = make_worker(sessions, clock, sender, settings=settings)
+    worker._wake = waiting = WakeWatch()
 
-    async def main() -> float:
+    async def main() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
-        await asyncio.sleep(0.05)
+        await waiting.cleared.wait()  # it found nothing and went to wait for a wake-up
         base = make_context(sessions, clock)
         ctx = Context(
             base.sessions,
@@ -249,15 +265,12 @@ def test_an_in_process_change_wakes_the_worker_at_once(
             changed=worker.wake_from_any_thread,
         )
         make_channel(ctx, "-1001")
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         await asyncio.to_thread(make_incident, ctx)
-        while not sender.delivered and loop.time() - started < 10:
+        deadline = time.monotonic() + 30  # a safety net: unwoken, it would wait an hour
+        while not sender.delivered and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         stop.set()
         await task
-        return loop.time() - started
 
-    took = asyncio.run(main())
-    assert len(sender.delivered) == 1
-    assert took < 5  # woken, not waiting for the 60 s poll
+    asyncio.run(main())
+    assert len(sender.delivered) == 1  # woken, not waiting for the hour-long poll

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from commands.dates import DURATION_HELP, LONGEST_REMINDER, parse_duration
-from commands.errors import UsageError
+from commands.dates import DURATION_HELP, LONGEST_REMINDER, known_zone, read_duration
 from storage.engine import normalize_database_url, supported_database_url
 
 PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
@@ -35,11 +34,7 @@ QUIET_HELP = (
 
 def _is_utf8(text: str) -> bool:
     # Python keeps environment bytes that are not UTF-8 as surrogates, which no file name takes.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return not any("\ud800" <= character <= "\udfff" for character in text)
 
 
 def _split(value: object) -> object:
@@ -135,10 +130,9 @@ class Settings(BaseSettings):
     @classmethod
     def _a_reminder(cls, value: object) -> object:
         if isinstance(value, str):
-            try:
-                reminder = parse_duration(value)
-            except UsageError:
-                raise ValueError(f"use {DURATION_HELP}, or 0 for no reminders") from None
+            reminder = read_duration(value)
+            if reminder is None:
+                raise ValueError(f"use {DURATION_HELP}, or 0 for no reminders")
             if reminder > LONGEST_REMINDER:
                 raise ValueError(f"use at most 90d ({DURATION_HELP}), or 0 for no reminders")
             return reminder
@@ -169,22 +163,14 @@ class Settings(BaseSettings):
     @field_validator("digest_cron")
     @classmethod
     def _a_cron_expression(cls, value: str) -> str:
-        # Imported here: it costs every CLI command 20 ms, and only a set DIGEST_CRON needs it.
-        from croniter import CroniterBadDateError, croniter
+        # Imported here: croniter costs every CLI command 20 ms, and only a set DIGEST_CRON
+        # needs it.
+        from bot.cron import cron_problem
 
         value = " ".join(value.split())
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(
-                f"{value!r} is not a cron expression; use five fields such as '0 9 * * 1' "
-                "(minute hour day month weekday: Mondays at 09:00 in TIMEZONE)"
-            )
-        try:
-            croniter(value).get_next()
-        except CroniterBadDateError:
-            raise ValueError(
-                f"{value!r} names no day that exists (such as 31 February); "
-                "use one that does, such as '0 9 * * 1'"
-            ) from None
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("digest_slack_channel")
@@ -223,10 +209,8 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use a name like Europe/Rome") from None
+        if not known_zone(value):
+            raise ValueError(f"unknown time zone {value!r}; use a name like Europe/Rome")
         return value
 
     @field_validator("database_url")

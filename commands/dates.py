@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commands.errors import UsageError
 
@@ -92,14 +92,22 @@ DURATION_HELP = "a duration such as 30m, 2h or 1d"
 LONGEST_REMINDER = timedelta(days=90)
 
 
-def parse_duration(text: str) -> timedelta:
-    """A length of time typed as `30m`, `2h`, `1d` or `1w`; `0` is none at all."""
+def read_duration(text: str) -> timedelta | None:
+    """A length of time typed as `30m`, `2h`, `1d` or `1w` (`0` is none), or None."""
     typed = text.strip().lower()
     if typed == "0":
         return timedelta(0)
     if match := _DURATION.fullmatch(typed):
         return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
-    if _TOO_LONG.fullmatch(typed):
+    return None
+
+
+def parse_duration(text: str) -> timedelta:
+    """A length of time typed as `30m`, `2h`, `1d` or `1w`; `0` is none at all."""
+    duration = read_duration(text)
+    if duration is not None:
+        return duration
+    if _TOO_LONG.fullmatch(text.strip().lower()):
         raise UsageError(f"{text!r} is too long; use at most 9999 of a unit, such as 2h or 1d.")
     raise UsageError(f"{text!r} is not a duration; use {DURATION_HELP}, or 0 for none.")
 
@@ -150,3 +158,12 @@ def parse_period(text: str, *, zone: ZoneInfo, now: datetime) -> Period:
         end = datetime.combine(following, time(), tzinfo=zone).astimezone(UTC)
         return Period(first.strftime("%Y-%m"), start, min(end, now) if start < now else end)
     raise UsageError(f"{text!r} is not a period; use {PERIOD_HELP}.")
+
+
+def known_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone this machine knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -296,6 +296,20 @@ class Lease(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class RateBudget(SQLModel, table=True):
+    """A rate limit shared by every process: the next free turn, and a 429's pause.
+
+    Times are seconds since the epoch by the database's clock, so processes on
+    machines whose clocks disagree still space their requests correctly.
+    """
+
+    __tablename__ = "rate_budget"
+
+    name: str = Field(max_length=520, primary_key=True)
+    next_free: float = 0.0
+    paused_until: float | None = None
+
+
 class ScheduledRun(SQLModel, table=True):
     """One firing of a scheduled job, such as the digest of 9:00 on a Monday.
 

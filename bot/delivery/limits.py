@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +12,21 @@ from aiolimiter import AsyncLimiter
 
 from bot.delivery.errors import Paused
 from storage.models import Platform
+
+# The deadline of the send under way (set by the worker): time spent waiting for a turn
+# is added to it, so a long queue behind the rate limit is not taken for a dead platform.
+SEND_DEADLINE: contextvars.ContextVar[asyncio.Timeout | None] = contextvars.ContextVar(
+    "send_deadline", default=None
+)
+
+
+def extend_deadline(seconds: float) -> None:
+    """Give the send under way `seconds` more, for the time it spent waiting its turn."""
+    deadline = SEND_DEADLINE.get()
+    if deadline is not None and seconds > 0:
+        when = deadline.when()
+        if when is not None:
+            deadline.reschedule(when + seconds)
 
 
 @dataclass(frozen=True)
@@ -74,10 +90,12 @@ class RateLimits:
         waits its turn must stop it, or it would go out before retry_after.
         """
         self._check(scope)
+        started = asyncio.get_running_loop().time()
         destination = self._destination(platform, address)
         if destination is not None:
             await destination.acquire()
         await self._global[platform].acquire()
+        extend_deadline(asyncio.get_running_loop().time() - started)
         self._check(scope)
 
     def _check(self, scope: str) -> None:
@@ -85,8 +103,11 @@ class RateLimits:
         if until is not None:
             raise Paused(f"{scope} is paused after a 429", until=until)
 
-    def pause(self, scope: str, seconds: float) -> datetime:
+    async def pause(self, scope: str, seconds: float) -> datetime:
         """Send nothing to `scope` for `seconds` (a platform said 429); return the end."""
+        return self._pause_here(scope, seconds)
+
+    def _pause_here(self, scope: str, seconds: float) -> datetime:
         until = self.clock() + timedelta(seconds=seconds)
         self._paused[scope] = max(until, self._paused.get(scope, until))
         return self._paused[scope]

@@ -30,6 +30,17 @@ def rate_settings(settings: Settings) -> RateSettings:
     )
 
 
+def build_limits(
+    settings: Settings, database: Database, clock: Callable[[], datetime]
+) -> RateLimits:
+    """Budgets shared through the database on PostgreSQL; SQLite runs one worker, in memory."""
+    if settings.is_sqlite:
+        return RateLimits(rate_settings(settings), clock=clock)
+    from bot.delivery.shared_limits import SharedRateLimits
+
+    return SharedRateLimits(rate_settings(settings), clock=clock, sessions=database.sessions)
+
+
 def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Sender]:
     """A sender per configured platform; webhooks need no configuration."""
     from bot.delivery.webhook import WebhookSender
@@ -89,7 +100,7 @@ def build_worker(
     limits: RateLimits | None = None,
 ) -> DeliveryWorker:
     """The delivery worker for this process."""
-    limits = limits or RateLimits(rate_settings(settings), clock=clock)
+    limits = limits or build_limits(settings, database, clock)
     senders = build_senders(settings, limits)
     missing = [p.value for p in (Platform.TELEGRAM, Platform.SLACK) if p not in senders]
     if missing:

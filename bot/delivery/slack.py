@@ -89,7 +89,7 @@ class SlackSender:
             status = response.status_code if response is not None else 0
             if status == 429:
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"), default=30)
-                self.limits.pause(self.scope(destination), retry_after)
+                await self.limits.pause(self.scope(destination), retry_after)
                 raise RateLimited(
                     "ratelimited", retry_after=retry_after, scope=self.scope(destination)
                 ) from error

@@ -107,7 +107,7 @@ class TelegramSender:
             return await call()
         except RetryAfter as error:
             seconds = _seconds(error.retry_after)
-            self.limits.pause(self._scope, seconds)
+            await self.limits.pause(self._scope, seconds)
             raise RateLimited(str(error), retry_after=seconds, scope=self._scope) from error
         except ChatMigrated as error:
             raise ChatMoved(str(error), address=str(error.new_chat_id)) from error

@@ -107,7 +107,7 @@ class WebhookSender:
             return f"HTTP {status}"
         if status == 429:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            self.limits.pause(self.scope(destination), retry_after)
+            await self.limits.pause(self.scope(destination), retry_after)
             raise RateLimited("HTTP 429", retry_after=retry_after, scope=self.scope(destination))
         if status in (404, 410):
             raise ChannelGone(f"HTTP {status} from the receiver")

@@ -24,7 +24,7 @@ from bot.delivery.errors import (
     Rejected,
 )
 from bot.delivery.jobs import DeliveryJob, load_job
-from bot.delivery.limits import RateLimits
+from bot.delivery.limits import SEND_DEADLINE, RateLimits
 from bot.delivery.senders import MessagesChanged, Sender
 from storage import channels as channel_store
 from storage import outbox
@@ -143,7 +143,9 @@ class DeliveryWorker:
             await self._release(job.delivery_id, paused)
             return
         try:
-            ref = await asyncio.wait_for(sender.send(job), timeout=self.settings.send_timeout)
+            async with asyncio.timeout(self.settings.send_timeout) as deadline:
+                SEND_DEADLINE.set(deadline)
+                ref = await sender.send(job)
         except Paused as paused_by:
             await self._keep_progress(job)
             await self._release(job.delivery_id, paused_by.until)
@@ -196,7 +198,7 @@ class DeliveryWorker:
         now = self.clock()
         delivery_id = job.delivery_id
         if isinstance(error, RateLimited):
-            until = self.limits.pause(error.scope, error.retry_after)
+            until = await self.limits.pause(error.scope, error.retry_after)
             log.warning("%s: %s; pausing %s until %s", platform, error.reason, error.scope, until)
             metrics.RETRIED.labels(platform).inc()
             await self._record(

@@ -60,7 +60,7 @@ class ScriptedSender:
         self.calls.append((self.clock.current.timestamp(), sent))
         error = self.script(job)
         if isinstance(error, RateLimited) and self.limits is not None:
-            self.limits.pause(error.scope, error.retry_after)  # as the real senders do
+            await self.limits.pause(error.scope, error.retry_after)  # as the real senders do
         if error is not None:
             raise error
         if job.is_root_refresh:

@@ -1,0 +1,104 @@
+"""Rate budgets and 429 pauses kept in PostgreSQL, so any number of workers share one limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.delivery.errors import Paused
+from bot.delivery.limits import RateLimits, RateSettings, extend_deadline, telegram_is_group
+from storage import budgets as shared
+from storage.models import Platform
+
+log = logging.getLogger(__name__)
+
+
+class SharedRateLimits(RateLimits):
+    """Book every Telegram and Slack request in a budget all worker processes share.
+
+    A request books its chat's next turn, then the bot token's next turn no earlier,
+    in one transaction; it waits for that turn and checks once more that no process
+    has read a 429 meanwhile. Webhooks keep the per-process limiter: receivers share
+    no limit, so their deliveries spread over every worker.
+    """
+
+    def __init__(
+        self,
+        rates: RateSettings,
+        *,
+        clock: Callable[[], datetime],
+        sessions: sessionmaker[Session],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared_clock: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        super().__init__(rates, clock=clock)
+        self.sessions = sessions
+        self._sleep = sleep
+        # None reads the database's clock; tests stand a fake one in.
+        self._shared_clock = shared_clock
+
+    def budgets(self, platform: Platform, address: str) -> list[tuple[str, float]]:
+        """The shared budgets one request to `address` spends: (name, seconds apart)."""
+        if platform == Platform.TELEGRAM:
+            chat = (
+                self.rates.telegram_group_interval
+                if telegram_is_group(address)
+                else self.rates.telegram_chat_interval
+            )
+            token = 1 / self.rates.telegram_per_second
+            return [(f"telegram:chat:{address}", chat), ("telegram:token", token)]
+        return [
+            (f"slack:channel:{address}", self.rates.slack_channel_interval),
+            ("slack:token", 1 / self.rates.slack_per_second),
+        ]
+
+    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+        """Wait for this request's turn in the shared budgets; raise Paused during a 429 pause."""
+        if platform not in (Platform.TELEGRAM, Platform.SLACK):
+            await super().acquire(platform, address, scope)
+            return
+        self._check(scope)
+        turn = await asyncio.to_thread(self._book, self.budgets(platform, address), scope)
+        if turn.paused is not None:
+            raise Paused(
+                f"{scope} is paused after a 429", until=self._pause_here(scope, turn.paused)
+            )
+        if turn.wait > 0:
+            await self._sleep(turn.wait)
+            extend_deadline(turn.wait)
+            left = await asyncio.to_thread(self._pause_left, scope)
+            if left is not None:
+                raise Paused(f"{scope} is paused after a 429", until=self._pause_here(scope, left))
+        self._check(scope)
+
+    async def pause(self, scope: str, seconds: float) -> datetime:
+        """Pause `scope` here at once, then for every process; return the end."""
+        until = self._pause_here(scope, seconds)
+        try:
+            left = await asyncio.to_thread(self._share_pause, scope, seconds)
+        except Exception as error:
+            # The other processes will read the 429 themselves; this one is paused.
+            log.warning("could not share a pause of %s: %s", scope, error)
+            return until
+        return self._pause_here(scope, left)
+
+    def _book(self, named: list[tuple[str, float]], scope: str) -> shared.Turn:
+        with self.sessions() as session, session.begin():
+            return shared.book_turn(
+                session=session, budgets=named, scope=scope, now=self._shared_clock()
+            )
+
+    def _pause_left(self, scope: str) -> float | None:
+        with self.sessions() as session:
+            return shared.pause_left(session=session, scope=scope, now=self._shared_clock())
+
+    def _share_pause(self, scope: str, seconds: float) -> float:
+        with self.sessions() as session, session.begin():
+            return shared.pause(
+                session=session, scope=scope, seconds=seconds, now=self._shared_clock()
+            )

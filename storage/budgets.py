@@ -1,0 +1,130 @@
+"""Rate budgets every worker process shares: turns booked one after another, and 429 pauses.
+
+Each budget is a row holding the next free turn (generic cell rate: a request books
+the turn at `max(next_free, now)` and moves `next_free` one interval on), so the
+requests of any number of processes are spaced as if one process sent them all.
+Times are read from the database's clock and handed back as waits relative to it,
+so the processes' own clocks never matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from storage.engine import insert_ignoring_conflicts
+from storage.models import RateBudget
+
+
+@dataclass(frozen=True)
+class Turn:
+    """When a request may go: `wait` seconds from now, or not at all while `paused` runs."""
+
+    wait: float = 0.0
+    paused: float | None = None
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _now(session: Session, now: float | None) -> sa.ColumnElement[float]:
+    """The database's clock in seconds since the epoch, read afresh by every statement.
+
+    Tests pass `now` to stand in for it.
+    """
+    if now is not None:
+        return sa.literal(now, sa.Float)
+    if _is_postgres(session):
+        return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+    return (sa.func.julianday("now") - 2440587.5) * 86400.0
+
+
+def _later(session: Session, *values: Any) -> sa.ColumnElement[float]:
+    if _is_postgres(session):
+        return sa.func.greatest(*values)
+    return sa.func.max(*values)  # SQLite's max() of several arguments is a scalar
+
+
+def _ensure(session: Session, names: Sequence[str]) -> None:
+    session.connection().execute(
+        insert_ignoring_conflicts(session, RateBudget)
+        .values([{"name": name, "next_free": 0.0} for name in names])
+        .on_conflict_do_nothing()
+    )
+
+
+def pause_left(*, session: Session, scope: str, now: float | None = None) -> float | None:
+    """Seconds until the pause on `scope` ends, or None when it is not paused."""
+    left = (
+        session.connection()
+        .execute(
+            sa.select(col(RateBudget.paused_until) - _now(session, now)).where(
+                col(RateBudget.name) == scope
+            )
+        )
+        .scalar()
+    )
+    return float(left) if left is not None and left > 0 else None
+
+
+def book_turn(
+    *,
+    session: Session,
+    budgets: Sequence[tuple[str, float]],
+    scope: str,
+    now: float | None = None,
+) -> Turn:
+    """Book the next turn in each budget, each no earlier than the one before it.
+
+    `budgets` are (name, seconds between requests), narrowest first (the chat, then
+    the bot token). Nothing is booked while `scope` is paused after a 429.
+    """
+    _ensure(session, [scope, *(name for name, _ in budgets)])
+    paused = pause_left(session=session, scope=scope, now=now)
+    if paused is not None:
+        return Turn(paused=paused)
+    connection = session.connection()
+    after = 0.0
+    for name, interval in budgets:
+        turn = _later(session, col(RateBudget.next_free), _now(session, now) + after)
+        booked = connection.execute(
+            sa.update(RateBudget)
+            .where(col(RateBudget.name) == name)
+            .values(next_free=turn + interval)
+            .returning(col(RateBudget.next_free) - interval - _now(session, now))
+        ).scalar_one()
+        after = max(after, float(booked))
+    return Turn(wait=max(0.0, after))
+
+
+def pause(*, session: Session, scope: str, seconds: float, now: float | None = None) -> float:
+    """Stop every process sending to `scope` for `seconds`; return the seconds left.
+
+    A pause already running that ends later is kept.
+    """
+    insert = insert_ignoring_conflicts(session, RateBudget).values(
+        name=scope, next_free=0.0, paused_until=_now(session, now) + seconds
+    )
+    table = RateBudget.__table__.c  # type: ignore[attr-defined]
+    left = (
+        session.connection()
+        .execute(
+            insert.on_conflict_do_update(
+                index_elements=[table.name],
+                set_={
+                    "paused_until": _later(
+                        session,
+                        sa.func.coalesce(table.paused_until, 0.0),
+                        insert.excluded.paused_until,
+                    )
+                },
+            ).returning(col(RateBudget.paused_until) - _now(session, now))
+        )
+        .scalar_one()
+    )
+    return max(0.0, float(left or 0.0))

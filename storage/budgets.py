@@ -22,10 +22,15 @@ from storage.models import RateBudget
 
 @dataclass(frozen=True)
 class Turn:
-    """When a request may go: `wait` seconds from now, or not at all while `paused` runs."""
+    """When a request may go: `wait` seconds from now, or not at all while `paused` runs.
+
+    `booked` counts the budgets booked, from the first: the others are booked once the
+    wait is over, so a chat's turn far ahead does not hold the bot token's turn with it.
+    """
 
     wait: float = 0.0
     paused: float | None = None
+    booked: int = 0
 
 
 def _is_postgres(session: Session) -> bool:
@@ -82,7 +87,9 @@ def book_turn(
     """Book the next turn in each budget, each no earlier than the one before it.
 
     `budgets` are (name, seconds between requests), narrowest first (the chat, then
-    the bot token). Nothing is booked while `scope` is paused after a 429.
+    the bot token). Booking stops after a turn further ahead than the next budget's
+    interval: the caller waits for it and books the rest then. Nothing is booked
+    while `scope` is paused after a 429.
     """
     _ensure(session, [scope, *(name for name, _ in budgets)])
     paused = pause_left(session=session, scope=scope, now=now)
@@ -90,16 +97,19 @@ def book_turn(
         return Turn(paused=paused)
     connection = session.connection()
     after = 0.0
-    for name, interval in budgets:
+    for booked, (name, interval) in enumerate(budgets, start=1):
         turn = _later(session, col(RateBudget.next_free), _now(session, now) + after)
-        booked = connection.execute(
+        wait = connection.execute(
             sa.update(RateBudget)
             .where(col(RateBudget.name) == name)
             .values(next_free=turn + interval)
             .returning(col(RateBudget.next_free) - interval - _now(session, now))
         ).scalar_one()
-        after = max(after, float(booked))
-    return Turn(wait=max(0.0, after))
+        after = max(after, float(wait))
+        later = budgets[booked:]
+        if later and after > later[0][1]:
+            return Turn(wait=after, booked=booked)
+    return Turn(wait=max(0.0, after), booked=len(budgets))
 
 
 def pause(*, session: Session, scope: str, seconds: float, now: float | None = None) -> float:

@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 class SharedRateLimits(RateLimits):
     """Book every Telegram and Slack request in a budget all worker processes share.
 
-    A request books its chat's next turn, then the bot token's next turn no earlier,
-    in one transaction; it waits for that turn and checks once more that no process
-    has read a 429 meanwhile. Webhooks keep the per-process limiter: receivers share
+    A request books its chat's next turn and, once that is near, the bot token's next
+    turn; it waits for them and checks once more that no process has read a 429
+    meanwhile. Webhooks keep the per-process limiter: receivers share
     no limit, so their deliveries spread over every worker.
     """
 
@@ -63,17 +63,24 @@ class SharedRateLimits(RateLimits):
             await super().acquire(platform, address, scope)
             return
         self._check(scope)
-        turn = await asyncio.to_thread(self._book, self.budgets(platform, address), scope)
-        if turn.paused is not None:
-            raise Paused(
-                f"{scope} is paused after a 429", until=self._pause_here(scope, turn.paused)
-            )
-        if turn.wait > 0:
-            await self._sleep(turn.wait)
-            extend_deadline(turn.wait)
+        unbooked = self.budgets(platform, address)
+        waited = False
+        while unbooked:
+            turn = await asyncio.to_thread(self._book, unbooked, scope)
+            if turn.paused is not None:
+                until = self._pause_here(scope, turn.paused)
+                raise Paused(f"{scope} is paused after a 429", until=until)
+            unbooked = unbooked[turn.booked :]
+            if turn.wait > 0:
+                await self._sleep(turn.wait)
+                extend_deadline(turn.wait)
+                waited = True
+        if waited:
+            # A 429 read by any process while this request waited must stop it.
             left = await asyncio.to_thread(self._pause_left, scope)
             if left is not None:
-                raise Paused(f"{scope} is paused after a 429", until=self._pause_here(scope, left))
+                until = self._pause_here(scope, left)
+                raise Paused(f"{scope} is paused after a 429", until=until)
         self._check(scope)
 
     async def pause(self, scope: str, seconds: float) -> datetime:

@@ -1,0 +1,163 @@
+"""Rate budgets shared through the database: two workers keep one limit and obey one 429."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from bot.delivery.errors import Paused
+from bot.delivery.limits import SEND_DEADLINE, RateSettings, extend_deadline
+from bot.delivery.shared_limits import SharedRateLimits
+from storage.models import Platform, RateBudget
+from tests.factories import FakeClock
+
+SCOPE = "telegram:token-hash"
+GROUP = "-1001234"
+
+
+class DatabaseTime:
+    """The database's clock, as both workers read it, moved only by their waits."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+        self.waits: list[float] = []
+        self.during_wait: Callable[[], object] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if self.during_wait is not None:
+            await self.during_wait()  # type: ignore[misc]
+        self.now += seconds
+
+
+def worker_limits(
+    sessions: sessionmaker[Session], time: DatabaseTime, clock: FakeClock
+) -> SharedRateLimits:
+    """The limits of one worker process."""
+    return SharedRateLimits(
+        RateSettings(), clock=clock, sessions=sessions, sleep=time.sleep, shared_clock=time
+    )
+
+
+def test_two_workers_space_their_messages_to_one_group(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    one, two = worker_limits(sessions, time, clock), worker_limits(sessions, time, clock)
+
+    async def scenario() -> None:
+        await one.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        await two.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        await two.acquire(Platform.TELEGRAM, "-1009999", SCOPE)
+
+    asyncio.run(scenario())
+    # The second message to the group waits the group's 3.1 s, whichever worker sends it;
+    # a message to another chat then waits only the token's turn.
+    assert time.waits == [pytest.approx(3.1), pytest.approx(0.0, abs=1 / 29)]
+
+
+def test_a_429_read_by_one_worker_stops_the_other(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    one, two = worker_limits(sessions, time, clock), worker_limits(sessions, time, clock)
+
+    async def scenario() -> Paused:
+        until = await one.pause(SCOPE, 30)
+        assert (until - clock()).total_seconds() == pytest.approx(30)
+        with pytest.raises(Paused) as stopped:
+            await two.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        return stopped.value
+
+    stopped = asyncio.run(scenario())
+    assert (stopped.until - clock()).total_seconds() == pytest.approx(30)
+    # The other worker now knows, and skips deliveries to the token without asking.
+    assert two.paused_until(SCOPE) == stopped.until
+    assert time.waits == []
+
+
+def test_a_429_read_while_a_request_waits_its_turn_stops_it(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    one, two = worker_limits(sessions, time, clock), worker_limits(sessions, time, clock)
+
+    async def other_worker_reads_a_429() -> None:
+        await one.pause(SCOPE, 60)
+
+    async def scenario() -> None:
+        await one.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        time.during_wait = other_worker_reads_a_429
+        with pytest.raises(Paused):
+            await two.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+
+    asyncio.run(scenario())
+    assert time.waits == [pytest.approx(3.1)]
+
+
+def test_slack_channels_share_the_workspace_budget(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    one, two = worker_limits(sessions, time, clock), worker_limits(sessions, time, clock)
+
+    async def scenario() -> None:
+        await one.acquire(Platform.SLACK, "C1", "slack:C1")
+        await two.acquire(Platform.SLACK, "C2", "slack:C2")
+
+    asyncio.run(scenario())
+    assert time.waits == [pytest.approx(1 / 4.8)]
+
+
+def test_webhooks_keep_each_workers_own_pace(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    limits = worker_limits(sessions, time, clock)
+    asyncio.run(limits.acquire(Platform.WEBHOOK, "https://example.org/hook", "webhook:x"))
+    with sessions() as session:
+        assert session.exec(select(RateBudget)).all() == []
+
+
+def test_waiting_for_a_turn_does_not_count_against_the_send_time_out(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    limits = worker_limits(sessions, time, clock)
+
+    async def scenario() -> float:
+        await limits.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        async with asyncio.timeout(60) as deadline:
+            SEND_DEADLINE.set(deadline)
+            set_at = deadline.when()
+            assert set_at is not None
+            await limits.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+            moved_to = deadline.when()
+            assert moved_to is not None
+            return moved_to - set_at
+
+    assert asyncio.run(scenario()) == pytest.approx(3.1)
+
+
+def test_a_deadline_is_only_moved_for_a_send_under_way() -> None:
+    extend_deadline(5)  # no send under way: nothing to move, nothing raised
+
+    async def scenario() -> float:
+        async with asyncio.timeout(10) as deadline:
+            SEND_DEADLINE.set(deadline)
+            before = deadline.when()
+            extend_deadline(0)
+            extend_deadline(2.5)
+            after = deadline.when()
+            assert before is not None
+            assert after is not None
+            return after - before
+
+    assert asyncio.run(scenario()) == pytest.approx(2.5)

@@ -254,6 +254,7 @@ def run(settings: Settings, process: str) -> int:
     """Run `serve` (everything), `web`, `worker` or `telegram` until stopped."""
     if process == "telegram":
         _can_poll(settings)
+    count = web_processes(settings, process)
     listener = listen(settings) if process in ("serve", "web") else None
     try:
         database = open_database(settings, migrate=process == "serve", create=True)
@@ -268,6 +269,15 @@ def run(settings: Settings, process: str) -> int:
             from bot.telegram.setup import ensure_incident_chat
 
             ensure_incident_chat(settings, database)
+        if count > 1:
+            from bot.web_processes import fork_web_processes
+
+            log.info("herald web: %d processes on port %d (WEB_CONCURRENCY)", count, settings.port)
+            # No pooled connection may cross a fork: each process opens its own.
+            database.dispose()
+            exit_code = fork_web_processes(count)
+            if exit_code is not None:  # the parent, once every child has stopped
+                return exit_code
         try:
             asyncio.run(_main(settings, database, process, listener))
         finally:
@@ -276,6 +286,25 @@ def run(settings: Settings, process: str) -> int:
         if listener is not None:
             listener.close()
     return 0
+
+
+def web_processes(settings: Settings, process: str) -> int:
+    """How many processes serve the web app: WEB_CONCURRENCY for `herald web`, which needs
+    PostgreSQL for more than one; always one for `herald serve`, which runs the worker too."""
+    wanted = settings.web_concurrency
+    if process != "web" or wanted == 1:
+        if process == "serve" and wanted > 1:
+            log.info(
+                "WEB_CONCURRENCY=%d is read by herald web; herald serve runs in one process",
+                wanted,
+            )
+        return 1
+    if settings.is_sqlite:
+        raise Refused(
+            f"WEB_CONCURRENCY={wanted} needs PostgreSQL: several web processes cannot share "
+            "a SQLite file; set DATABASE_URL to PostgreSQL, or WEB_CONCURRENCY=1"
+        )
+    return wanted
 
 
 def _can_poll(settings: Settings) -> None:

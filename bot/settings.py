@@ -21,6 +21,8 @@ CommaList = Annotated[list[str], NoDecode]
 PASSWORD_PARAMETERS = ("password", "sslpassword")
 STRONG_PASSWORD = 12
 METRICS_TOKEN_LENGTH = 16
+# Forked `herald web` processes; each holds its own database pool (up to 15 connections).
+MAX_WEB_PROCESSES = 32
 # Telegram accepts 1-256 of these as a webhook's secret_token; a short one can be guessed.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
     digest_telegram_chat: str | None = None
 
     metrics_token: SecretStr | None = None
+    web_concurrency: int = Field(default=1, ge=1, le=MAX_WEB_PROCESSES)
 
     @field_validator("slack_responders", "telegram_ops_chats", "telegram_responders", mode="before")
     @classmethod

@@ -34,7 +34,7 @@ from tests.bot.test_serve import clean_env, free_port, wait_for_health
 from tests.factories import ROME
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
-from tests.telegram.helpers import TOKEN, wait_until
+from tests.telegram.helpers import TOKEN
 from tests.telegram.test_processes import Herald, Heralds, Store, postgres  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -51,8 +51,12 @@ CONCURRENCY = 16  # DELIVERY_CONCURRENCY: sends one worker keeps in flight
 # Processes starting (imports, the database, the fakes) on a loaded 2-core machine.
 START_S = 60.0
 # 1,000 messages at Herald's 29 a second take 35 s; the lease adds 6 s for the chats the
-# killed worker held. Twice that leaves room for a loaded machine.
-DELIVERED_S = 90.0
+# killed worker held. Three times that leaves room for a loaded machine, so that a slow
+# run is reported with its 429s, not as messages lost.
+DELIVERED_S = 120.0
+# The test's own polling stays light: the fake Telegram shares this process, and a fake
+# starved of CPU takes requests in bursts and answers them 429 (issue 11: zero).
+POLL_S = 0.2
 SLACK_TOKEN = "xoxb-scale-out"
 SIGNING_SECRET = "scale-out-signing-secret"
 ALICE = "U0ALICE"
@@ -60,6 +64,16 @@ RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 TWICE = "Slack delivered this request twice; Herald ran it once"
 STEP = re.compile(r"Passo (\d+) di")
 TAIL_LINES = 40
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, every: float = POLL_S) -> bool:
+    """Poll a predicate every `every` seconds until it holds or `timeout` passes."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(every)
+    return True
 
 
 def chats() -> list[int]:
@@ -187,6 +201,23 @@ def steps_by_chat(telegram: FakeTelegram) -> dict[int, list[int]]:
         chat: [int(m[1]) for m in (STEP.search(x.text) for x in telegram.messages(chat)) if m]
         for chat in chats()
     }
+
+
+def too_many(telegram: FakeTelegram) -> str:
+    """The 429s Telegram answered, by the limit each met: the bot's 30 a second, or 1 a
+    second in one chat (a group's 20 a minute cannot be met: a chat gets 5 messages)."""
+    calls = [(c.at, str(c.params.get("chat_id")), c.status) for c in telegram.calls("sendMessage")]
+    sent = [(at, chat) for at, chat, status in calls if status == 200]
+    overall = in_chat = 0
+    for at, chat, status in calls:
+        if status == 429:
+            window = [c for t, c in sent if at - 1 < t <= at]
+            overall += len(window) >= 30
+            in_chat += chat in window
+    return (
+        f"{telegram.too_many_requests} answers 429 from Telegram: {overall} with 30 messages "
+        f"in the second before, {in_chat} with one to the same chat"
+    )
 
 
 def slack_retried_twice(ports: tuple[int, int], slack: FakeSlack) -> tuple[list[int], str]:
@@ -352,6 +383,4 @@ def test_two_web_and_three_workers_deliver_a_thousand_messages_through_a_killed_
             assert herald.terminate() == 0, f"{herald.name} did not stop cleanly"
         for herald in survivors:
             assert "Traceback" not in herald.log(), f"{herald.name} logged a traceback"
-        assert telegram.too_many_requests == 0, (
-            f"{telegram.too_many_requests} answers 429 from Telegram"
-        )
+        assert telegram.too_many_requests == 0, too_many(telegram)

@@ -17,6 +17,10 @@ from storage.models import Platform
 
 log = logging.getLogger(__name__)
 
+# How long before its turn a request asks whether a 429 paused its scope meanwhile:
+# about as long as a request is in flight, the time in which a 429 cannot stop it anyway.
+CHECK_AHEAD = 0.25
+
 
 class SharedRateLimits(RateLimits):
     """Book every Telegram and Slack request in a budget all worker processes share.
@@ -64,24 +68,41 @@ class SharedRateLimits(RateLimits):
             return
         self._check(scope)
         unbooked = self.budgets(platform, address)
-        waited = False
         while unbooked:
             turn = await asyncio.to_thread(self._book, unbooked, scope)
             if turn.paused is not None:
                 until = self._pause_here(scope, turn.paused)
                 raise Paused(f"{scope} is paused after a 429", until=until)
             unbooked = unbooked[turn.booked :]
-            if turn.wait > 0:
-                await self._sleep(turn.wait)
-                extend_deadline(turn.wait)
-                waited = True
-        if waited:
-            # A 429 read by any process while this request waited must stop it.
-            left = await asyncio.to_thread(self._pause_left, scope)
-            if left is not None:
-                until = self._pause_here(scope, left)
-                raise Paused(f"{scope} is paused after a 429", until=until)
+            if unbooked:
+                await self._wait(turn.wait)  # booking the rest checks the pause again
+            else:
+                await self._wait_for_turn(turn.wait, scope)
         self._check(scope)
+
+    async def _wait_for_turn(self, wait: float, scope: str) -> None:
+        """Wait `wait` seconds, making sure shortly before the end that no 429 came meanwhile.
+
+        The check is made ahead of the turn, not at it, so that its round trip to the
+        database does not make the request late: a late request bunches up with the
+        next process's, which is on time, and the platform counts both in one window.
+        """
+        if wait <= CHECK_AHEAD:
+            await self._wait(wait)
+            return
+        await self._wait(wait - CHECK_AHEAD)
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        left = await asyncio.to_thread(self._pause_left, scope)
+        if left is not None:
+            until = self._pause_here(scope, left)
+            raise Paused(f"{scope} is paused after a 429", until=until)
+        await self._wait(CHECK_AHEAD - (loop.time() - asked))
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._sleep(seconds)
+            extend_deadline(seconds)
 
     async def pause(self, scope: str, seconds: float) -> datetime:
         """Pause `scope` here at once, then for every process; return the end."""

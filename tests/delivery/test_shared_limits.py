@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.delivery.errors import Paused
 from bot.delivery.limits import SEND_DEADLINE, RateSettings, extend_deadline
-from bot.delivery.shared_limits import SharedRateLimits
+from bot.delivery.shared_limits import CHECK_AHEAD, SharedRateLimits
 from storage.models import Platform, RateBudget
 from tests.factories import FakeClock
 
@@ -38,11 +38,18 @@ class DatabaseTime:
 
 
 def worker_limits(
-    sessions: sessionmaker[Session], time: DatabaseTime, clock: FakeClock
+    sessions: sessionmaker[Session],
+    time: DatabaseTime,
+    clock: FakeClock,
+    rates: RateSettings | None = None,
 ) -> SharedRateLimits:
     """The limits of one worker process."""
     return SharedRateLimits(
-        RateSettings(), clock=clock, sessions=sessions, sleep=time.sleep, shared_clock=time
+        rates or RateSettings(),
+        clock=clock,
+        sessions=sessions,
+        sleep=time.sleep,
+        shared_clock=time,
     )
 
 
@@ -60,7 +67,7 @@ def test_two_workers_space_their_messages_to_one_group(
     asyncio.run(scenario())
     # The second message to the group waits the group's 3.1 s, whichever worker sends it;
     # a message to another chat then waits only the token's turn.
-    assert time.waits == [pytest.approx(3.1), pytest.approx(0.0, abs=1 / 29)]
+    assert sum(time.waits) == pytest.approx(3.1 + 1 / 29, abs=1 / 29)
 
 
 def test_a_429_read_by_one_worker_stops_the_other(
@@ -99,7 +106,49 @@ def test_a_429_read_while_a_request_waits_its_turn_stops_it(
             await two.acquire(Platform.TELEGRAM, GROUP, SCOPE)
 
     asyncio.run(scenario())
+    # The group's turn came; booking the token's then found the pause.
     assert time.waits == [pytest.approx(3.1)]
+
+
+def test_a_request_asks_for_429s_shortly_before_its_turn(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    slow = RateSettings(telegram_per_second=2)
+    one = worker_limits(sessions, time, clock, slow)
+    two = worker_limits(sessions, time, clock, slow)
+
+    async def other_worker_reads_a_429() -> None:
+        await one.pause(SCOPE, 60)
+
+    async def scenario() -> None:
+        await one.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        time.during_wait = other_worker_reads_a_429
+        with pytest.raises(Paused):
+            await two.acquire(Platform.TELEGRAM, "-1009999", SCOPE)
+
+    asyncio.run(scenario())
+    # Its turn was 0.5 s away (2 a second): it asked CHECK_AHEAD before it, and stopped.
+    assert time.waits == [pytest.approx(0.5 - CHECK_AHEAD)]
+
+
+def test_a_request_not_paused_goes_at_its_turn(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    slow = RateSettings(telegram_per_second=2)
+    one = worker_limits(sessions, time, clock, slow)
+    two = worker_limits(sessions, time, clock, slow)
+
+    async def scenario() -> None:
+        await one.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        await two.acquire(Platform.TELEGRAM, "-1009999", SCOPE)
+
+    asyncio.run(scenario())
+    # It asked CHECK_AHEAD before its turn, then waited out the rest, less the asking.
+    assert time.waits[0] == pytest.approx(0.5 - CHECK_AHEAD)
+    assert len(time.waits) == 2
+    assert time.waits[1] <= CHECK_AHEAD
 
 
 def test_slack_channels_share_the_workspace_budget(

@@ -147,8 +147,8 @@ def test_a_request_not_paused_goes_at_its_turn(
     asyncio.run(scenario())
     # It asked CHECK_AHEAD before its turn, then waited out the rest, less the asking.
     assert time.waits[0] == pytest.approx(0.5 - CHECK_AHEAD)
-    assert len(time.waits) == 2
-    assert time.waits[1] <= CHECK_AHEAD
+    assert len(time.waits) <= 2
+    assert sum(time.waits[1:]) <= CHECK_AHEAD
 
 
 def test_slack_channels_share_the_workspace_budget(

@@ -266,13 +266,21 @@ def slack_answers(slack: FakeSlack, response_url: str) -> list[str]:
     ]
 
 
-def test_two_web_and_three_workers_deliver_a_thousand_messages_through_a_killed_worker(
-    postgres: Store,  # noqa: F811
-    telegram: FakeTelegram,
-    slack: FakeSlack,
-    heralds: Heralds,
-) -> None:
-    common = clean_env(DATABASE_URL=postgres.url, LOG_LEVEL="INFO", QUIET_MINUTES="off")
+def start_processes(
+    heralds: Heralds, store: Store, telegram: FakeTelegram, slack: FakeSlack
+) -> tuple[tuple[int, int], list[Herald]]:
+    """Two `herald web` on ports of their own (Slack on) and three `herald worker`
+    (Telegram on), once each serves; the web ports and the workers."""
+    common = clean_env(DATABASE_URL=store.url, LOG_LEVEL="INFO", QUIET_MINUTES="off")
+    web_env = {
+        **common,
+        "HOST": "127.0.0.1",
+        "PUBLIC_URL": "https://status.example.it",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_RESPONDERS": ALICE,
+    }
     worker_env = {
         **common,
         "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -283,104 +291,99 @@ def test_two_web_and_three_workers_deliver_a_thousand_messages_through_a_killed_
     }
     ports = free_port(), free_port()
     webs = [
-        heralds.start(
-            f"web-{n}",
-            {
-                **common,
-                "HOST": "127.0.0.1",
-                "PORT": str(port),
-                "PUBLIC_URL": "https://status.example.it",
-                "SLACK_BOT_TOKEN": SLACK_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": slack.api_url,
-                "SLACK_RESPONDERS": ALICE,
-            },
-            "web",
-        )
+        heralds.start(f"web-{n}", {**web_env, "PORT": str(port)}, "web")
         for n, port in enumerate(ports, start=1)
     ]
     workers = [heralds.start(f"worker-{n}", worker_env, "worker") for n in (1, 2, 3)]
+    for web, port in zip(webs, ports, strict=True):
+        wait_for_health(f"http://127.0.0.1:{port}/healthz", web.popen, deadline_s=START_S)
+    for worker in workers:
+        assert wait_until(listening(worker), START_S), f"{worker.name} did not start"
+    return ports, workers
+
+
+def post_updates(ctx: Context) -> None:
+    """Open INC-1 (SEV1) and post four updates to it, as an operator at the CLI would."""
+    opened = run_text(f"open Posta ferma --sev 1 --message {step_text(1)}", ctx)
+    assert opened.text.startswith("Opened INC-1"), opened.text
+    for n in range(2, UPDATES + 1):
+        posted = run_text(f"update INC-1 {step_text(n)}", ctx)
+        assert posted.text.startswith(f"Posted update #{n}"), posted.text
+
+
+def kill_the_busiest(workers: list[Herald], store: Store) -> tuple[Herald, int]:
+    """SIGKILL the worker holding the most claims; it and the claims it held when it died."""
+    held = claims(store)
+    victim = max(workers, key=lambda worker: held[worker_name(worker)])
+    victim.popen.kill()
+    victim.popen.wait(timeout=10)
+    # Read at once: the claims stay the dead worker's until its lease lapses (6 s).
+    in_flight = claims(store)[worker_name(victim)]
+    log.info("killed %s holding %s claims (claims before: %s)", victim.name, in_flight, held)
+    return victim, in_flight
+
+
+def check_telegram(got: dict[int, list[int]], in_flight: int) -> None:
+    """Every chat got every update, first arrivals in order, repeats only of sends in flight."""
+    every = list(range(1, UPDATES + 1))
+    missing = {chat: sorted(set(every) - set(steps)) for chat, steps in got.items()}
+    assert {chat: lost for chat, lost in missing.items() if lost} == {}, "lost"
+    out_of_order = {
+        chat: steps for chat, steps in got.items() if list(dict.fromkeys(steps)) != every
+    }
+    assert out_of_order == {}, "out of order (the first arrival of each update)"
+    duplicates = sum(len(steps) - len(set(steps)) for steps in got.values())
+    assert in_flight > 0, "the killed worker held no claims: nothing was taken over"
+    assert duplicates <= in_flight, f"{duplicates} duplicates, {in_flight} in flight"
+
+
+def check_slack(slack: FakeSlack, response_url: str, store: Store) -> None:
+    """The command delivered to both web processes opened one incident, and said so once."""
+    assert wait_until(lambda: len(slack_answers(slack, response_url)) >= 2, 10)
+    answers = slack_answers(slack, response_url)
+    assert sum("Opened INC-" in text for text in answers) == 1, answers
+    assert sum(TWICE in text for text in answers) == 1, answers
+    with Session(store.engine) as session:
+        titles = session.exec(select(Incident.title).order_by(col(Incident.id))).all()
+    assert titles == ["Posta ferma", "Webmail lenta"]
+
+
+def test_two_web_and_three_workers_deliver_a_thousand_messages_through_a_killed_worker(
+    postgres: Store,  # noqa: F811
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    heralds: Heralds,
+) -> None:
     with logs_on_failure(heralds):
-        for web, port in zip(webs, ports, strict=True):
-            wait_for_health(f"http://127.0.0.1:{port}/healthz", web.popen, deadline_s=START_S)
-        for worker in workers:
-            assert wait_until(listening(worker), START_S), f"{worker.name} did not start"
+        ports, workers = start_processes(heralds, postgres, telegram, slack)
         ctx = seed(postgres)
-
         began = time.monotonic()
-        opened = run_text(f"open Posta ferma --sev 1 --message {step_text(1)}", ctx)
-        assert opened.text.startswith("Opened INC-1"), opened.text
-        for n in range(2, UPDATES + 1):
-            posted = run_text(f"update INC-1 {step_text(n)}", ctx)
-            assert posted.text.startswith(f"Posted update #{n}"), posted.text
-
+        post_updates(ctx)
         statuses, response_url = slack_retried_twice(ports, slack)
         assert statuses == [200, 200]
 
         assert wait_until(lambda: received(telegram) >= KILL_AFTER, DELIVERED_S), (
             f"only {received(telegram)} messages received"
         )
-        held = claims(postgres)
-        victim = max(workers, key=lambda worker: held[worker_name(worker)])
-        victim.popen.kill()
-        victim.popen.wait(timeout=10)
-        killed_at = received(telegram)
-        # Read at once: the claims stay the dead worker's until its lease lapses (6 s).
-        in_flight = claims(postgres)[worker_name(victim)]
-        log.info(
-            "killed %s (pid %s) at %s received, holding %s claims (claims before: %s)",
-            victim.name,
-            victim.pid,
-            killed_at,
-            in_flight,
-            dict(held),
-        )
-
-        def all_sent() -> bool:
-            return states(postgres) == {DeliveryState.SENT.value: DELIVERIES}
-
-        delivered = wait_until(all_sent, DELIVERED_S)
+        victim, in_flight = kill_the_busiest(workers, postgres)
+        all_sent = {DeliveryState.SENT.value: DELIVERIES}
+        delivered = wait_until(lambda: states(postgres) == all_sent, DELIVERED_S)
         elapsed = time.monotonic() - began
         got = steps_by_chat(telegram)
-        total = sum(len(steps) for steps in got.values())
-        duplicates = total - sum(len(set(steps)) for steps in got.values())
         log.info(
-            "%s deliveries in %.1f s: %s messages, %s duplicates (%s in flight at the kill), "
-            "%s 429s",
+            "%s deliveries in %.1f s: %s duplicates, %s in flight at the kill; %s",
             DELIVERIES,
             elapsed,
-            total,
-            duplicates,
+            sum(len(steps) - len(set(steps)) for steps in got.values()),
             in_flight,
-            telegram.too_many_requests,
+            too_many(telegram),
         )
         assert delivered, f"not all sent after {DELIVERED_S} s: {states(postgres)}"
-        missing = {
-            chat: sorted(set(range(1, UPDATES + 1)) - set(steps))
-            for chat, steps in got.items()
-            if set(steps) != set(range(1, UPDATES + 1))
-        }
-        assert missing == {}, f"lost: {missing}"
-        out_of_order = {
-            chat: steps
-            for chat, steps in got.items()
-            if list(dict.fromkeys(steps)) != list(range(1, UPDATES + 1))
-        }
-        assert out_of_order == {}, f"out of order (first arrivals): {out_of_order}"
-        assert in_flight > 0, "the killed worker held no claims: nothing was taken over"
-        assert duplicates <= in_flight, f"{duplicates} duplicates, {in_flight} in flight"
-
-        assert wait_until(lambda: len(slack_answers(slack, response_url)) >= 2, 10)
-        answers = slack_answers(slack, response_url)
-        assert sum("Opened INC-" in text for text in answers) == 1, answers
-        assert sum(TWICE in text for text in answers) == 1, answers
-        with Session(postgres.engine) as session:
-            titles = session.exec(select(Incident.title).order_by(col(Incident.id))).all()
-        assert titles == ["Posta ferma", "Webmail lenta"]
+        check_telegram(got, in_flight)
+        check_slack(slack, response_url, postgres)
 
         survivors = [h for h in heralds.started if h is not victim]
         for herald in survivors:
             assert herald.terminate() == 0, f"{herald.name} did not stop cleanly"
-        for herald in survivors:
             assert "Traceback" not in herald.log(), f"{herald.name} logged a traceback"
         assert telegram.too_many_requests == 0, too_many(telegram)

@@ -358,15 +358,31 @@ def test_a_half_sent_post_starts_afresh_in_the_chat_it_moved_to(
     assert ref == f"{first.message_id},{second.message_id}"
 
 
-class SlowSecondPart(Unlimited):
-    """The third request (the second part of a long update) waits longer than a send may."""
+class SteerableLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock a test can move forward, to run out a time-out at once."""
 
-    calls = 0
+    skipped = 0.0
+
+    def time(self) -> float:
+        """The loop's own clock, plus the seconds the test skipped."""
+        return super().time() + self.skipped
+
+
+class HeldSecondPart(Unlimited):
+    """Holds the third request (the second part of a long update) until `release` is set,
+    saying when it waits; the requests before and after it pass."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(RateSettings(), clock=clock)
+        self.calls = 0
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def acquire(self, platform: Platform, address: str, scope: str) -> None:
         self.calls += 1
         if self.calls == 3:
-            await asyncio.sleep(3)
+            self.waiting.set()
+            await self.release.wait()
         await super().acquire(platform, address, scope)
 
 
@@ -375,9 +391,12 @@ def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(
 ) -> None:
     incident_id = make_incident(ctx, LONG_TITLE)
     run(ctx, f'update {incident_id} "{long_text("parola")}"')
+    send_timeout = 60.0  # never reached in real time; the test moves the loop's clock past it
 
     async def main(telegram: FakeTelegram) -> None:
-        limits = SlowSecondPart(RateSettings(), clock=clock)
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, SteerableLoop)
+        limits = HeldSecondPart(clock)
         sender = TelegramSender(TOKEN, api_url=telegram.api_url, limits=limits)
         worker = DeliveryWorker(
             sessions,
@@ -385,13 +404,20 @@ def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(
             limits,
             zone=ROME,
             clock=clock,
-            settings=WorkerSettings(send_timeout=1.0),
+            settings=WorkerSettings(send_timeout=send_timeout),
         )
         try:
-            await worker.drain()  # root, then the update's first part; the second times out
+            draining = asyncio.create_task(worker.drain())
+            await limits.waiting.wait()  # the root and the update's first part are sent
+            loop.skipped += send_timeout + 1  # the second part's send runs out of time
+            # A safety net of 30 s (on the moved clock), not a timing margin.
+            done, _ = await asyncio.wait({draining}, timeout=30)
+            assert done, "the held send never timed out"
+            assert len(telegram.messages(-1001)) == 2
             clock.advance(minutes=1)
             await worker.drain()
         finally:
+            limits.release.set()
             await sender.close()
 
     with FakeTelegram(
@@ -401,7 +427,8 @@ def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(
         clock=lambda: clock.current.timestamp(),
     ) as telegram:
         telegram.add_chat(-1001, "channel")
-        asyncio.run(main(telegram))
+        with asyncio.Runner(loop_factory=SteerableLoop) as runner:
+            runner.run(main(telegram))
         root, first, second = telegram.messages(-1001)
     assert first.reply_to == second.reply_to == root.message_id
     assert second.plain.split("\n")[0].endswith("(2)")

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 GZIP_MIN_BYTES = 1024
 MAX_ENTRIES = 512
+# How long a reader waits for the database before it is answered from the last rendering:
+# a host that drops packets would otherwise hold every request for the connect timeout.
+WAIT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ def rendered(body: bytes, media_type: str, last_modified: datetime, *, now: date
     return Rendered(body, media_type, f'"{digest}"', moment, packed)
 
 
+class Unavailable(Exception):
+    """The database did not answer a moment ago and is not asked again yet."""
+
+
 def _retrieve(task: asyncio.Task[object]) -> None:
     # A failure that every waiter abandoned must not end as "exception never retrieved".
     if not task.cancelled():
@@ -53,34 +60,64 @@ def _retrieve(task: asyncio.Task[object]) -> None:
 
 
 class DataVersionWatch:
-    """The current data version, looked up at most once per interval and once at a time."""
+    """The current data version, looked up at most once per interval and once at a time.
 
-    def __init__(self, load: Callable[[], PublicDataVersion], *, recheck_seconds: float) -> None:
+    A failed lookup is remembered for one interval too: while the database is down,
+    readers learn it at once instead of each waiting on a connection attempt.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], PublicDataVersion],
+        *,
+        recheck_seconds: float,
+        is_outage: Callable[[BaseException], bool],
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
         self._load = load
+        self._is_outage = is_outage
         self._recheck = recheck_seconds
+        self._wait = wait_seconds
         self._current: PublicDataVersion | None = None
         self._checked = 0.0
+        self._failure: BaseException | None = None
+        self._failed = 0.0
         self._task: asyncio.Task[PublicDataVersion] | None = None
         self.lookups = 0
 
     async def current(self) -> PublicDataVersion:
-        """The version; readers within one interval share it, and share one lookup after."""
-        if self._current is not None and time.monotonic() - self._checked < self._recheck:
+        """The version; readers within one interval share it, and share one lookup after.
+
+        Raises the lookup's error, Unavailable while an outage is remembered, or
+        TimeoutError when the lookup takes longer than the wait (it goes on, for the
+        next reader).
+        """
+        now = time.monotonic()
+        if self._current is not None and now - self._checked < self._recheck:
             return self._current
+        if self._failure is not None and now - self._failed < self._recheck:
+            raise Unavailable(type(self._failure).__name__)
         if self._task is None:
             self._task = asyncio.ensure_future(self._lookup())
             self._task.add_done_callback(_retrieve)
+        elif self._failure is not None:
+            # Down at the last look and still trying: do not make this reader wait too.
+            raise Unavailable(type(self._failure).__name__)
         # A reader that goes away must not cancel the lookup the others wait for.
-        return await asyncio.shield(self._task)
+        return await asyncio.wait_for(asyncio.shield(self._task), self._wait)
 
     async def _lookup(self) -> PublicDataVersion:
         started = time.monotonic()
         try:
             version = await run_in_threadpool(self._load)
+        except Exception as error:
+            if self._is_outage(error):
+                self._failure, self._failed = error, started
+            raise
         finally:
             self._task = None
         self.lookups += 1
-        self._current, self._checked = version, started
+        self._current, self._checked, self._failure = version, started, None
         return version
 
 
@@ -89,39 +126,60 @@ class RenderCache:
 
     Concurrent misses on a key wait for a single render. A body from an older
     version is replaced when its key is next asked for; the least recently used
-    keys go when the cache is full.
+    keys go when the cache is full. Each body remembers when its version was last
+    known to be current, so it can stand in, dated, while the database is down.
     """
 
-    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: OrderedDict[Hashable, tuple[Hashable, Rendered]] = OrderedDict()
+    def __init__(
+        self, *, max_entries: int = MAX_ENTRIES, wait_seconds: float = WAIT_SECONDS
+    ) -> None:
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Rendered, datetime]] = OrderedDict()
         self._pending: dict[Hashable, asyncio.Task[Rendered | None]] = {}
         self._max = max_entries
+        self._wait = wait_seconds
         self.renders = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def last_good(self, key: Hashable) -> tuple[Rendered, datetime] | None:
+        """The latest body for a key, whatever its version, and when it was last current."""
+        found = self._entries.get(key)
+        return None if found is None else (found[1], found[2])
+
     async def get(
-        self, key: Hashable, version: Hashable, render: Callable[[], Rendered | None]
+        self,
+        key: Hashable,
+        version: Hashable,
+        render: Callable[[], Rendered | None],
+        *,
+        current_at: datetime,
     ) -> Rendered | None:
         """The body for a key at a version, rendered in a worker thread on the first request.
 
-        None (a missing incident or component) is returned but never stored, so
-        guessed ids cannot fill the cache.
+        `current_at` is when the version was known to be current. None (a missing
+        incident or component) is returned but never stored, so guessed ids cannot
+        fill the cache. A render that takes longer than the wait raises TimeoutError
+        and goes on for the next reader.
         """
         found = self._entries.get(key)
         if found is not None and found[0] == version:
+            self._entries[key] = (version, found[1], max(found[2], current_at))
             self._entries.move_to_end(key)
             return found[1]
         task = self._pending.get((key, version))
         if task is None:
-            task = asyncio.ensure_future(self._render(key, version, render))
+            task = asyncio.ensure_future(self._render(key, version, render, current_at))
             task.add_done_callback(_retrieve)
             self._pending[(key, version)] = task
-        return await asyncio.shield(task)
+        return await asyncio.wait_for(asyncio.shield(task), self._wait)
 
     async def _render(
-        self, key: Hashable, version: Hashable, render: Callable[[], Rendered | None]
+        self,
+        key: Hashable,
+        version: Hashable,
+        render: Callable[[], Rendered | None],
+        current_at: datetime,
     ) -> Rendered | None:
         began = time.perf_counter()
         try:
@@ -131,7 +189,7 @@ class RenderCache:
         self.renders += 1
         log.debug("rendered %r in %.1f ms", key, (time.perf_counter() - began) * 1000)
         if result is not None:
-            self._entries[key] = (version, result)
+            self._entries[key] = (version, result, current_at)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)

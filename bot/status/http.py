@@ -11,7 +11,12 @@ from starlette.responses import Response
 from bot.status.cache import Rendered
 from commands.wording import LOCALES
 
-CACHE_CONTROL = "public, max-age=30"
+# stale-if-error lets a CDN in front keep serving its copy for a day while Herald, or its
+# database, answers with an error or not at all (RFC 5861).
+CACHE_CONTROL = "public, max-age=30, stale-if-error=86400"
+# A copy served from the last rendering while the database is down: kept briefly, so the
+# live page returns soon after the database does.
+STALE_CACHE_CONTROL = "public, max-age=5, stale-if-error=86400"
 VARY = "Accept-Encoding, Accept-Language"
 
 
@@ -71,7 +76,12 @@ def _not_modified_since(header: str, entry: Rendered, now: datetime) -> bool:
 
 
 def respond(
-    request: Request, entry: Rendered, *, now: datetime, extra: dict[str, str] | None = None
+    request: Request,
+    entry: Rendered,
+    *,
+    now: datetime,
+    extra: dict[str, str] | None = None,
+    cache_control: str = CACHE_CONTROL,
 ) -> Response:
     """The cached body, gzipped if the client takes it, or 304 when the client has it already.
 
@@ -84,7 +94,7 @@ def respond(
     headers = {
         "ETag": etag,
         "Last-Modified": format_datetime(entry.last_modified, usegmt=True),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": cache_control,
         "Vary": VARY,
         "X-Content-Type-Options": "nosniff",
         **(extra or {}),

@@ -24,8 +24,12 @@ TEMPLATES = (
     "home.html",
     "incident.html",
     "not_found.html",
+    "unavailable.html",
+    "stale_note.html",
     "entry_content.html",
 )
+# Where the note of a page served from its last rendering goes: the start of <main>.
+NOTE_AFTER = b'<main id="content" class="wrap">\n'
 
 
 def _lines(text: str) -> Markup:
@@ -122,6 +126,34 @@ class Pages:
     def not_found(self, context: PageContext) -> str:
         """The page for an address with nothing behind it."""
         return self.environment.get_template("not_found.html").render(**context.variables())
+
+    def unavailable(self, context: PageContext) -> str:
+        """The page for a page never rendered, asked for while the database is down."""
+        return self.environment.get_template("unavailable.html").render(**context.variables())
+
+    def with_stale_note(
+        self, body: bytes, *, as_of: datetime, now: datetime, context: PageContext
+    ) -> bytes:
+        """A rendered page with a visible note: live data is unavailable, this is the status
+        as of a moment (its time alone when that is today in the site's zone)."""
+        local, today = as_of.astimezone(context.zone), now.astimezone(context.zone)
+        texts = TEXTS[context.lang]
+        if local.date() == today.date():
+            sentence, shown = texts["stale_today"], local.strftime("%H:%M")
+        else:
+            sentence, shown = (
+                texts["stale_day"],
+                stamp(as_of, locale=context.lang, zone=context.zone),
+            )
+        before, _, after = sentence.partition("{time}")
+        note = self.environment.get_template("stale_note.html").render(
+            text_before=before, text_after=after, as_of=as_of, shown=shown
+        )
+        at = body.find(NOTE_AFTER)
+        if at < 0:
+            return body
+        cut = at + len(NOTE_AFTER)
+        return body[:cut] + note.encode() + b"\n" + body[cut:]
 
     def entry_content(self, incident: PublicIncident, context: PageContext) -> str:
         """An HTML fragment of an incident's timeline, for feed entries."""

@@ -51,6 +51,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "back": "Torna alla pagina di stato",
         "not_found": "Pagina non trovata",
         "not_found_text": "Non c’è nulla a questo indirizzo.",
+        "stale_today": "I dati in tempo reale non sono momentaneamente disponibili; "
+        "questo è lo stato alle {time}.",
+        "stale_day": "I dati in tempo reale non sono momentaneamente disponibili; "
+        "questo è lo stato del {time}.",
+        "unavailable": "Stato momentaneamente non disponibile",
+        "unavailable_text": "I dati in tempo reale non sono momentaneamente disponibili. "
+        "Riprova fra un minuto.",
         "times_in": "Orari nel fuso {zone}.",
         "feed_title": "{site}: incidenti e manutenzioni",
         "feed_subtitle": "Ogni incidente e manutenzione, con tutti i suoi aggiornamenti pubblici.",
@@ -104,6 +111,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "back": "Back to the status page",
         "not_found": "Page not found",
         "not_found_text": "There is nothing at this address.",
+        "stale_today": "Live data is temporarily unavailable; this is the status as of {time}.",
+        "stale_day": "Live data is temporarily unavailable; this is the status as of {time}.",
+        "unavailable": "Status temporarily unavailable",
+        "unavailable_text": "Live data is temporarily unavailable. Try again in a minute.",
         "times_in": "Times in {zone}.",
         "feed_title": "{site}: incidents and maintenance",
         "feed_subtitle": "Every incident and maintenance, with all its public updates.",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from babel.numbers import format_decimal
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
@@ -15,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.database import Database
+from bot.database import Database, did_not_answer
 from bot.settings import Settings
 from bot.status import feeds
 from bot.status import statuspage_api as api
-from bot.status.cache import DataVersionWatch, RenderCache, Rendered, rendered
-from bot.status.http import CACHE_CONTROL, choose_language, respond
+from bot.status.cache import DataVersionWatch, RenderCache, Rendered, Unavailable, rendered
+from bot.status.http import CACHE_CONTROL, STALE_CACHE_CONTROL, choose_language, respond
 from bot.status.pages import PageContext, Pages
+from bot.status.texts import TEXTS
 from commands.public_view import PublicView, UnknownComponent
 from commands.status_page import build_status_page
 from commands.wording import LOCALES, stamp
@@ -45,7 +48,38 @@ PAGE_SECURITY = {
     "X-Content-Type-Options": "nosniff",
 }
 
+# A page never rendered, asked for while the database is down: ask again soon, keep nothing.
+UNAVAILABLE_HEADERS = {"Cache-Control": "no-store", "Retry-After": "30"}
+FEEDS = {
+    "atom": ("feed.atom", "application/atom+xml; charset=utf-8"),
+    "rss": ("feed.rss", "application/rss+xml; charset=utf-8"),
+    "json": ("feed.json", "application/feed+json; charset=utf-8"),
+    "ics": ("maintenance.ics", "text/calendar; charset=utf-8"),
+}
+# Incident pages the static export writes at most, newest first.
+EXPORT_INCIDENTS = 5000
+
 Render = Callable[[PublicView, PublicDataVersion], Rendered | None]
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when the database did not answer (down, unreadable, too slow), not for a bug."""
+    if isinstance(error, Unavailable | TimeoutError) or did_not_answer(error):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
+@dataclass(frozen=True)
+class Document:
+    """One public response: its cache key, its language and clock, and how it is rendered."""
+
+    key: tuple[object, ...]
+    lang: str
+    path: str
+    now: datetime
+    render: Render
+    html: bool
+    extra_version: object = None
 
 
 def parse_incident_ref(text: str) -> int | None:
@@ -55,7 +89,11 @@ def parse_incident_ref(text: str) -> int | None:
 
 
 class StatusSite:
-    """The public side of Herald: every page and feed, each rendered once per data version."""
+    """The public side of Herald: every page and feed, each rendered once per data version.
+
+    While the database does not answer, each route answers from its last rendering,
+    HTML with a dated note, and a route never rendered answers 503.
+    """
 
     def __init__(
         self,
@@ -71,8 +109,12 @@ class StatusSite:
         self.public_url = settings.public_url.rstrip("/")
         self.pages = Pages()
         self.cache = RenderCache()
-        self.watch = DataVersionWatch(self._read_version, recheck_seconds=recheck_seconds)
+        self.watch = DataVersionWatch(
+            self._read_version, recheck_seconds=recheck_seconds, is_outage=is_outage
+        )
         self.api_page = api.ApiPage(settings.site_name, self.public_url, settings.timezone)
+        self.outage_since: datetime | None = None
+        self._noted: dict[Hashable, Rendered] = {}
 
     def warm_up(self) -> None:
         """Do at start what the first reader would otherwise wait for; render nothing.
@@ -95,15 +137,101 @@ class StatusSite:
         endpoints: dict[str, Callable[[Request], Any]] = {
             "/": self.home,
             "/incidents/{incident_ref}": self.incident,
-            "/feed.atom": self._feed("atom", "application/atom+xml; charset=utf-8"),
-            "/feed.rss": self._feed("rss", "application/rss+xml; charset=utf-8"),
-            "/feed.json": self._feed("json", "application/feed+json; charset=utf-8"),
-            "/maintenance.ics": self._feed("ics", "text/calendar; charset=utf-8"),
-            **{f"/api/v2/{name}": self._api(name, build) for name, build in api.DOCUMENTS.items()},
+            **{f"/{name}": self._feed(kind) for kind, (name, _) in FEEDS.items()},
+            **{f"/api/v2/{name}": self._api(name) for name in api.DOCUMENTS},
         }
         return [
             Route(path, endpoint, methods=["GET", "HEAD"]) for path, endpoint in endpoints.items()
         ]
+
+    # -- the documents -------------------------------------------------------------------
+
+    def home_document(self, lang: str, now: datetime) -> Document:
+        """The status page, rendered again every HOME_REFRESH_SECONDS as time passes."""
+        bucket = int(now.timestamp()) // HOME_REFRESH_SECONDS
+
+        def render(view: PublicView, version: PublicDataVersion) -> Rendered:
+            page = build_status_page(view, now=now)
+            html = self.pages.home(page, self._context(lang, "/"))
+            refreshed = datetime.fromtimestamp(bucket * HOME_REFRESH_SECONDS, UTC)
+            return rendered(html.encode(), HTML, max(version.changed_at, refreshed), now=now)
+
+        return Document(("home", lang), lang, "/", now, render, html=True, extra_version=bucket)
+
+    def incident_document(self, lang: str, incident_id: int, path: str, now: datetime) -> Document:
+        """One incident's page with its whole public timeline."""
+
+        def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
+            found = view.incident(incident_id)
+            if found is None:
+                return None
+            html = self.pages.incident(found, self._context(lang, f"/incidents/{found.ref}"))
+            return rendered(html.encode(), HTML, version.changed_at, now=now)
+
+        return Document(("incident", lang, incident_id), lang, path, now, render, html=True)
+
+    def feed_document(self, kind: str, lang: str, component_key: str, now: datetime) -> Document:
+        """A feed or the calendar, optionally narrowed to one component."""
+        name, media_type = FEEDS[kind]
+
+        def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
+            try:
+                component = view.component_by_key(component_key) if component_key else None
+            except UnknownComponent:
+                return None
+            source = feeds.FeedSource(self._context(lang, "/"), component)
+            body = self._feed_body(kind, view, source, component.id if component else None)
+            return rendered(body, media_type, version.changed_at, now=now)
+
+        return Document((kind, lang, component_key), lang, f"/{name}", now, render, html=False)
+
+    def api_document(self, name: str, lang: str, now: datetime) -> Document:
+        """One of the Statuspage-compatible API documents."""
+        build = api.DOCUMENTS[name]
+
+        def render(view: PublicView, version: PublicDataVersion) -> Rendered:
+            document = build(view, self.api_page)
+            return rendered(api.encode(document), JSON, version.changed_at, now=now)
+
+        return Document(("api", name, lang), lang, f"/api/v2/{name}", now, render, html=False)
+
+    def site_documents(self, lang: str, now: datetime) -> list[Document]:
+        """Every document at a fixed address: the page, the feeds, the calendar, the API."""
+        return [
+            self.home_document(lang, now),
+            *(self.feed_document(kind, lang, "", now) for kind in FEEDS),
+            *(self.api_document(name, lang, now) for name in api.DOCUMENTS),
+        ]
+
+    def render_incident_pages(self, lang: str, now: datetime) -> dict[str, bytes]:
+        """Every incident's page by its path, newest first, rendered now in this thread."""
+        with self.database.sessions() as session:
+            view = PublicView(session, locale=lang, zone=self.settings.zone)
+            rows = public_store.list_recently_changed(session=session, limit=EXPORT_INCIDENTS)
+            return {
+                f"/incidents/{found.ref}": self.pages.incident(
+                    found, self._context(lang, f"/incidents/{found.ref}")
+                ).encode()
+                for found in view.build(rows)
+            }
+
+    async def cached(self, document: Document) -> Rendered | None:
+        """The document's body at the current data version; raises when the database fails."""
+        version = await self.watch.current()
+
+        def run() -> Rendered | None:
+            with self.database.sessions() as session:
+                view = PublicView(session, locale=document.lang, zone=self.settings.zone)
+                return document.render(view, version)
+
+        found = await self.cache.get(
+            document.key, (version.token, document.extra_version), run, current_at=document.now
+        )
+        if self.outage_since is not None:
+            log.info("status page: the database answers again; serving live pages")
+            self.outage_since = None
+            self._noted.clear()
+        return found
 
     # -- the machinery every route shares ------------------------------------------------
 
@@ -121,40 +249,82 @@ class StatusSite:
             path=path,
         )
 
-    async def _cached(
-        self, key: tuple[object, ...], lang: str, render: Render, *, extra_version: object = None
-    ) -> Rendered | None:
-        version = await self.watch.current()
+    async def _answer(
+        self,
+        request: Request,
+        document: Document,
+        extra: dict[str, str],
+        missing: Callable[[], Response],
+    ) -> Response:
+        try:
+            entry = await self.cached(document)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            return self._from_last_rendering(request, document, extra, error)
+        if entry is None:
+            return missing()
+        return respond(request, entry, now=document.now, extra=extra)
 
-        def run() -> Rendered | None:
-            with self.database.sessions() as session:
-                view = PublicView(session, locale=lang, zone=self.settings.zone)
-                return render(view, version)
+    def _from_last_rendering(
+        self, request: Request, document: Document, extra: dict[str, str], error: BaseException
+    ) -> Response:
+        if self.outage_since is None:
+            self.outage_since = document.now
+            log.warning(
+                "status page: the database does not answer (%s); serving the last renderings",
+                type(error).__name__,
+            )
+        found = self.cache.last_good(document.key)
+        if found is None:
+            return self._unavailable(document)
+        entry, as_of = found
+        if document.html:
+            entry = self._with_note(document, entry, as_of)
+        return respond(
+            request, entry, now=document.now, extra=extra, cache_control=STALE_CACHE_CONTROL
+        )
 
-        return await self.cache.get(key, (version.token, extra_version), run)
+    def _with_note(self, document: Document, entry: Rendered, as_of: datetime) -> Rendered:
+        """The page with its dated note, made once per body and moment, with its own ETag.
+
+        The note makes it another representation: a client holding the live page must
+        not be told 304 for it. Its Last-Modified is when it was made, for the same reason.
+        """
+        key = (entry.etag, as_of, document.lang)
+        noted = self._noted.get(key)
+        if noted is None:
+            context = self._context(document.lang, document.path)
+            body = self.pages.with_stale_note(
+                entry.body, as_of=as_of, now=document.now, context=context
+            )
+            noted = rendered(body, entry.media_type, document.now, now=document.now)
+            if len(self._noted) >= len(self.cache) + 16:
+                self._noted.clear()
+            self._noted[key] = noted
+        return noted
+
+    def _unavailable(self, document: Document) -> Response:
+        if document.html:
+            body = self.pages.unavailable(self._context(document.lang, document.path))
+            headers = {**UNAVAILABLE_HEADERS, **PAGE_SECURITY}
+            return HTMLResponse(body, status_code=503, headers=headers)
+        text = TEXTS[document.lang]["unavailable_text"]
+        return PlainTextResponse(text, status_code=503, headers=UNAVAILABLE_HEADERS)
 
     def _not_found(self, lang: str, path: str) -> Response:
         body = self.pages.not_found(self._context(lang, path))
         headers = {"Cache-Control": CACHE_CONTROL, **PAGE_SECURITY}
         return HTMLResponse(body, status_code=404, headers=headers)
 
-    # -- pages ---------------------------------------------------------------------------
+    # -- routes --------------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
         """The status page."""
         lang = choose_language(request, self.settings.locale)
-        now = self.clock()
-        bucket = int(now.timestamp()) // HOME_REFRESH_SECONDS
-
-        def render(view: PublicView, version: PublicDataVersion) -> Rendered:
-            page = build_status_page(view, now=now)
-            html = self.pages.home(page, self._context(lang, "/"))
-            refreshed = datetime.fromtimestamp(bucket * HOME_REFRESH_SECONDS, UTC)
-            return rendered(html.encode(), HTML, max(version.changed_at, refreshed), now=now)
-
-        entry = await self._cached(("home", lang), lang, render, extra_version=bucket)
-        assert entry is not None
-        return respond(request, entry, now=now, extra={"Content-Language": lang, **PAGE_SECURITY})
+        document = self.home_document(lang, self.clock())
+        extra = {"Content-Language": lang, **PAGE_SECURITY}
+        return await self._answer(request, document, extra, _never)
 
     async def incident(self, request: Request) -> Response:
         """One incident's page; `INC-5` and `5` both work."""
@@ -162,45 +332,26 @@ class StatusSite:
         incident_id = parse_incident_ref(request.path_params["incident_ref"])
         if incident_id is None:
             return self._not_found(lang, request.url.path)
-        now = self.clock()
+        document = self.incident_document(lang, incident_id, request.url.path, self.clock())
+        extra = {"Content-Language": lang, **PAGE_SECURITY}
+        return await self._answer(
+            request, document, extra, lambda: self._not_found(lang, request.url.path)
+        )
 
-        def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
-            found = view.incident(incident_id)
-            if found is None:
-                return None
-            html = self.pages.incident(found, self._context(lang, f"/incidents/{found.ref}"))
-            return rendered(html.encode(), HTML, version.changed_at, now=now)
-
-        entry = await self._cached(("incident", lang, incident_id), lang, render)
-        if entry is None:
-            return self._not_found(lang, request.url.path)
-        return respond(request, entry, now=now, extra={"Content-Language": lang, **PAGE_SECURITY})
-
-    # -- feeds ---------------------------------------------------------------------------
-
-    def _feed(self, kind: str, media_type: str) -> Callable[[Request], Any]:
+    def _feed(self, kind: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             lang = choose_language(request, self.settings.locale)
             key = request.query_params.get("component", "").strip().lower()[:80]
-            now = self.clock()
+            document = self.feed_document(kind, lang, key, self.clock())
 
-            def render(view: PublicView, version: PublicDataVersion) -> Rendered | None:
-                try:
-                    component = view.component_by_key(key) if key else None
-                except UnknownComponent:
-                    return None
-                source = feeds.FeedSource(self._context(lang, "/"), component)
-                body = self._feed_body(kind, view, source, component.id if component else None)
-                return rendered(body, media_type, version.changed_at, now=now)
-
-            entry = await self._cached((kind, lang, key), lang, render)
-            if entry is None:
+            def missing() -> Response:
                 return PlainTextResponse(
                     f"No component {key!r}; the component keys are listed at "
                     f"{self.public_url}/api/v2/components.json",
                     status_code=404,
                 )
-            return respond(request, entry, now=now, extra=_OPEN_TO_ALL)
+
+            return await self._answer(request, document, _OPEN_TO_ALL, missing)
 
         return endpoint
 
@@ -220,19 +371,14 @@ class StatusSite:
         writer = {"atom": feeds.atom, "rss": feeds.rss, "json": feeds.json_feed}[kind]
         return writer(source, items, self.pages)
 
-    # -- the Statuspage-compatible API ---------------------------------------------------
-
-    def _api(self, name: str, build: api.Document) -> Callable[[Request], Any]:
+    def _api(self, name: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             lang = choose_language(request, self.settings.locale)
-            now = self.clock()
-
-            def render(view: PublicView, version: PublicDataVersion) -> Rendered:
-                document = build(view, self.api_page)
-                return rendered(api.encode(document), JSON, version.changed_at, now=now)
-
-            entry = await self._cached(("api", name, lang), lang, render)
-            assert entry is not None
-            return respond(request, entry, now=now, extra=_OPEN_TO_ALL)
+            document = self.api_document(name, lang, self.clock())
+            return await self._answer(request, document, _OPEN_TO_ALL, _never)
 
         return endpoint
+
+
+def _never() -> Response:
+    raise AssertionError("this document always renders")

@@ -1,0 +1,193 @@
+"""While the database is down every public route answers from its last rendering, dated."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.status.cache import DataVersionWatch, Unavailable
+from bot.status.views import is_outage
+from storage.public import PublicDataVersion
+from tests.factories import FakeClock
+from tests.status.helpers import seed_status, site_of, status_client
+from tests.status.outage import database_to_lose
+from tests.status.test_caching import CACHED_PATHS
+
+ROME = ZoneInfo("Europe/Rome")
+PAGES = ("/", "/incidents/INC-2", "/?lang=en", "/incidents/INC-2?lang=en")
+ROUTES = tuple(p for p in CACHED_PATHS if p not in PAGES) + PAGES
+NOTE_EN = "Live data is temporarily unavailable; this is the status as of "
+NOTE_IT = "I dati in tempo reale non sono momentaneamente disponibili; questo è lo stato "
+
+
+def is_page(path: str) -> bool:
+    """True for the HTML routes, which carry the note."""
+    return path in PAGES
+
+
+def test_every_public_route_answers_from_its_last_rendering_while_the_database_is_down(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        live = {path: client.get(path) for path in ROUTES}
+        assert {r.status_code for r in live.values()} == {200}
+        moment = clock()
+        as_of = moment.astimezone(ROME).strftime("%H:%M")
+        clock.advance(minutes=7)
+        outage.begin()
+        assert client.get("/healthz").status_code == 503
+        for path in ROUTES:
+            stale = client.get(path)
+            assert stale.status_code == 200, path
+            assert stale.headers["cache-control"] == "public, max-age=5, stale-if-error=86400"
+            if not is_page(path):
+                assert stale.content == live[path].content, path
+                assert stale.headers["etag"] == live[path].headers["etag"]
+                continue
+            note = NOTE_EN if "lang=en" in path else NOTE_IT + "alle "
+            assert f'<time datetime="{moment.isoformat()}">{as_of}</time>' in stale.text
+            assert f"{note}<time" in stale.text, path
+            assert stale.text.replace(stale_note(stale.text), "") == live[path].text
+            # Another representation: a client holding the live page must get the note.
+            assert stale.headers["etag"] != live[path].headers["etag"]
+            held = {"If-None-Match": live[path].headers["etag"]}
+            assert client.get(path, headers=held).status_code == 200
+            assert (
+                client.get(path, headers={"If-None-Match": stale.headers["etag"]}).status_code
+                == 304
+            )
+        outage.end()
+        clock.advance(minutes=1)
+        assert client.get("/healthz").status_code == 200
+        for path in ROUTES:
+            back = client.get(path)
+            assert back.status_code == 200
+            assert back.headers["cache-control"] == "public, max-age=30, stale-if-error=86400"
+            assert 'class="stale"' not in back.text
+            assert NOTE_EN not in back.text
+            assert NOTE_IT not in back.text
+
+
+def stale_note(page: str) -> str:
+    """The note's whole line, as inserted at the start of <main>."""
+    start = page.index('<p class="stale"')
+    return page[start : page.index("</p>\n", start) + len("</p>\n")]
+
+
+def test_a_route_never_rendered_answers_503_while_the_database_is_down(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        assert client.get("/incidents/INC-2").status_code == 200
+        outage.begin()
+        page = client.get("/incidents/INC-3?lang=en")
+        assert page.status_code == 503
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["retry-after"] == "30"
+        assert "Status temporarily unavailable" in page.text
+        assert "Traceback" not in page.text
+        for path in ("/", "/feed.atom?component=posta", "/api/v2/summary.json"):
+            assert client.get(path).status_code == 503, path
+        feed = client.get("/feed.rss")
+        assert feed.status_code == 503
+        assert feed.headers["content-type"].startswith("text/plain")
+        # An address that names no incident needs no database to say so.
+        assert client.get("/incidents/nope").status_code == 404
+        outage.end()
+        assert client.get("/incidents/INC-3").status_code == 200
+
+
+def test_the_note_dates_a_rendering_from_another_day_in_full(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        client.get("/incidents/INC-2")
+        client.get("/incidents/INC-2?lang=en")
+        clock.advance(days=1)
+        outage.begin()
+        italian = client.get("/incidents/INC-2").text
+        assert f"{NOTE_IT}del <time" in italian
+        assert ">28/01/2025 ore 15:00</time>" in italian
+        english = client.get("/incidents/INC-2?lang=en").text
+        assert ">28 Jan 2025, 15:00 CET</time>" in english
+        outage.end()
+
+
+def test_the_site_logs_one_line_per_outage(
+    engine: sa.Engine,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        client.get("/")
+        outage.begin()
+        with caplog.at_level("INFO", logger="bot.status.views"):
+            for _ in range(5):
+                assert client.get("/").status_code == 200
+            outage.end()
+            client.get("/")
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.status.views"]
+        assert len(lines) == 2, lines
+        assert "does not answer" in lines[0]
+        assert "answers again" in lines[1]
+        assert site_of(client).outage_since is None
+
+
+def test_a_remembered_failure_spares_readers_the_wait() -> None:
+    calls: list[int] = []
+
+    def load() -> PublicDataVersion:
+        calls.append(1)
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    async def readers() -> None:
+        watch = DataVersionWatch(load, recheck_seconds=60, is_outage=is_outage)
+        with pytest.raises(sa.exc.OperationalError):
+            await watch.current()
+        for _ in range(3):
+            with pytest.raises(Unavailable):
+                await watch.current()
+
+    asyncio.run(readers())
+    assert len(calls) == 1
+
+
+def test_a_database_that_does_not_answer_is_waited_for_briefly() -> None:
+    release = threading.Event()
+
+    def load() -> PublicDataVersion:
+        release.wait(10)
+        raise sa.exc.OperationalError("SELECT", {}, Exception("timeout expired"))
+
+    async def reader() -> None:
+        watch = DataVersionWatch(load, recheck_seconds=60, is_outage=is_outage, wait_seconds=0.1)
+        with pytest.raises(TimeoutError):
+            await watch.current()
+        # The lookup goes on, and a reader meanwhile waits for it again only until it fails.
+        release.set()
+        with pytest.raises(sa.exc.OperationalError):
+            await watch.current()
+        with pytest.raises(Unavailable):
+            await watch.current()
+
+    asyncio.run(reader())
+    assert is_outage(TimeoutError())
+    assert is_outage(Unavailable("OperationalError"))
+    assert not is_outage(ValueError("a bug"))
+    assert not is_outage(sa.exc.ProgrammingError("SELECT", {}, Exception("no such column")))

@@ -141,16 +141,22 @@ async def listen_for_outbox(
     import psycopg
 
     url = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    lost = False
     while not stop.is_set():
         try:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            async with await psycopg.AsyncConnection.connect(
+                url, autocommit=True, connect_timeout=5
+            ) as connection:
                 await connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
                 log.info("listening for new deliveries on %s", OUTBOX_CHANNEL)
+                lost = False
                 worker.wake()
                 while not stop.is_set():
                     async for _ in connection.notifies(timeout=5):
                         worker.wake()
         except (psycopg.Error, OSError) as error:
-            log.warning("LISTEN connection lost (%s); polling until it is back", error)
+            if not lost:
+                log.warning("LISTEN connection lost (%s); polling until it is back", error)
+            lost = True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=5)
+                await asyncio.wait_for(stop.wait(), timeout=1)

@@ -9,11 +9,13 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.database import did_not_answer
 from bot.delivery import metrics
 from bot.delivery.errors import (
     ChannelGone,
@@ -25,6 +27,7 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, load_job
 from bot.delivery.limits import SEND_DEADLINE, RateLimits
+from bot.delivery.outage import Outage
 from bot.delivery.senders import MessagesChanged, Sender
 from storage import channels as channel_store
 from storage import outbox
@@ -32,6 +35,8 @@ from storage.audit import create_audit_event
 from storage.models import Platform
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ChannelAlert = Callable[[str], Awaitable[None]]
 
@@ -48,6 +53,9 @@ class WorkerSettings:
     max_backoff: float = 3600.0
     poll_seconds: float = 1.0
     send_timeout: float = 60.0
+    # While the database does not answer: first wait before trying a step again, doubling.
+    database_retry: float = 0.25
+    database_retry_most: float = 2.0
 
 
 def backoff(attempts: int, settings: WorkerSettings) -> float:
@@ -81,6 +89,7 @@ class DeliveryWorker:
         self.alert = alert
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.outage = Outage(name)
 
     def wake(self) -> None:
         """Look for new deliveries now instead of at the next poll (from the worker's loop)."""
@@ -107,8 +116,31 @@ class DeliveryWorker:
         with self.sessions() as session, session.begin():
             action(session)
 
+    async def _patiently(self, step: Callable[[], T]) -> T:
+        """Run a database step in a thread, waiting out a database that does not answer.
+
+        What a send did is known only to this worker until it is written down: given
+        up, the delivery would be claimed again when its lease ends and sent twice.
+        The task stays in flight meanwhile, so its claim is renewed as soon as the
+        database answers.
+        """
+        delay = self.settings.database_retry
+        while True:
+            started = self.outage.now()
+            try:
+                result = await asyncio.to_thread(step)
+            except Exception as error:
+                if not did_not_answer(error):
+                    raise
+                self.outage.gone(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.database_retry_most)
+            else:
+                self.outage.back(started)
+                return result
+
     async def _record(self, action: Callable[[Session], object]) -> None:
-        await asyncio.to_thread(self._write, action)
+        await self._patiently(lambda: self._write(action))
 
     async def _release(self, delivery_id: int, at: datetime) -> None:
         """Give a claimed delivery back untouched, to be tried again at `at`."""
@@ -121,15 +153,19 @@ class DeliveryWorker:
     async def deliver(self, delivery_id: int) -> None:
         """Send one claimed delivery and record what happened; never raises."""
         try:
-            job = await asyncio.to_thread(load_job, self.sessions, delivery_id, self.zone)
+            job = await self._patiently(lambda: load_job(self.sessions, delivery_id, self.zone))
             if job is not None:
                 await self._deliver(job)
-        except Exception:
-            log.exception("delivery %s: unexpected failure; it will be retried", delivery_id)
+        except Exception as error:
+            retry_at = self.clock()
+            if did_not_answer(error):
+                # Its turn could not be booked: nothing went out, so it simply waits.
+                self.outage.gone(error)
+            else:
+                log.exception("delivery %s: unexpected failure; it will be retried", delivery_id)
+                retry_at += timedelta(seconds=self.settings.first_backoff)
             with contextlib.suppress(Exception):
-                await self._release(
-                    delivery_id, self.clock() + timedelta(seconds=self.settings.first_backoff)
-                )
+                await self._release(delivery_id, retry_at)
 
     async def _deliver(self, job: DeliveryJob) -> None:
         platform = job.destination.platform
@@ -324,11 +360,11 @@ class DeliveryWorker:
         while not stop.is_set():
             room = self.settings.concurrency - len(inflight)
             if room > 0:
-                try:
-                    ids = await asyncio.to_thread(self._claim, min(room, self.settings.batch))
-                except Exception:
-                    log.exception("could not claim deliveries; trying again shortly")
-                    ids = []
+                if self.outage.down and inflight:
+                    # First thing once the database answers: keep the claims of sends
+                    # under way (their outcomes wait to be written), then claim more.
+                    await self._renew_quietly(list(inflight))
+                ids = await self._claim_quietly(min(room, self.settings.batch))
                 for delivery_id in ids:
                     # A task that ended while the claim ran may have put its row back
                     # for an immediate retry: claimed again, it needs a new task.
@@ -363,8 +399,27 @@ class DeliveryWorker:
                 await self._renew_quietly(list(inflight))
         log.info("delivery worker %s stopped", self.name)
 
+    async def _claim_quietly(self, limit: int) -> list[int]:
+        started = self.outage.now()
+        try:
+            ids = await asyncio.to_thread(self._claim, limit)
+        except Exception as error:
+            if did_not_answer(error):
+                self.outage.gone(error)
+            else:
+                log.exception("could not claim deliveries; trying again shortly")
+            return []
+        self.outage.back(started)
+        return ids
+
     async def _renew_quietly(self, delivery_ids: list[int]) -> None:
+        started = self.outage.now()
         try:
             await asyncio.to_thread(self._renew, delivery_ids)
-        except Exception:
-            log.exception("could not renew the leases of deliveries in flight")
+        except Exception as error:
+            if did_not_answer(error):
+                self.outage.gone(error)
+            else:
+                log.exception("could not renew the leases of deliveries in flight")
+        else:
+            self.outage.back(started)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -92,6 +93,7 @@ class Settings(BaseSettings):
 
     metrics_token: SecretStr | None = None
     web_concurrency: int = Field(default=1, ge=1, le=MAX_WEB_PROCESSES)
+    status_export_dir: Path | None = None
 
     @field_validator("slack_responders", "telegram_ops_chats", "telegram_responders", mode="before")
     @classmethod

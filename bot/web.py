@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from bot.body_limit import BodyLimit
 from bot.database import Database
 from bot.settings import Settings
+from bot.status.export import StatusExport
 from bot.status.views import StatusSite
 from storage.models import utcnow
 
@@ -36,7 +38,18 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     # of the collector's reach, a full collection during a render costs a few milliseconds
     # instead of tens.
     gc.freeze()
-    yield
+    export: StatusExport | None = app.state.status_export
+    if export is None:
+        yield
+        return
+    keeping = asyncio.create_task(export.run())
+    try:
+        yield
+    finally:
+        keeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
+        export.close()
 
 
 def create_app(
@@ -68,4 +81,6 @@ def create_app(
         lifespan=_lifespan,
     )
     app.state.status_site = site
+    directory = settings.status_export_dir
+    app.state.status_export = StatusExport(site, directory) if directory is not None else None
     return app

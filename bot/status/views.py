@@ -203,7 +203,7 @@ class StatusSite:
             *(self.api_document(name, lang, now) for name in api.DOCUMENTS),
         ]
 
-    def render_incident_pages(self, lang: str, now: datetime) -> dict[str, bytes]:
+    def render_incident_pages(self, lang: str) -> dict[str, bytes]:
         """Every incident's page by its path, newest first, rendered now in this thread."""
         with self.database.sessions() as session:
             view = PublicView(session, locale=lang, zone=self.settings.zone)

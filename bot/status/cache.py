@@ -22,7 +22,9 @@ GZIP_MIN_BYTES = 1024
 MAX_ENTRIES = 512
 # How long a reader waits for the database before it is answered from the last rendering:
 # a host that drops packets would otherwise hold every request for the connect timeout.
+# The version lookup is one index-only query; a render may take longer on a busy machine.
 WAIT_SECONDS = 3.0
+RENDER_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,14 @@ class DataVersionWatch:
         elif self._failure is not None:
             # Down at the last look and still trying: do not make this reader wait too.
             raise Unavailable(type(self._failure).__name__)
-        # A reader that goes away must not cancel the lookup the others wait for.
-        return await asyncio.wait_for(asyncio.shield(self._task), self._wait)
+        try:
+            # A reader that goes away must not cancel the lookup the others wait for.
+            return await asyncio.wait_for(asyncio.shield(self._task), self._wait)
+        except TimeoutError:
+            # Readers until the lookup ends are answered at once; its outcome then decides.
+            if self._failure is None:
+                self._failure, self._failed = TimeoutError("no answer"), time.monotonic()
+            raise
 
     async def _lookup(self) -> PublicDataVersion:
         started = time.monotonic()
@@ -131,7 +139,7 @@ class RenderCache:
     """
 
     def __init__(
-        self, *, max_entries: int = MAX_ENTRIES, wait_seconds: float = WAIT_SECONDS
+        self, *, max_entries: int = MAX_ENTRIES, wait_seconds: float = RENDER_WAIT_SECONDS
     ) -> None:
         self._entries: OrderedDict[Hashable, tuple[Hashable, Rendered, datetime]] = OrderedDict()
         self._pending: dict[Hashable, asyncio.Task[Rendered | None]] = {}

@@ -9,6 +9,7 @@ import getpass
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from bot.telegram.setup import TelegramFrontEnd
 
 log = logging.getLogger("herald")
+
+# Commands run in threads, and SQLAlchemy holds the GIL for most of a command. The event
+# loop that acks Slack waits for the GIL each time it wakes, several times a request, up
+# to the switch interval each time (5 ms by default): acks queued behind SQL. A shorter
+# interval makes a busy thread hand the GIL over sooner.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def _context(
@@ -255,6 +262,8 @@ def run(settings: Settings, process: str) -> int:
     if process == "telegram":
         _can_poll(settings)
     count = web_processes(settings, process)
+    if process in ("serve", "web"):
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     listener = listen(settings) if process in ("serve", "web") else None
     try:
         database = open_database(settings, migrate=process == "serve", create=True)

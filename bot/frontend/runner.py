@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -21,6 +24,11 @@ from storage.models import Channel
 T = TypeVar("T")
 
 NAME_LIMIT = 120
+# A command holds the GIL for most of its run (SQLAlchemy), so every command running at
+# once is one more thread the event loop, which acks the next request, must win the GIL
+# from: with asyncio's 6 default threads an ack waited behind several. Two keep one
+# command on the CPU while another waits on the database; more queue, cheaply.
+COMMAND_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class CommandRunner:
         responders: Responders,
         deadline: float,
         monotonic: Callable[[], float] = time.monotonic,
+        threads: int = COMMAND_THREADS,
     ) -> None:
         self.zone_context = zone_context
         self.responders = responders
@@ -76,6 +85,7 @@ class CommandRunner:
         self.monotonic = monotonic
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: set[asyncio.Future[Any]] = set()
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="herald-command")
 
     async def context(self, person: Person, *, changing: bool) -> Context:
         """The person's command context; responders are looked up only for changes."""
@@ -92,13 +102,14 @@ class CommandRunner:
         started: float,
         when_slow: Callable[[], Awaitable[None]] | None = None,
     ) -> T:
-        """Run `work` in a thread after this person's earlier commands; say so if it runs late."""
+        """Run `work` in one of the command threads after this person's earlier commands;
+        say so if it runs late."""
         lock = self._locks.setdefault(person.key, asyncio.Lock())
 
         async def in_turn() -> T:
             ctx = await self.context(person, changing=changing)
             async with lock:
-                return await asyncio.to_thread(work, ctx)
+                return await self.offload(functools.partial(work, ctx))
 
         task = asyncio.ensure_future(in_turn())
         self._inflight.add(task)
@@ -109,6 +120,11 @@ class CommandRunner:
             if not done:
                 await when_slow()
         return await task
+
+    async def offload(self, call: Callable[[], T]) -> T:
+        """Run blocking database work on the command threads, off the event loop."""
+        bound = functools.partial(contextvars.copy_context().run, call)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, bound)
 
     async def drain(self, timeout: float) -> None:
         """Wait for the commands under way (at shutdown: what was acknowledged gets saved)."""

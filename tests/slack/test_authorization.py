@@ -75,8 +75,11 @@ def test_with_no_responders_configured_nobody_may_change(
 def test_a_group_slack_cannot_read_refuses_the_change_with_a_reason(world: SlackWorld) -> None:
     world.slack.set_outage(True)
     _, url = world.command("open Posta lenta", user=CAROL, name="carol")
+    # The group is looked up after the ack; the outage lasts until the answer (which goes
+    # to the response_url, up during an outage) so the lookup cannot miss it.
+    answer = world.answer_text(url)
     world.slack.set_outage(False)
-    assert "Could not check whether you are in the responders' group" in world.answer_text(url)
+    assert "Could not check whether you are in the responders' group" in answer
     assert world.incidents() == []
 
 

@@ -18,7 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from starlette.concurrency import run_in_threadpool
 
-from bot.status.views import HOME_REFRESH_SECONDS, StatusSite, is_outage
+from bot.status.stale import is_outage
+from bot.status.views import HOME_REFRESH_SECONDS, StatusSite
 
 log = logging.getLogger(__name__)
 

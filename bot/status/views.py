@@ -1,15 +1,17 @@
-"""The public routes: status page, incident pages, feeds, calendar and the Statuspage-style API."""
+"""The public routes: status page, incident pages, feeds, calendar and the Statuspage-style API.
+
+Each is a Document rendered once per data version; while the database does not answer,
+the last renderings stand in (bot.status.stale).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from babel.numbers import format_decimal
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
@@ -17,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.database import Database, did_not_answer
+from bot.database import Database
 from bot.settings import Settings
 from bot.status import feeds
 from bot.status import statuspage_api as api
-from bot.status.cache import DataVersionWatch, RenderCache, Rendered, Unavailable, rendered
-from bot.status.http import CACHE_CONTROL, STALE_CACHE_CONTROL, choose_language, respond
+from bot.status.cache import DataVersionWatch, RenderCache, Rendered, rendered
+from bot.status.http import CACHE_CONTROL, PAGE_SECURITY, choose_language, respond
 from bot.status.pages import PageContext, Pages
-from bot.status.texts import TEXTS
+from bot.status.stale import Document, LastRenderings, is_outage
 from commands.public_view import PublicView, UnknownComponent
 from commands.status_page import build_status_page
 from commands.wording import LOCALES, stamp
@@ -40,16 +42,6 @@ JSON = "application/json; charset=utf-8"
 HOME_REFRESH_SECONDS = 300
 _INCIDENT_REF = re.compile(r"(?:inc-?)?(\d{1,18})", re.IGNORECASE)
 _OPEN_TO_ALL = {"Access-Control-Allow-Origin": "*"}
-# The pages need no script, frame or plugin: forbidding them all makes any escaping slip
-# that might ever happen inert.
-PAGE_SECURITY = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
-
-# A page never rendered, asked for while the database is down: ask again soon, keep nothing.
-UNAVAILABLE_HEADERS = {"Cache-Control": "no-store", "Retry-After": "30"}
 FEEDS = {
     "atom": ("feed.atom", "application/atom+xml; charset=utf-8"),
     "rss": ("feed.rss", "application/rss+xml; charset=utf-8"),
@@ -58,28 +50,6 @@ FEEDS = {
 }
 # Incident pages the static export writes at most, newest first.
 EXPORT_INCIDENTS = 5000
-
-Render = Callable[[PublicView, PublicDataVersion], Rendered | None]
-
-
-def is_outage(error: BaseException) -> bool:
-    """True when the database did not answer (down, unreadable, too slow), not for a bug."""
-    if isinstance(error, Unavailable | TimeoutError) or did_not_answer(error):
-        return True
-    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
-
-
-@dataclass(frozen=True)
-class Document:
-    """One public response: its cache key, its language and clock, and how it is rendered."""
-
-    key: tuple[object, ...]
-    lang: str
-    path: str
-    now: datetime
-    render: Render
-    html: bool
-    extra_version: object = None
 
 
 def parse_incident_ref(text: str) -> int | None:
@@ -113,8 +83,7 @@ class StatusSite:
             self._read_version, recheck_seconds=recheck_seconds, is_outage=is_outage
         )
         self.api_page = api.ApiPage(settings.site_name, self.public_url, settings.timezone)
-        self.outage_since: datetime | None = None
-        self._noted: dict[Hashable, Rendered] = {}
+        self.stale = LastRenderings(self.pages, self.cache, self._context)
 
     def warm_up(self) -> None:
         """Do at start what the first reader would otherwise wait for; render nothing.
@@ -227,10 +196,7 @@ class StatusSite:
         found = await self.cache.get(
             document.key, (version.token, document.extra_version), run, current_at=document.now
         )
-        if self.outage_since is not None:
-            log.info("status page: the database answers again; serving live pages")
-            self.outage_since = None
-            self._noted.clear()
+        self.stale.recovered()
         return found
 
     # -- the machinery every route shares ------------------------------------------------
@@ -261,56 +227,10 @@ class StatusSite:
         except Exception as error:
             if not is_outage(error):
                 raise
-            return self._from_last_rendering(request, document, extra, error)
+            return self.stale.answer(request, document, extra, error)
         if entry is None:
             return missing()
         return respond(request, entry, now=document.now, extra=extra)
-
-    def _from_last_rendering(
-        self, request: Request, document: Document, extra: dict[str, str], error: BaseException
-    ) -> Response:
-        if self.outage_since is None:
-            self.outage_since = document.now
-            log.warning(
-                "status page: the database does not answer (%s); serving the last renderings",
-                type(error).__name__,
-            )
-        found = self.cache.last_good(document.key)
-        if found is None:
-            return self._unavailable(document)
-        entry, as_of = found
-        if document.html:
-            entry = self._with_note(document, entry, as_of)
-        return respond(
-            request, entry, now=document.now, extra=extra, cache_control=STALE_CACHE_CONTROL
-        )
-
-    def _with_note(self, document: Document, entry: Rendered, as_of: datetime) -> Rendered:
-        """The page with its dated note, made once per body and moment, with its own ETag.
-
-        The note makes it another representation: a client holding the live page must
-        not be told 304 for it. Its Last-Modified is when it was made, for the same reason.
-        """
-        key = (entry.etag, as_of, document.lang)
-        noted = self._noted.get(key)
-        if noted is None:
-            context = self._context(document.lang, document.path)
-            body = self.pages.with_stale_note(
-                entry.body, as_of=as_of, now=document.now, context=context
-            )
-            noted = rendered(body, entry.media_type, document.now, now=document.now)
-            if len(self._noted) >= len(self.cache) + 16:
-                self._noted.clear()
-            self._noted[key] = noted
-        return noted
-
-    def _unavailable(self, document: Document) -> Response:
-        if document.html:
-            body = self.pages.unavailable(self._context(document.lang, document.path))
-            headers = {**UNAVAILABLE_HEADERS, **PAGE_SECURITY}
-            return HTMLResponse(body, status_code=503, headers=headers)
-        text = TEXTS[document.lang]["unavailable_text"]
-        return PlainTextResponse(text, status_code=503, headers=UNAVAILABLE_HEADERS)
 
     def _not_found(self, lang: str, path: str) -> Response:
         body = self.pages.not_found(self._context(lang, path))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.status.cache import DataVersionWatch, Unavailable
-from bot.status.views import is_outage
+from bot.status.stale import is_outage
 from storage.public import PublicDataVersion
 from tests.factories import FakeClock
 from tests.status.helpers import seed_status, site_of, status_client
@@ -137,16 +137,16 @@ def test_the_site_logs_one_line_per_outage(
         client = status_client(outage.engine, clock)
         client.get("/")
         outage.begin()
-        with caplog.at_level("INFO", logger="bot.status.views"):
+        with caplog.at_level("INFO", logger="bot.status.stale"):
             for _ in range(5):
                 assert client.get("/").status_code == 200
             outage.end()
             client.get("/")
-        lines = [r.getMessage() for r in caplog.records if r.name == "bot.status.views"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.status.stale"]
         assert len(lines) == 2, lines
         assert "does not answer" in lines[0]
         assert "answers again" in lines[1]
-        assert site_of(client).outage_since is None
+        assert site_of(client).stale.outage_since is None
 
 
 def test_a_remembered_failure_spares_readers_the_wait() -> None:

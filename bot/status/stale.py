@@ -1,0 +1,117 @@
+"""Stale-if-error: while the database does not answer, public routes answer from their last
+rendering, the HTML pages with a dated note, and a route never rendered with a 503."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from bot.database import did_not_answer
+from bot.status.cache import RenderCache, Rendered, Unavailable, rendered
+from bot.status.http import PAGE_SECURITY, STALE_CACHE_CONTROL, respond
+from bot.status.pages import PageContext, Pages
+from bot.status.texts import TEXTS
+from commands.public_view import PublicView
+from storage.public import PublicDataVersion
+
+log = logging.getLogger(__name__)
+
+# A page never rendered, asked for while the database is down: ask again soon, keep nothing.
+UNAVAILABLE_HEADERS = {"Cache-Control": "no-store", "Retry-After": "30"}
+
+Render = Callable[[PublicView, PublicDataVersion], Rendered | None]
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when the database did not answer (down, unreadable, too slow), not for a bug."""
+    if isinstance(error, Unavailable | TimeoutError) or did_not_answer(error):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
+@dataclass(frozen=True)
+class Document:
+    """One public response: its cache key, its language and clock, and how it is rendered."""
+
+    key: tuple[object, ...]
+    lang: str
+    path: str
+    now: datetime
+    render: Render
+    html: bool
+    extra_version: object = None
+
+
+class LastRenderings:
+    """Answers from the render cache's last bodies while the database is down."""
+
+    def __init__(
+        self, pages: Pages, cache: RenderCache, context: Callable[[str, str], PageContext]
+    ) -> None:
+        self.pages = pages
+        self.cache = cache
+        self.context = context
+        self.outage_since: datetime | None = None
+        self._noted: dict[Hashable, Rendered] = {}
+
+    def recovered(self) -> None:
+        """The database answered: live pages again (said once per outage)."""
+        if self.outage_since is not None:
+            log.info("status page: the database answers again; serving live pages")
+            self.outage_since = None
+            self._noted.clear()
+
+    def answer(
+        self, request: Request, document: Document, extra: dict[str, str], error: BaseException
+    ) -> Response:
+        """The document's last rendering, dated when it is a page; 503 when there is none."""
+        if self.outage_since is None:
+            self.outage_since = document.now
+            log.warning(
+                "status page: the database does not answer (%s); serving the last renderings",
+                type(error).__name__,
+            )
+        found = self.cache.last_good(document.key)
+        if found is None:
+            return self._unavailable(document)
+        entry, as_of = found
+        if document.html:
+            entry = self._with_note(document, entry, as_of)
+        return respond(
+            request, entry, now=document.now, extra=extra, cache_control=STALE_CACHE_CONTROL
+        )
+
+    def _with_note(self, document: Document, entry: Rendered, as_of: datetime) -> Rendered:
+        """The page with its dated note, made once per body and moment, with its own ETag.
+
+        The note makes it another representation: a client holding the live page must
+        not be told 304 for it. Its Last-Modified is when it was made, for the same reason.
+        """
+        key = (entry.etag, as_of, document.lang)
+        noted = self._noted.get(key)
+        if noted is None:
+            body = self.pages.with_stale_note(
+                entry.body,
+                as_of=as_of,
+                now=document.now,
+                context=self.context(document.lang, document.path),
+            )
+            noted = rendered(body, entry.media_type, document.now, now=document.now)
+            if len(self._noted) >= len(self.cache) + 16:
+                self._noted.clear()
+            self._noted[key] = noted
+        return noted
+
+    def _unavailable(self, document: Document) -> Response:
+        if document.html:
+            body = self.pages.unavailable(self.context(document.lang, document.path))
+            headers = {**UNAVAILABLE_HEADERS, **PAGE_SECURITY}
+            return HTMLResponse(body, status_code=503, headers=headers)
+        text = TEXTS[document.lang]["unavailable_text"]
+        return PlainTextResponse(text, status_code=503, headers=UNAVAILABLE_HEADERS)

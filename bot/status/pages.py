@@ -136,6 +136,7 @@ class Pages:
     ) -> bytes:
         """A rendered page with a visible note: live data is unavailable, this is the status
         as of a moment (its time alone when that is today in the site's zone)."""
+        as_of = as_of.replace(microsecond=0)
         local, today = as_of.astimezone(context.zone), now.astimezone(context.zone)
         texts = TEXTS[context.lang]
         if local.date() == today.date():

@@ -73,9 +73,11 @@ class LastRenderings:
         """The document's last rendering, dated when it is a page; 503 when there is none."""
         if self.outage_since is None:
             self.outage_since = document.now
+            # A remembered failure names the original one.
+            reason = str(error) if isinstance(error, Unavailable) else type(error).__name__
             log.warning(
                 "status page: the database does not answer (%s); serving the last renderings",
-                type(error).__name__,
+                reason,
             )
         found = self.cache.last_good(document.key)
         if found is None:

@@ -82,7 +82,8 @@ class DataVersionWatch:
         self._wait = wait_seconds
         self._current: PublicDataVersion | None = None
         self._checked = 0.0
-        self._failure: BaseException | None = None
+        # The name of the last failure's error, not the error: its traceback holds a session.
+        self._failure: str | None = None
         self._failed = 0.0
         self._task: asyncio.Task[PublicDataVersion] | None = None
         self.lookups = 0
@@ -98,20 +99,20 @@ class DataVersionWatch:
         if self._current is not None and now - self._checked < self._recheck:
             return self._current
         if self._failure is not None and now - self._failed < self._recheck:
-            raise Unavailable(type(self._failure).__name__)
+            raise Unavailable(self._failure)
         if self._task is None:
             self._task = asyncio.ensure_future(self._lookup())
             self._task.add_done_callback(_retrieve)
         elif self._failure is not None:
             # Down at the last look and still trying: do not make this reader wait too.
-            raise Unavailable(type(self._failure).__name__)
+            raise Unavailable(self._failure)
         try:
             # A reader that goes away must not cancel the lookup the others wait for.
             return await asyncio.wait_for(asyncio.shield(self._task), self._wait)
         except TimeoutError:
             # Readers until the lookup ends are answered at once; its outcome then decides.
             if self._failure is None:
-                self._failure, self._failed = TimeoutError("no answer"), time.monotonic()
+                self._failure, self._failed = "no answer", time.monotonic()
             raise
 
     async def _lookup(self) -> PublicDataVersion:
@@ -120,7 +121,7 @@ class DataVersionWatch:
             version = await run_in_threadpool(self._load)
         except Exception as error:
             if self._is_outage(error):
-                self._failure, self._failed = error, started
+                self._failure, self._failed = type(error).__name__, started
             raise
         finally:
             self._task = None

@@ -26,9 +26,10 @@ T = TypeVar("T")
 NAME_LIMIT = 120
 # A command holds the GIL for most of its run (SQLAlchemy), so every command running at
 # once is one more thread the event loop, which acks the next request, must win the GIL
-# from: with asyncio's 6 default threads an ack waited behind several. Two keep one
-# command on the CPU while another waits on the database; more queue, cheaply.
-COMMAND_THREADS = 2
+# from: with asyncio's default threads (6 on 2 cores) an ack waited behind them all.
+# Four keep commands going while some wait on the database; more queue, cheaply. (Two
+# were too few: commands queued past the 2.5 s deadline and were told "still working".)
+COMMAND_THREADS = 4
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,7 @@ class SlackHandlers:
         self.public_url = public_url
         self.incident_channel = incident_channel
         self.monotonic = monotonic
-        self.claims = SlackClaims(
-            sessions, clock=clock, monotonic=monotonic, offload=runner.offload
-        )
+        self.claims = SlackClaims(sessions, clock=clock, monotonic=monotonic)
 
     async def on_command(
         self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest

@@ -4,11 +4,10 @@ database (one INSERT … ON CONFLICT DO NOTHING, off the event loop) before it r
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
@@ -42,13 +41,10 @@ class SlackClaims:
         *,
         clock: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
-        offload: Callable[[Callable[[], bool]], Awaitable[bool]] = asyncio.to_thread,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.monotonic = monotonic
-        # The front-end's command threads: a claim is SQL that holds the GIL like a command.
-        self.offload = offload
         self._forgot_at: float | None = None
 
     async def first_time(self, key: str | None) -> bool:
@@ -56,7 +52,7 @@ class SlackClaims:
         redelivery. A request without a key is always new. Raises if the database fails."""
         if not key:
             return True
-        return await self.offload(functools.partial(self._claim, key))
+        return await asyncio.to_thread(self._claim, key)
 
     def _claim(self, key: str) -> bool:
         now = self.clock()

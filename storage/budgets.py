@@ -31,6 +31,7 @@ class Turn:
     wait: float = 0.0
     paused: float | None = None
     booked: int = 0
+    clock: float | None = None  # the database's clock as it booked, for the caller's clock
 
 
 def _is_postgres(session: Session) -> bool:
@@ -97,19 +98,22 @@ def book_turn(
         return Turn(paused=paused)
     connection = session.connection()
     after = 0.0
+    clock = 0.0
     for booked, (name, interval) in enumerate(budgets, start=1):
         turn = _later(session, col(RateBudget.next_free), _now(session, now) + after)
-        wait = connection.execute(
+        wait, read = connection.execute(
             sa.update(RateBudget)
             .where(col(RateBudget.name) == name)
             .values(next_free=turn + interval)
-            .returning(col(RateBudget.next_free) - interval - _now(session, now))
-        ).scalar_one()
-        after = max(after, float(wait))
+            .returning(
+                col(RateBudget.next_free) - interval - _now(session, now), _now(session, now)
+            )
+        ).one()
+        after, clock = max(after, float(wait)), float(read)
         later = budgets[booked:]
         if later and after > later[0][1]:
-            return Turn(wait=after, booked=booked)
-    return Turn(wait=max(0.0, after), booked=len(budgets))
+            return Turn(wait=after, booked=booked, clock=clock)
+    return Turn(wait=max(0.0, after), booked=len(budgets), clock=clock)
 
 
 def pause(*, session: Session, scope: str, seconds: float, now: float | None = None) -> float:

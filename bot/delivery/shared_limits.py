@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -22,13 +24,40 @@ log = logging.getLogger(__name__)
 CHECK_AHEAD = 0.25
 
 
+class ClockOffset:
+    """The database's clock less this process's, from the booking answered fastest.
+
+    A booking reads the database's clock somewhere between asking and hearing back,
+    so the quicker the round trip, the better that moment is known. The tightest one
+    is kept (a round trip slowed by a busy machine says little), and replaced now and
+    then as clocks drift.
+    """
+
+    KEEP_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._spread = math.inf
+        self._taken = -math.inf
+
+    def learn(self, database: float, asked: float, answered: float) -> None:
+        """Take a reading of the database's clock made between `asked` and `answered`."""
+        spread = answered - asked
+        if spread <= self._spread or answered - self._taken > self.KEEP_SECONDS:
+            self.value = database - (asked + answered) / 2
+            self._spread, self._taken = spread, answered
+
+
 class SharedRateLimits(RateLimits):
     """Book every Telegram and Slack request in a budget all worker processes share.
 
     A request books its chat's next turn and, once that is near, the bot token's next
     turn; it waits for them and checks once more that no process has read a 429
-    meanwhile. Webhooks keep the per-process limiter: receivers share
-    no limit, so their deliveries spread over every worker.
+    meanwhile. A turn is a moment on the database's clock, waited for on this
+    process's clock through their offset: a wait measured from the booking would
+    start late by the booking's round trip, and a late request crowds the next
+    process's on-time one into the same second. Webhooks keep the per-process
+    limiter: receivers share no limit, so their deliveries spread over every worker.
     """
 
     def __init__(
@@ -39,12 +68,15 @@ class SharedRateLimits(RateLimits):
         sessions: sessionmaker[Session],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         shared_clock: Callable[[], float | None] = lambda: None,
+        local_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(rates, clock=clock)
         self.sessions = sessions
         self._sleep = sleep
         # None reads the database's clock; tests stand a fake one in.
         self._shared_clock = shared_clock
+        self._local = local_clock
+        self.offset = ClockOffset()
 
     def budgets(self, platform: Platform, address: str) -> list[tuple[str, float]]:
         """The shared budgets one request to `address` spends: (name, seconds apart)."""
@@ -69,37 +101,40 @@ class SharedRateLimits(RateLimits):
         self._check(scope)
         unbooked = self.budgets(platform, address)
         while unbooked:
-            turn = await asyncio.to_thread(self._book, unbooked, scope)
-            if turn.paused is not None:
-                until = self._pause_here(scope, turn.paused)
-                raise Paused(f"{scope} is paused after a 429", until=until)
-            unbooked = unbooked[turn.booked :]
+            turn_at, booked = await self._book(unbooked, scope)
+            unbooked = unbooked[booked:]
             if unbooked:
-                await self._wait(turn.wait)  # booking the rest checks the pause again
+                await self._until(turn_at)  # booking the rest checks the pause again
             else:
-                await self._wait_for_turn(turn.wait, scope)
+                await self._wait_for_turn(turn_at, scope)
         self._check(scope)
 
-    async def _wait_for_turn(self, wait: float, scope: str) -> None:
-        """Wait `wait` seconds, making sure shortly before the end that no 429 came meanwhile.
+    async def _book(self, unbooked: list[tuple[str, float]], scope: str) -> tuple[float, int]:
+        """Book turns; the moment of the last one on this process's clock, and how many."""
+        asked = self._local()
+        turn = await asyncio.to_thread(self._book_now, unbooked, scope)
+        if turn.paused is not None or turn.clock is None:
+            until = self._pause_here(scope, turn.paused or 0.0)
+            raise Paused(f"{scope} is paused after a 429", until=until)
+        self.offset.learn(turn.clock, asked, self._local())
+        return turn.clock + turn.wait - self.offset.value, turn.booked
+
+    async def _wait_for_turn(self, turn_at: float, scope: str) -> None:
+        """Wait until `turn_at`, making sure shortly before it that no 429 came meanwhile.
 
         The check is made ahead of the turn, not at it, so that its round trip to the
-        database does not make the request late: a late request bunches up with the
-        next process's, which is on time, and the platform counts both in one window.
+        database does not make the request late.
         """
-        if wait <= CHECK_AHEAD:
-            await self._wait(wait)
-            return
-        await self._wait(wait - CHECK_AHEAD)
-        loop = asyncio.get_running_loop()
-        asked = loop.time()
-        left = await asyncio.to_thread(self._pause_left, scope)
-        if left is not None:
-            until = self._pause_here(scope, left)
-            raise Paused(f"{scope} is paused after a 429", until=until)
-        await self._wait(CHECK_AHEAD - (loop.time() - asked))
+        if turn_at - self._local() > CHECK_AHEAD:
+            await self._until(turn_at - CHECK_AHEAD)
+            left = await asyncio.to_thread(self._pause_left, scope)
+            if left is not None:
+                until = self._pause_here(scope, left)
+                raise Paused(f"{scope} is paused after a 429", until=until)
+        await self._until(turn_at)
 
-    async def _wait(self, seconds: float) -> None:
+    async def _until(self, moment: float) -> None:
+        seconds = moment - self._local()
         if seconds > 0:
             await self._sleep(seconds)
             extend_deadline(seconds)
@@ -115,7 +150,7 @@ class SharedRateLimits(RateLimits):
             return until
         return self._pause_here(scope, left)
 
-    def _book(self, named: list[tuple[str, float]], scope: str) -> shared.Turn:
+    def _book_now(self, named: list[tuple[str, float]], scope: str) -> shared.Turn:
         with self.sessions() as session, session.begin():
             return shared.book_turn(
                 session=session, budgets=named, scope=scope, now=self._shared_clock()

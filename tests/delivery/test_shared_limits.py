@@ -242,6 +242,56 @@ def test_a_slow_booking_does_not_make_the_request_late(
     assert time.waits == [pytest.approx(1 / 29 - 0.02)]
 
 
+def test_a_request_woken_late_for_its_turn_takes_the_next_one(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    limits = worker_limits(sessions, time, clock)
+    late = [0.05]  # the first wait overruns by 50 ms, as on a busy machine
+
+    async def sleep_late(seconds: float) -> None:
+        await time.sleep(seconds)
+        time.now += late.pop() if late else 0.0
+
+    limits._sleep = sleep_late
+
+    async def scenario() -> None:
+        await limits.acquire(Platform.TELEGRAM, GROUP, SCOPE)
+        await limits.acquire(Platform.TELEGRAM, "-1009999", SCOPE)
+
+    asyncio.run(scenario())
+    token = 1 / 29
+    # Its turn was at 1/29 s; woken 50 ms after it, it gave that turn up and took the
+    # one free then (due at once): the budget moved on from the moment it went.
+    assert time.waits == [pytest.approx(token)]
+    with sessions() as session:
+        budget = session.get(RateBudget, "telegram:token")
+        assert budget is not None
+        assert budget.next_free == pytest.approx(1_000_000.0 + token + 0.05 + token)
+
+
+def test_a_request_due_at_once_is_not_held_back_by_a_slow_booking(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    time = DatabaseTime()
+    limits = worker_limits(sessions, time, clock)
+    booking = limits._book_now
+
+    def slow_booking(named: list[tuple[str, float]], scope: str) -> Turn:
+        turn = booking(named, scope)
+        time.now += 0.05
+        return turn
+
+    limits._book_now = slow_booking  # type: ignore[method-assign]
+    asyncio.run(limits.acquire(Platform.TELEGRAM, GROUP, SCOPE))
+    with sessions() as session:
+        token = session.get(RateBudget, "telegram:token")
+        assert token is not None
+        # One turn booked: the request went at once, not after taking turns again.
+        assert token.next_free == pytest.approx(1_000_000.0 + 1 / 29)
+    assert time.waits == []
+
+
 def test_a_deadline_is_only_moved_for_a_send_under_way() -> None:
     extend_deadline(5)  # no send under way: nothing to move, nothing raised
 

@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,7 @@ from typing import Any
 
 import httpx
 
-from bench.slack_commands import Run, free_port, wait_ready
+from bench.slack_commands import free_port, wait_ready
 from tests.fakes.telegram import FakeTelegram
 
 THIS_SCRIPT = (sys.executable, "-m", "bench.telegram_webhook")  # it also runs the fake and bare app
@@ -66,7 +67,39 @@ BURST_CEILING = 2000  # requests a second no target reaches here: messages minte
 
 
 @dataclass
-class WebhookRun(Run):
+class Phase:
+    """One phase against one target."""
+
+    target: str
+    phase: str
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    def percentile(self, share: float) -> float:
+        """A latency percentile in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    @property
+    def throughput(self) -> float:
+        """Answered requests per second over the phase."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def row(self) -> str:
+        """The phase as a table row."""
+        mean = statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
+        return (
+            f"{self.target:<14} {self.phase:<16} {len(self.latencies) + self.failures:>6} "
+            f"{self.failures:>6} {self.percentile(0.50):>8.1f} {self.percentile(0.99):>8.1f} "
+            f"{mean:>8.1f} {self.throughput:>8.1f}"
+        )
+
+
+@dataclass
+class WebhookRun(Phase):
     """A phase against one target; for Herald, also the time from each update to its reply."""
 
     rate: float | None = None  # None: the closed-loop burst

@@ -19,6 +19,9 @@ from sqlmodel import Session, col
 from storage.engine import insert_ignoring_conflicts
 from storage.models import RateBudget
 
+LOCK_WAIT = "2s"  # a booking waiting longer for another's locks gives up, sending nothing
+STALLED = "10s"  # a booking transaction idle this long is ended by the server, locks and all
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -78,20 +81,34 @@ def pause_left(*, session: Session, scope: str, now: float | None = None) -> flo
     return float(left) if left is not None and left > 0 else None
 
 
+def _limit_lock_waits(session: Session) -> None:
+    """Bound how long a booking waits for another's row locks, and how long a stalled
+    booking may hold them: one stuck worker must not hold up every other one."""
+    if _is_postgres(session):
+        session.connection().exec_driver_sql(
+            f"SET LOCAL lock_timeout = '{LOCK_WAIT}'; "
+            f"SET LOCAL idle_in_transaction_session_timeout = '{STALLED}'"
+        )
+
+
 def book_turn(
     *,
     session: Session,
     budgets: Sequence[tuple[str, float]],
     scope: str,
+    skip: int = 0,
     now: float | None = None,
 ) -> Turn:
     """Book the next turn in each budget, each no earlier than the one before it.
 
     `budgets` are (name, seconds between requests), narrowest first (the chat, then
-    the bot token). Booking stops after a turn further ahead than the next budget's
-    interval: the caller waits for it and books the rest then. Nothing is booked
-    while `scope` is paused after a 429.
+    the bot token); the first `skip` were booked by an earlier call, whose turn came.
+    Booking stops after a turn further ahead than the next budget's interval: the
+    caller waits for it and books the rest then. Once the last is booked, the earlier
+    ones are moved on to an interval after its turn, when the request really goes.
+    Nothing is booked while `scope` is paused after a 429.
     """
+    _limit_lock_waits(session)
     _ensure(session, [scope, *(name for name, _ in budgets)])
     paused = pause_left(session=session, scope=scope, now=now)
     if paused is not None:
@@ -99,7 +116,7 @@ def book_turn(
     connection = session.connection()
     after = 0.0
     clock = 0.0
-    for booked, (name, interval) in enumerate(budgets, start=1):
+    for booked, (name, interval) in enumerate(budgets[skip:], start=skip + 1):
         turn = _later(session, col(RateBudget.next_free), _now(session, now) + after)
         wait, read = connection.execute(
             sa.update(RateBudget)
@@ -113,7 +130,22 @@ def book_turn(
         later = budgets[booked:]
         if later and after > later[0][1]:
             return Turn(wait=after, booked=booked, clock=clock)
+    for name, interval in budgets[:-1]:
+        connection.execute(
+            sa.update(RateBudget)
+            .where(col(RateBudget.name) == name)
+            .values(
+                next_free=_later(
+                    session, col(RateBudget.next_free), _now(session, now) + after + interval
+                )
+            )
+        )
     return Turn(wait=max(0.0, after), booked=len(budgets), clock=clock)
+
+
+def database_clock(*, session: Session) -> float:
+    """The database's clock, in seconds since the epoch."""
+    return float(session.connection().execute(sa.select(_now(session, None))).scalar_one())
 
 
 def pause(*, session: Session, scope: str, seconds: float, now: float | None = None) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ SEND_DEADLINE: contextvars.ContextVar[asyncio.Timeout | None] = contextvars.Cont
 def extend_deadline(seconds: float) -> None:
     """Give the send under way `seconds` more, for the time it spent waiting its turn."""
     deadline = SEND_DEADLINE.get()
-    if deadline is not None and seconds > 0:
+    if deadline is not None and seconds > 0 and not deadline.expired():
         when = deadline.when()
         if when is not None:
-            deadline.reschedule(when + seconds)
+            with contextlib.suppress(RuntimeError):  # the send's timeout is over already
+                deadline.reschedule(when + seconds)
 
 
 @dataclass(frozen=True)

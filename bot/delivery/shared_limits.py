@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -19,6 +21,8 @@ from storage.models import Platform
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # How long before its turn a request asks whether a 429 paused its scope meanwhile:
 # about as long as a request is in flight, the time in which a 429 cannot stop it anyway.
 CHECK_AHEAD = 0.25
@@ -29,27 +33,33 @@ REBOOKS = 3
 
 
 class ClockOffset:
-    """The database's clock less this process's, from the booking answered fastest.
+    """The database's clock less this process's, from the tightest recent reading.
 
-    A booking reads the database's clock somewhere between asking and hearing back,
-    so the quicker the round trip, the better that moment is known. The tightest one
-    is kept (a round trip slowed by a busy machine says little), and replaced now and
-    then as clocks drift.
+    A reading of the database's clock is made somewhere between asking and hearing
+    back, so the quicker the round trip, the better that moment is known. Of the
+    readings of the last minute the tightest is used (one slowed by a busy machine
+    says little); a new one is taken every few seconds, as clocks drift.
     """
 
-    KEEP_SECONDS = 30.0
+    WINDOW_SECONDS = 60.0
+    EVERY_SECONDS = 5.0
 
     def __init__(self) -> None:
         self.value = 0.0
-        self._spread = math.inf
-        self._taken = -math.inf
+        self._readings: list[tuple[float, float, float]] = []  # taken, spread, offset
+        self._lock = threading.Lock()
+
+    def due(self, now: float) -> bool:
+        """True when no reading was taken in the last few seconds."""
+        with self._lock:
+            return not self._readings or now - self._readings[-1][0] >= self.EVERY_SECONDS
 
     def learn(self, database: float, asked: float, answered: float) -> None:
         """Take a reading of the database's clock made between `asked` and `answered`."""
-        spread = answered - asked
-        if spread <= self._spread or answered - self._taken > self.KEEP_SECONDS:
-            self.value = database - (asked + answered) / 2
-            self._spread, self._taken = spread, answered
+        with self._lock:
+            self._readings = [r for r in self._readings if answered - r[0] < self.WINDOW_SECONDS]
+            self._readings.append((answered, answered - asked, database - (asked + answered) / 2))
+            self.value = min(self._readings, key=lambda r: r[1])[2]
 
 
 class SharedRateLimits(RateLimits):
@@ -72,7 +82,7 @@ class SharedRateLimits(RateLimits):
         sessions: sessionmaker[Session],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         shared_clock: Callable[[], float | None] = lambda: None,
-        local_clock: Callable[[], float] = time.time,
+        local_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(rates, clock=clock)
         self.sessions = sessions
@@ -81,6 +91,9 @@ class SharedRateLimits(RateLimits):
         self._shared_clock = shared_clock
         self._local = local_clock
         self.offset = ClockOffset()
+        # Bookings on threads of their own: queued behind the worker's claims and records
+        # on asyncio's few default threads, requests would wake late for their turns.
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="herald-budgets")
 
     def budgets(self, platform: Platform, address: str) -> list[tuple[str, float]]:
         """The shared budgets one request to `address` spends: (name, seconds apart)."""
@@ -104,29 +117,30 @@ class SharedRateLimits(RateLimits):
             return
         self._check(scope)
         budgets = self.budgets(platform, address)
-        unbooked = budgets
-        rebooks = 0
-        while unbooked:
-            turn_at, booked = await self._book(unbooked, scope)
-            unbooked = unbooked[booked:]
-            if unbooked:
+        booked = rebooks = 0
+        while booked < len(budgets):
+            turn_at, booked = await self._book(budgets, booked, scope)
+            if booked < len(budgets):
                 await self._until(turn_at)  # booking the rest checks the pause again
                 continue
             waits = turn_at > self._local()  # a turn due already has no one right after it
             await self._wait_for_turn(turn_at, scope)
             if waits and self._local() - turn_at > LATE and rebooks < REBOOKS:
                 rebooks += 1
-                unbooked = budgets[-1:]  # the widest budget's turn went by: take another
+                booked -= 1  # the widest budget's turn went by: take another
         self._check(scope)
 
-    async def _book(self, unbooked: list[tuple[str, float]], scope: str) -> tuple[float, int]:
+    async def _in_thread(self, step: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, step)
+
+    async def _book(
+        self, budgets: list[tuple[str, float]], skip: int, scope: str
+    ) -> tuple[float, int]:
         """Book turns; the moment of the last one on this process's clock, and how many."""
-        asked = self._local()
-        turn = await asyncio.to_thread(self._book_now, unbooked, scope)
+        turn = await self._in_thread(lambda: self._book_now(budgets, skip, scope))
         if turn.paused is not None or turn.clock is None:
             until = self._pause_here(scope, turn.paused or 0.0)
             raise Paused(f"{scope} is paused after a 429", until=until)
-        self.offset.learn(turn.clock, asked, self._local())
         return turn.clock + turn.wait - self.offset.value, turn.booked
 
     async def _wait_for_turn(self, turn_at: float, scope: str) -> None:
@@ -137,7 +151,7 @@ class SharedRateLimits(RateLimits):
         """
         if turn_at - self._local() > CHECK_AHEAD:
             await self._until(turn_at - CHECK_AHEAD)
-            left = await asyncio.to_thread(self._pause_left, scope)
+            left = await self._in_thread(lambda: self._pause_left(scope))
             if left is not None:
                 until = self._pause_here(scope, left)
                 raise Paused(f"{scope} is paused after a 429", until=until)
@@ -146,25 +160,36 @@ class SharedRateLimits(RateLimits):
     async def _until(self, moment: float) -> None:
         seconds = moment - self._local()
         if seconds > 0:
+            extend_deadline(seconds)  # before the wait: a deadline met mid-wait would stop it
             await self._sleep(seconds)
-            extend_deadline(seconds)
 
     async def pause(self, scope: str, seconds: float) -> datetime:
         """Pause `scope` here at once, then for every process; return the end."""
         until = self._pause_here(scope, seconds)
         try:
-            left = await asyncio.to_thread(self._share_pause, scope, seconds)
+            left = await self._in_thread(lambda: self._share_pause(scope, seconds))
         except Exception as error:
             # The other processes will read the 429 themselves; this one is paused.
             log.warning("could not share a pause of %s: %s", scope, error)
             return until
         return self._pause_here(scope, left)
 
-    def _book_now(self, named: list[tuple[str, float]], scope: str) -> shared.Turn:
+    def _book_now(self, budgets: list[tuple[str, float]], skip: int, scope: str) -> shared.Turn:
         with self.sessions() as session, session.begin():
+            self._keep_time(session)
             return shared.book_turn(
-                session=session, budgets=named, scope=scope, now=self._shared_clock()
+                session=session, budgets=budgets, scope=scope, skip=skip, now=self._shared_clock()
             )
+
+    def _keep_time(self, session: Session) -> None:
+        """Read the database's clock now and then, timed closely on this process's clock."""
+        if not self.offset.due(self._local()):
+            return
+        stand_in = self._shared_clock()
+        session.connection()  # a connection's set-up is not part of the reading
+        asked = self._local()
+        database = stand_in if stand_in is not None else shared.database_clock(session=session)
+        self.offset.learn(database, asked, self._local())
 
     def _pause_left(self, scope: str) -> float | None:
         with self.sessions() as session:

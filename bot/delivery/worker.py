@@ -180,8 +180,11 @@ class DeliveryWorker:
             return
         try:
             async with asyncio.timeout(self.settings.send_timeout) as deadline:
-                SEND_DEADLINE.set(deadline)
-                ref = await sender.send(job)
+                token = SEND_DEADLINE.set(deadline)
+                try:
+                    ref = await sender.send(job)
+                finally:
+                    SEND_DEADLINE.reset(token)
         except Paused as paused_by:
             await self._keep_progress(job)
             await self._release(job.delivery_id, paused_by.until)
@@ -359,11 +362,11 @@ class DeliveryWorker:
         log.info("delivery worker %s started", self.name)
         while not stop.is_set():
             room = self.settings.concurrency - len(inflight)
+            # First thing once the database answers: keep the claims of sends under way
+            # (their outcomes wait to be written), before anyone takes them over.
+            if self.outage.down and inflight and await self._renew_quietly(list(inflight)):
+                next_renewal = loop.time() + renew_every
             if room > 0:
-                if self.outage.down and inflight:
-                    # First thing once the database answers: keep the claims of sends
-                    # under way (their outcomes wait to be written), then claim more.
-                    await self._renew_quietly(list(inflight))
                 ids = await self._claim_quietly(min(room, self.settings.batch))
                 for delivery_id in ids:
                     # A task that ended while the claim ran may have put its row back
@@ -385,8 +388,9 @@ class DeliveryWorker:
                 waiter.cancel()
             inflight = {i: task for i, task in inflight.items() if not task.done()}
             if inflight and loop.time() >= next_renewal:
-                await self._renew_quietly(list(inflight))
-                next_renewal = loop.time() + renew_every
+                renewed = await self._renew_quietly(list(inflight))
+                # Not renewed: try again at the next poll, not a third of a lease later.
+                next_renewal = loop.time() + (renew_every if renewed else 0.0)
         # Stopping: let the sends under way finish, their leases still renewed, so
         # that no other worker takes them over meanwhile.
         give_up = loop.time() + self.settings.send_timeout
@@ -397,6 +401,15 @@ class DeliveryWorker:
             inflight = {i: task for i, task in inflight.items() if not task.done()}
             if inflight:
                 await self._renew_quietly(list(inflight))
+        if inflight:
+            # Their outcomes were never written (the database did not answer): once their
+            # leases end they are sent again, and those already sent appear twice.
+            log.warning(
+                "delivery worker %s stopped with deliveries %s unrecorded; they will be sent "
+                "again when their leases end",
+                self.name,
+                ", ".join(str(i) for i in sorted(inflight)),
+            )
         log.info("delivery worker %s stopped", self.name)
 
     async def _claim_quietly(self, limit: int) -> list[int]:
@@ -412,7 +425,8 @@ class DeliveryWorker:
         self.outage.back(started)
         return ids
 
-    async def _renew_quietly(self, delivery_ids: list[int]) -> None:
+    async def _renew_quietly(self, delivery_ids: list[int]) -> bool:
+        """Renew the claims of sends under way; False when the database did not take it."""
         started = self.outage.now()
         try:
             await asyncio.to_thread(self._renew, delivery_ids)
@@ -421,5 +435,6 @@ class DeliveryWorker:
                 self.outage.gone(error)
             else:
                 log.exception("could not renew the leases of deliveries in flight")
-        else:
-            self.outage.back(started)
+            return False
+        self.outage.back(started)
+        return True

@@ -195,19 +195,22 @@ def test_waiting_for_a_turn_does_not_count_against_the_send_time_out(
     assert asyncio.run(scenario()) == pytest.approx(3.1)
 
 
-def test_a_turn_is_kept_on_the_database_clock_whatever_the_round_trip() -> None:
+def test_the_offset_comes_from_the_tightest_reading_of_the_last_minute() -> None:
     offset = ClockOffset()
-    # This process's clock runs 100 s behind the database's; the first booking took 0.2 s.
+    assert offset.due(1000.0)
+    # This process's clock runs 100 s behind the database's; a reading taking 0.2 s.
     offset.learn(database=1100.1, asked=1000.0, answered=1000.2)
     assert offset.value == pytest.approx(100.0)
-    # A quicker round trip pins the offset down better, and replaces it...
+    assert not offset.due(1004.0)
+    assert offset.due(1005.2)
+    # A tighter reading pins the offset down better...
     offset.learn(database=1105.0, asked=1005.0, answered=1005.002)
     assert offset.value == pytest.approx(99.999)
-    # ...a slower one, from a busy moment, does not...
+    # ...a looser one, from a busy moment, does not move it...
     offset.learn(database=1110.5, asked=1010.0, answered=1010.8)
     assert offset.value == pytest.approx(99.999)
-    # ...unless the kept reading has grown old: clocks drift.
-    offset.learn(database=1140.5, asked=1040.0, answered=1040.8)
+    # ...until the tight one is more than a minute old: clocks drift.
+    offset.learn(database=1170.5, asked=1070.0, answered=1070.8)
     assert offset.value == pytest.approx(100.1)
 
 
@@ -218,8 +221,8 @@ def test_a_slow_booking_does_not_make_the_request_late(
     limits = worker_limits(sessions, time, clock)
     booking = limits._book_now
 
-    def slow_booking(named: list[tuple[str, float]], scope: str) -> Turn:
-        turn = booking(named, scope)
+    def slow_booking(budgets: list[tuple[str, float]], skip: int, scope: str) -> Turn:
+        turn = booking(budgets, skip, scope)
         if time.waits or limits.offset.value != 0:
             raise AssertionError("the first booking should have set the offset at 0")
         if bookings:
@@ -277,8 +280,8 @@ def test_a_request_due_at_once_is_not_held_back_by_a_slow_booking(
     limits = worker_limits(sessions, time, clock)
     booking = limits._book_now
 
-    def slow_booking(named: list[tuple[str, float]], scope: str) -> Turn:
-        turn = booking(named, scope)
+    def slow_booking(budgets: list[tuple[str, float]], skip: int, scope: str) -> Turn:
+        turn = booking(budgets, skip, scope)
         time.now += 0.05
         return turn
 
@@ -294,6 +297,15 @@ def test_a_request_due_at_once_is_not_held_back_by_a_slow_booking(
 
 def test_a_deadline_is_only_moved_for_a_send_under_way() -> None:
     extend_deadline(5)  # no send under way: nothing to move, nothing raised
+
+    async def after_a_send() -> None:
+        async with asyncio.timeout(10) as deadline:
+            token = SEND_DEADLINE.set(deadline)
+        # A deadline left behind (over now) is not touched, and says nothing.
+        extend_deadline(5)
+        SEND_DEADLINE.reset(token)
+
+    asyncio.run(after_a_send())
 
     async def scenario() -> float:
         async with asyncio.timeout(10) as deadline:

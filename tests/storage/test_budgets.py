@@ -24,10 +24,11 @@ def book(
     budgets: list[tuple[str, float]],
     now: float,
     scope: str = SCOPE,
+    skip: int = 0,
 ) -> Turn:
     """Book in a transaction of its own, as each worker does."""
     with sessions() as session, session.begin():
-        return book_turn(session=session, budgets=budgets, scope=scope, now=now)
+        return book_turn(session=session, budgets=budgets, scope=scope, skip=skip, now=now)
 
 
 def pause_for(sessions: sessionmaker[Session], seconds: float, now: float) -> float:
@@ -130,3 +131,27 @@ def test_processes_booking_at_once_never_share_a_turn(sessions: sessionmaker[Ses
     assert sorted(waits) == pytest.approx(expected)
     gaps = [b - a for a, b in itertools.pairwise(sorted(waits))]
     assert min(gaps) == pytest.approx(TOKEN[1])
+
+
+def test_a_chat_turn_counts_from_when_the_request_goes_not_from_its_booking(
+    sessions: sessionmaker[Session],
+) -> None:
+    slow_token = ("telegram:token", 1.0)
+    for n in range(3):  # the token is taken for the next three seconds
+        book(sessions, [(f"telegram:chat:{n}", 3.1), slow_token], T0)
+    turn = book(sessions, [CHAT, slow_token], T0)
+    assert turn.wait == pytest.approx(3.0)
+    assert turn.booked == 2
+    # The message goes at T0 + 3 s, so the chat's next turn is 3.1 s after that.
+    assert next_free(sessions, CHAT[0]) == pytest.approx(T0 + 3.0 + 3.1)
+
+
+def test_a_later_call_books_the_rest_and_moves_the_chat_on(
+    sessions: sessionmaker[Session],
+) -> None:
+    book(sessions, [CHAT, TOKEN], T0)
+    first = book(sessions, [CHAT, TOKEN], T0)
+    assert first.booked == 1  # the chat's turn is 3.1 s away: only the chat booked
+    rest = book(sessions, [CHAT, TOKEN], T0 + 3.1, skip=1)
+    assert (rest.wait, rest.booked) == (0.0, 2)
+    assert next_free(sessions, CHAT[0]) == pytest.approx(T0 + 3.1 + 3.1)

@@ -102,8 +102,19 @@ def make_engine(url: str | None, *, echo: bool = False) -> sa.Engine:
         return engine
     # A database host that drops packets must fail in seconds: a Slack command has
     # three of them to say "could not save", and a CLI user should not wait minutes.
+    # Keepalives end a connection whose server vanished silently in about a minute,
+    # not the quarter of an hour TCP's retries take.
     return sa.create_engine(
-        normalized, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+        normalized,
+        echo=echo,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
     )
 
 

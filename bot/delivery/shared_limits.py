@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
@@ -28,7 +28,9 @@ T = TypeVar("T")
 CHECK_AHEAD = 0.25
 # A request that wakes this late for its turn books another: sent late, it would land in
 # the same second as the next worker's on-time requests, and the platform counts both.
-LATE = 0.010
+LATE = 0.025
+# Requests waiting for their turns at about the same moment share one look at the pause.
+CHECK_FRESH = 0.05
 REBOOKS = 3
 
 
@@ -94,6 +96,10 @@ class SharedRateLimits(RateLimits):
         # Bookings on threads of their own: queued behind the worker's claims and records
         # on asyncio's few default threads, requests would wake late for their turns.
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="herald-budgets")
+        # The checks just before a turn get a thread of their own: queued behind a burst
+        # of bookings (a fan-out starting), they would come back after the turn.
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-pauses")
+        self._checked: dict[str, tuple[float, float | None]] = {}  # scope: (when, left)
 
     def budgets(self, platform: Platform, address: str) -> list[tuple[str, float]]:
         """The shared budgets one request to `address` spends: (name, seconds apart)."""
@@ -130,8 +136,19 @@ class SharedRateLimits(RateLimits):
                 booked -= 1  # the widest budget's turn went by: take another
         self._check(scope)
 
-    async def _in_thread(self, step: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, step)
+    async def _in_thread(self, step: Callable[[], T], threads: Executor | None = None) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(threads or self._threads, step)
+
+    async def _pause_left_now(self, scope: str) -> float | None:
+        """Seconds left of a pause on `scope`, asked again at most every CHECK_FRESH."""
+        asked = self._local()
+        seen = self._checked.get(scope)
+        if seen is not None and asked - seen[0] < CHECK_FRESH:
+            return None if seen[1] is None else seen[1] - (asked - seen[0])
+        left = await self._in_thread(lambda: self._pause_left(scope), self._checks)
+        self._checked[scope] = (asked, left)
+        return left
 
     async def _book(
         self, budgets: list[tuple[str, float]], skip: int, scope: str
@@ -151,8 +168,8 @@ class SharedRateLimits(RateLimits):
         """
         if turn_at - self._local() > CHECK_AHEAD:
             await self._until(turn_at - CHECK_AHEAD)
-            left = await self._in_thread(lambda: self._pause_left(scope))
-            if left is not None:
+            left = await self._pause_left_now(scope)
+            if left is not None and left > 0:
                 until = self._pause_here(scope, left)
                 raise Paused(f"{scope} is paused after a 429", until=until)
         await self._until(turn_at)

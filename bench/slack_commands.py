@@ -89,10 +89,12 @@ class Run:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by a process and its children (Linux /proc; NaN elsewhere): a
-    cost per request that other load on the machine does not change much."""
+    """CPU time used so far by a process and all its descendants (web processes, their
+    command processes; Linux /proc, NaN elsewhere): a cost per request that other load on
+    the machine does not change much."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
     try:
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -102,11 +104,16 @@ def cpu_seconds(pid: int) -> float:
             except OSError:
                 continue
             # After the command name: state, ppid, … utime (12th), stime (13th).
-            if int(entry.name) == pid or int(fields[1]) == pid:
-                total += (int(fields[11]) + int(fields[12])) / tick
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
     except OSError:
         return float("nan")
-    return total
+    family = {pid}
+    while True:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        if not more:
+            return sum(used.get(member, 0.0) for member in family)
+        family |= more
 
 
 def free_port() -> int:

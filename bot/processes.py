@@ -23,6 +23,7 @@ from storage.migrate import current_revision
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
+    from bot.frontend.command_processes import CommandProcesses
     from bot.slack.setup import SlackFrontEnd
     from bot.telegram.setup import TelegramFrontEnd
 
@@ -204,18 +205,21 @@ async def _main(
         parts["delivery worker"] = delivery.run(stop)
         parts["outbox listener"] = listen_for_outbox(settings, delivery, stop)
     wake = delivery.wake_from_any_thread if delivery is not None else None
+    commands = _command_processes(settings, process)
     slack = None
     if process in ("serve", "web") and settings.slack_bot_token is not None:
         from bot.slack.setup import build_slack, slack_configured
 
         slack = (
-            build_slack(settings, database, changed=wake) if slack_configured(settings) else None
+            build_slack(settings, database, changed=wake, processes=commands)
+            if slack_configured(settings)
+            else None
         )
         if slack is not None and settings.slack_app_token is not None:
             parts["Slack Socket Mode client"] = slack.run_socket_mode(
                 settings.slack_app_token.get_secret_value(), stop
             )
-    telegram = _telegram(settings, database, process, wake)
+    telegram = _telegram(settings, database, process, wake, commands)
     if telegram is not None:
         poll = not settings.telegram_webhook
         parts["Telegram front-end"] = telegram.run(stop, poll=poll)
@@ -235,13 +239,36 @@ async def _main(
             from bot.delivery.setup import close_senders
 
             await close_senders(delivery)
+        if commands is not None:
+            await asyncio.to_thread(commands.close)
     if failures:
         raise Refused(f"herald {process} stopped: {failures[0]}; see the log above")
     log.info("herald %s stopped", process)
 
 
+def _command_processes(settings: Settings, process: str) -> CommandProcesses | None:
+    """The processes that run the chat commands of `herald web` on PostgreSQL, so their SQL
+    never holds the GIL against the acks; None elsewhere.
+
+    `herald serve` keeps commands in threads: its delivery worker shares the process and
+    is woken by a direct call after each change (on SQLite there is no NOTIFY), and
+    processes writing one SQLite file would queue on its lock anyway.
+    """
+    if process != "web" or settings.is_sqlite:
+        return None
+    if settings.slack_bot_token is None and not settings.telegram_webhook:
+        return None  # no front-end here runs commands
+    from bot.frontend.command_processes import CommandProcesses
+
+    return CommandProcesses(settings)
+
+
 def _telegram(
-    settings: Settings, database: Database, process: str, wake: Callable[[], None] | None
+    settings: Settings,
+    database: Database,
+    process: str,
+    wake: Callable[[], None] | None,
+    commands: CommandProcesses | None,
 ) -> TelegramFrontEnd | None:
     """The Telegram front-end this process runs: polling in serve or telegram, the webhook
     in serve or web; None when it runs elsewhere or Telegram is off."""
@@ -254,7 +281,7 @@ def _telegram(
         return None
     from bot.telegram.setup import build_telegram
 
-    return build_telegram(settings, database, changed=wake)
+    return build_telegram(settings, database, changed=wake, processes=commands)
 
 
 def run(settings: Settings, process: str) -> int:

@@ -49,7 +49,7 @@ def fork_web_processes(count: int, *, stop_seconds: float = STOP_SECONDS) -> int
         pid = os.fork()
         if pid == 0:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            _stop_with(parent)
+            stop_with(parent)
             log.info("web process %d of %d (pid %d)", number, count, os.getpid())
             return None
         children.append(_Child(number, pid))
@@ -59,15 +59,16 @@ def fork_web_processes(count: int, *, stop_seconds: float = STOP_SECONDS) -> int
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _stop_with(parent: int) -> None:
-    """Ask the kernel to SIGTERM this child when its parent dies, so a parent killed with
-    SIGKILL leaves no process holding the port (Linux only; elsewhere the child stays)."""
+def stop_with(parent: int, signum: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send this child `signum` when its parent dies, so a parent killed
+    with SIGKILL leaves no process holding the port or connections (Linux only; elsewhere
+    the child stays)."""
     if sys.platform != "linux":
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, signum)
     if os.getppid() != parent:  # the parent died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
 
 
 def _supervise(children: list[_Child], stop_seconds: float) -> int:

@@ -79,11 +79,17 @@ async def look(
     started: float,
     changing: bool = False,
     when_slow: Callable[[], Awaitable[None]] | None = None,
+    portable: bool = False,
 ) -> T | Refusal:
     """Run `work` for a person off the event loop; any failure comes back as a refusal."""
     try:
         return await runner.run(
-            person, work, changing=changing, started=started, when_slow=when_slow
+            person,
+            work,
+            changing=changing,
+            started=started,
+            when_slow=when_slow,
+            portable=portable,
         )
     except Exception as error:
         return refusal_of(error, changing=changing, front_end=person.front_end)
@@ -98,18 +104,26 @@ async def answer(
     when_slow: Callable[[], Awaitable[None]] | None = None,
 ) -> Answer:
     """Run a parsed command for a person and say what came of it; never raises."""
-
-    def work(ctx: Context) -> Reply | SummaryView:
-        # A summary is a view each front-end lays out its own way, not a line of text.
-        if isinstance(command, v.Summarize):
-            return summary_view(command, ctx)
-        return execute(command, ctx)
-
     return await look(
         runner,
         person,
-        work,
+        Execution(command),
         started=started,
         changing=v.changes_state(command),
         when_slow=when_slow,
+        portable=True,
     )
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A parsed command to run against a context: plain data, so a command process can
+    take it (a closure could not be pickled)."""
+
+    command: v.Command
+
+    def __call__(self, ctx: Context) -> Reply | SummaryView:
+        """The command's reply; a summary is a view each front-end lays out its own way."""
+        if isinstance(self.command, v.Summarize):
+            return summary_view(self.command, ctx)
+        return execute(self.command, ctx)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -20,6 +20,9 @@ from bot.database import Database
 from bot.settings import Settings
 from commands.context import Actor, Context
 from storage.models import Channel
+
+if TYPE_CHECKING:
+    from bot.frontend.command_processes import CommandProcesses
 
 T = TypeVar("T")
 
@@ -69,7 +72,8 @@ class Responders(Protocol):
 
 
 class CommandRunner:
-    """Builds each person's context and runs their commands one at a time, in a thread."""
+    """Builds each person's context and runs their commands one at a time, in a thread, or
+    in a command process when it has them and the work may go there."""
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class CommandRunner:
         deadline: float,
         monotonic: Callable[[], float] = time.monotonic,
         threads: int = COMMAND_THREADS,
+        processes: CommandProcesses | None = None,
     ) -> None:
         self.zone_context = zone_context
         self.responders = responders
@@ -87,6 +92,7 @@ class CommandRunner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: set[asyncio.Future[Any]] = set()
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="herald-command")
+        self.processes = processes
 
     async def context(self, person: Person, *, changing: bool) -> Context:
         """The person's command context; responders are looked up only for changes."""
@@ -102,14 +108,18 @@ class CommandRunner:
         changing: bool,
         started: float,
         when_slow: Callable[[], Awaitable[None]] | None = None,
+        portable: bool = False,
     ) -> T:
-        """Run `work` in one of the command threads after this person's earlier commands;
-        say so if it runs late."""
+        """Run `work` after this person's earlier commands, in a command process when it is
+        `portable` (picklable, needing nothing but its context) and there are some, else in
+        one of the command threads; say so if it runs late."""
         lock = self._locks.setdefault(person.key, asyncio.Lock())
 
         async def in_turn() -> T:
             ctx = await self.context(person, changing=changing)
             async with lock:
+                if portable and self.processes is not None:
+                    return await self.processes.run(work, ctx.actor, ctx.grant_hint)
                 return await self.offload(functools.partial(work, ctx))
 
         task = asyncio.ensure_future(in_turn())
@@ -170,8 +180,10 @@ def command_runner(
     clock: Callable[[], datetime],
     monotonic: Callable[[], float] = time.monotonic,
     changed: Callable[[], None] | None = None,
+    processes: CommandProcesses | None = None,
 ) -> CommandRunner:
-    """A front-end's runner on this database, zone and clock; `changed` wakes a worker."""
+    """A front-end's runner on this database, zone and clock; `changed` wakes a worker.
+    With `processes`, commands run there (on their own clock, without `changed`)."""
     from bot.delivery.probe import probe_for
 
     return CommandRunner(
@@ -187,4 +199,5 @@ def command_runner(
         responders=responders,
         deadline=deadline,
         monotonic=monotonic,
+        processes=processes,
     )

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.database import Database
+from bot.frontend.command_processes import CommandProcesses
 from bot.frontend.incident_channel import ensure_incident_channel as ensure_channel
 from bot.frontend.runner import command_runner
 from bot.settings import Settings
@@ -96,11 +97,13 @@ def build_slack(
     monotonic: Callable[[], float] = time.monotonic,
     deadline: float = DEADLINE_SECONDS,
     changed: Callable[[], None] | None = None,
+    processes: CommandProcesses | None = None,
 ) -> SlackFrontEnd:
     """The Slack front-end on this database; no network until the first request.
 
     `changed` is called (from a worker thread) after each committed change, to wake an
     in-process delivery worker.
+    `processes`, when given, run the commands instead of threads of this process.
     """
     assert settings.slack_bot_token is not None
     token = settings.slack_bot_token.get_secret_value()
@@ -134,6 +137,7 @@ def build_slack(
             clock=clock,
             monotonic=monotonic,
             changed=changed,
+            processes=processes,
         ),
         http=http,
         responders=responders,

@@ -32,6 +32,7 @@ from telegram.request import HTTPXRequest
 
 from bot.database import Database
 from bot.delivery.telegram import chat_id
+from bot.frontend.command_processes import CommandProcesses
 from bot.frontend.incident_channel import ensure_incident_channel
 from bot.frontend.runner import command_runner
 from bot.settings import Settings
@@ -207,6 +208,7 @@ def build_telegram(
     clock: Callable[[], datetime] = utcnow,
     monotonic: Callable[[], float] = time.monotonic,
     changed: Callable[[], None] | None = None,
+    processes: CommandProcesses | None = None,
 ) -> TelegramFrontEnd:
     """The Telegram front-end on this database; no network until it runs."""
     assert settings.telegram_bot_token is not None
@@ -229,6 +231,7 @@ def build_telegram(
         clock=clock,
         monotonic=monotonic,
         changed=changed,
+        processes=processes,
     )
     handlers = TelegramHandlers(
         bot=application.bot,

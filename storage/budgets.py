@@ -109,7 +109,6 @@ def book_turn(
     Nothing is booked while `scope` is paused after a 429.
     """
     _limit_lock_waits(session)
-    _ensure(session, [scope, *(name for name, _ in budgets)])
     paused = pause_left(session=session, scope=scope, now=now)
     if paused is not None:
         return Turn(paused=paused)
@@ -118,14 +117,19 @@ def book_turn(
     clock = 0.0
     for booked, (name, interval) in enumerate(budgets[skip:], start=skip + 1):
         turn = _later(session, col(RateBudget.next_free), _now(session, now) + after)
-        wait, read = connection.execute(
+        booking = (
             sa.update(RateBudget)
             .where(col(RateBudget.name) == name)
             .values(next_free=turn + interval)
             .returning(
                 col(RateBudget.next_free) - interval - _now(session, now), _now(session, now)
             )
-        ).one()
+        )
+        row = connection.execute(booking).one_or_none()
+        if row is None:  # a budget's first request: its row is made once, then booked
+            _ensure(session, [name])
+            row = connection.execute(booking).one()
+        wait, read = row
         after, clock = max(after, float(wait)), float(read)
         later = budgets[booked:]
         if later and after > later[0][1]:

@@ -42,6 +42,25 @@ class RateSettings:
     slack_channel_interval: float = 1.1
     webhook_per_second: float = 20.0
 
+    def platform_interval(self, platform: Platform) -> float:
+        """Seconds between two requests on one bot token (webhooks: in one process)."""
+        per_second = {
+            Platform.TELEGRAM: self.telegram_per_second,
+            Platform.SLACK: self.slack_per_second,
+            Platform.WEBHOOK: self.webhook_per_second,
+        }[platform]
+        return 1 / per_second
+
+    def destination_interval(self, platform: Platform, address: str) -> float | None:
+        """Seconds between two requests to one chat or channel; None where none is set."""
+        if platform == Platform.TELEGRAM:
+            if telegram_is_group(address):
+                return self.telegram_group_interval
+            return self.telegram_chat_interval
+        if platform == Platform.SLACK:
+            return self.slack_channel_interval
+        return None
+
 
 def _spaced(interval: float) -> AsyncLimiter:
     # A bucket of one: strictly spaced requests, so no window of any length holds
@@ -61,9 +80,7 @@ class RateLimits:
         self.rates = rates
         self.clock = clock
         self._global = {
-            Platform.TELEGRAM: _spaced(1 / rates.telegram_per_second),
-            Platform.SLACK: _spaced(1 / rates.slack_per_second),
-            Platform.WEBHOOK: _spaced(1 / rates.webhook_per_second),
+            platform: _spaced(rates.platform_interval(platform)) for platform in Platform
         }
         self._destinations: dict[tuple[Platform, str], AsyncLimiter] = {}
         self._paused: dict[str, datetime] = {}
@@ -72,15 +89,8 @@ class RateLimits:
         key = (platform, address)
         limiter = self._destinations.get(key)
         if limiter is None:
-            if platform == Platform.TELEGRAM:
-                interval = (
-                    self.rates.telegram_group_interval
-                    if telegram_is_group(address)
-                    else self.rates.telegram_chat_interval
-                )
-            elif platform == Platform.SLACK:
-                interval = self.rates.slack_channel_interval
-            else:
+            interval = self.rates.destination_interval(platform, address)
+            if interval is None:
                 return None
             limiter = self._destinations[key] = _spaced(interval)
         return limiter

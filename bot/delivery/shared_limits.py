@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.delivery.errors import Paused
-from bot.delivery.limits import RateLimits, RateSettings, extend_deadline, telegram_is_group
+from bot.delivery.limits import RateLimits, RateSettings, extend_deadline
 from storage import budgets as shared
 from storage.models import Platform
 
@@ -103,18 +103,10 @@ class SharedRateLimits(RateLimits):
 
     def budgets(self, platform: Platform, address: str) -> list[tuple[str, float]]:
         """The shared budgets one request to `address` spends: (name, seconds apart)."""
-        if platform == Platform.TELEGRAM:
-            chat = (
-                self.rates.telegram_group_interval
-                if telegram_is_group(address)
-                else self.rates.telegram_chat_interval
-            )
-            token = 1 / self.rates.telegram_per_second
-            return [(f"telegram:chat:{address}", chat), ("telegram:token", token)]
-        return [
-            (f"slack:channel:{address}", self.rates.slack_channel_interval),
-            ("slack:token", 1 / self.rates.slack_per_second),
-        ]
+        chat = self.rates.destination_interval(platform, address)
+        assert chat is not None  # only Telegram and Slack have shared budgets
+        token = self.rates.platform_interval(platform)
+        return [(f"{platform.value}:chat:{address}", chat), (f"{platform.value}:token", token)]
 
     async def acquire(self, platform: Platform, address: str, scope: str) -> None:
         """Wait for this request's turn in the shared budgets; raise Paused during a 429 pause."""

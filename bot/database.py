@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,10 +100,29 @@ def open_database(settings: Settings, *, migrate: bool = False, create: bool = F
     return Database(engine, make_session_factory(engine))
 
 
+# SQLite reports a missing table or a syntax error as an OperationalError too: only these
+# primary result codes say the file could not be used for now (locked, unreadable, full).
+_SQLITE_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
+
 def did_not_answer(error: BaseException) -> bool:
     """True when the database did not answer (down, restarting, out of connections), the
     failure to wait out; any other database error is a bug or bad data."""
-    return isinstance(
-        error,
-        sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError,
-    )
+    if isinstance(error, sa.exc.InterfaceError | sa.exc.TimeoutError):
+        return True
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    if isinstance(error.orig, sqlite3.Error):
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+    return True

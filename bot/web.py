@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from bot.body_limit import BodyLimit
 from bot.database import Database
 from bot.settings import Settings
+from bot.status.cache import failure_of
 from bot.status.export import StatusExport
 from bot.status.views import StatusSite
 from storage.models import utcnow
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 # How stale a page may be after a change: one cheap version lookup per interval serves
 # every reader in it, so a crowd costs the database nothing more.
 RECHECK_SECONDS = 1.0
+# A load balancer's probe gives up after a few seconds; a silent database answers 503 first.
+HEALTH_WAIT_SECONDS = 4.0
 
 
 @contextlib.asynccontextmanager
@@ -66,11 +69,19 @@ def create_app(
         with database.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
 
+    checking: list[asyncio.Future[None]] = []
+
     async def healthz(request: Request) -> Response:
+        # One check at a time, shared by every prober: a server gone silent must neither
+        # hold a prober past its own timeout nor take a thread per probe.
+        if not checking:
+            check = asyncio.ensure_future(run_in_threadpool(_check_database))
+            check.add_done_callback(_forget(checking))
+            checking.append(check)
         try:
-            await run_in_threadpool(_check_database)
-        except sa.exc.SQLAlchemyError as error:
-            log.warning("health check failed: %s", type(error).__name__)
+            await asyncio.wait_for(asyncio.shield(checking[0]), HEALTH_WAIT_SECONDS)
+        except (sa.exc.SQLAlchemyError, TimeoutError) as error:
+            log.warning("health check failed: %s", failure_of(error))
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
@@ -84,3 +95,13 @@ def create_app(
     directory = settings.status_export_dir
     app.state.status_export = StatusExport(site, directory) if directory is not None else None
     return app
+
+
+def _forget(checking: list[asyncio.Future[None]]) -> Callable[[asyncio.Future[None]], None]:
+    def done(check: asyncio.Future[None]) -> None:
+        checking.clear()
+        # Probers that gave up must not leave an "exception never retrieved" behind.
+        if not check.cancelled():
+            check.exception()
+
+    return done

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -61,11 +62,18 @@ def _retrieve(task: asyncio.Task[object]) -> None:
         task.exception()
 
 
+# Lookups at once at most: a lookup stuck on a silent server must not keep the page stale
+# after the database is back, but a crowd must not pile threads onto a dead one either.
+MAX_LOOKUPS = 2
+
+
 class DataVersionWatch:
-    """The current data version, looked up at most once per interval and once at a time.
+    """The current data version, looked up at most once per interval, by one lookup at a time.
 
     A failed lookup is remembered for one interval too: while the database is down,
-    readers learn it at once instead of each waiting on a connection attempt.
+    readers learn it at once instead of each waiting on a connection attempt. A lookup
+    still running an interval after it began does not hold the next one back (up to
+    MAX_LOOKUPS at once), so the page is live again soon after the database is.
     """
 
     def __init__(
@@ -75,17 +83,22 @@ class DataVersionWatch:
         recheck_seconds: float,
         is_outage: Callable[[BaseException], bool],
         wait_seconds: float = WAIT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load
         self._is_outage = is_outage
         self._recheck = recheck_seconds
         self._wait = wait_seconds
+        self._clock = clock
         self._current: PublicDataVersion | None = None
-        self._checked = 0.0
-        # The name of the last failure's error, not the error: its traceback holds a session.
+        self._checked = -math.inf
+        # What the last failure was, not the error: its traceback holds a session.
         self._failure: str | None = None
-        self._failed = 0.0
-        self._task: asyncio.Task[PublicDataVersion] | None = None
+        self._failed = -math.inf
+        # When the lookup that failed began: only a lookup begun later disproves it.
+        self._failed_lookup = -math.inf
+        # Lookups under way by when each began; the newest is the one readers wait for.
+        self._running: dict[asyncio.Task[PublicDataVersion], float] = {}
         self.lookups = 0
 
     async def current(self) -> PublicDataVersion:
@@ -95,39 +108,57 @@ class DataVersionWatch:
         TimeoutError when the lookup takes longer than the wait (it goes on, for the
         next reader).
         """
-        now = time.monotonic()
+        now = self._clock()
         if self._current is not None and now - self._checked < self._recheck:
             return self._current
         if self._failure is not None and now - self._failed < self._recheck:
             raise Unavailable(self._failure)
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._lookup())
-            self._task.add_done_callback(_retrieve)
+        newest = max(self._running, key=self._running.__getitem__, default=None)
+        overdue = newest is not None and now - self._running[newest] >= self._recheck
+        if newest is None or (overdue and len(self._running) < MAX_LOOKUPS):
+            newest = asyncio.ensure_future(self._lookup(now))
+            newest.add_done_callback(_retrieve)
+            self._running[newest] = now
         elif self._failure is not None:
             # Down at the last look and still trying: do not make this reader wait too.
             raise Unavailable(self._failure)
         try:
             # A reader that goes away must not cancel the lookup the others wait for.
-            return await asyncio.wait_for(asyncio.shield(self._task), self._wait)
+            return await asyncio.wait_for(asyncio.shield(newest), self._wait)
         except TimeoutError:
-            # Readers until the lookup ends are answered at once; its outcome then decides.
+            # Readers until a lookup ends are answered at once; its outcome then decides.
             if self._failure is None:
-                self._failure, self._failed = "no answer", time.monotonic()
+                self._failure, self._failed = "no answer", self._clock()
+                self._failed_lookup = self._running.get(newest, now)
             raise
 
-    async def _lookup(self) -> PublicDataVersion:
-        started = time.monotonic()
+    async def _lookup(self, started: float) -> PublicDataVersion:
+        task = asyncio.current_task()
         try:
             version = await run_in_threadpool(self._load)
         except Exception as error:
-            if self._is_outage(error):
-                self._failure, self._failed = type(error).__name__, started
+            # A lookup begun before the last success says nothing about the database now.
+            if self._is_outage(error) and started >= self._checked:
+                self._failure, self._failed = failure_of(error), self._clock()
+                self._failed_lookup = started
             raise
         finally:
-            self._task = None
+            if task is not None:
+                self._running.pop(task, None)
         self.lookups += 1
-        self._current, self._checked, self._failure = version, started, None
+        if started >= self._checked:
+            self._current, self._checked = version, started
+        if started >= self._failed_lookup:
+            self._failure = None
         return version
+
+
+def failure_of(error: BaseException) -> str:
+    """What went wrong, in one short line for the log: the driver's first line when there is one."""
+    cause = getattr(error, "orig", None) or error
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    name = type(error).__name__
+    return f"{name}: {first[:200]}" if first else name
 
 
 class RenderCache:

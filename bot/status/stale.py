@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from bot.database import did_not_answer
-from bot.status.cache import RenderCache, Rendered, Unavailable, rendered
+from bot.status.cache import RenderCache, Rendered, Unavailable, failure_of, rendered
 from bot.status.http import PAGE_SECURITY, STALE_CACHE_CONTROL, respond
 from bot.status.pages import PageContext, Pages
 from bot.status.texts import TEXTS
@@ -74,7 +74,7 @@ class LastRenderings:
         if self.outage_since is None:
             self.outage_since = document.now
             # A remembered failure names the original one.
-            reason = str(error) if isinstance(error, Unavailable) else type(error).__name__
+            reason = str(error) if isinstance(error, Unavailable) else failure_of(error)
             log.warning(
                 "status page: the database does not answer (%s); serving the last renderings",
                 reason,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -33,6 +37,32 @@ def test_healthz_fails_when_the_database_is_gone(tmp_path: object) -> None:
     response = client_for(broken).get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+def test_healthz_answers_503_in_time_when_the_database_is_silent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone_quiet, silent, connects = threading.Event(), threading.Event(), []
+    engine = make_engine(f"sqlite:///{tmp_path / 'herald.db'}")
+
+    @sa.event.listens_for(engine, "do_connect")
+    def hang(*_: object) -> None:
+        if gone_quiet.is_set():
+            connects.append(1)
+            silent.wait(10)  # a server that took the SYN and then went quiet
+
+    monkeypatch.setattr("bot.web.HEALTH_WAIT_SECONDS", 0.05)
+    with client_for(engine) as client:
+        assert client.get("/healthz").status_code == 200
+        engine.dispose()
+        gone_quiet.set()
+        try:
+            answers = [client.get("/healthz") for _ in range(3)]
+            assert [a.status_code for a in answers] == [503] * 3
+            # The probes shared the one check under way instead of each taking a thread.
+            assert connects == [1]
+        finally:
+            silent.set()
 
 
 def test_home_shows_open_incidents_escaped(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -195,3 +197,57 @@ def test_a_database_that_does_not_answer_is_waited_for_briefly() -> None:
     assert is_outage(Unavailable("OperationalError"))
     assert not is_outage(ValueError("a bug"))
     assert not is_outage(sa.exc.ProgrammingError("SELECT", {}, Exception("no such column")))
+
+
+def test_a_lookup_stuck_on_a_silent_server_does_not_keep_the_page_stale() -> None:
+    now = [0.0]
+    stuck, calls = threading.Event(), []
+    fresh = PublicDataVersion(token=("after",), changed_at=datetime(2026, 12, 7, tzinfo=UTC))
+
+    def load() -> PublicDataVersion:
+        calls.append(1)
+        if len(calls) <= 2:
+            stuck.wait(10)  # a request sent to a server gone silent
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return fresh
+
+    async def readers() -> None:
+        watch = DataVersionWatch(
+            load, recheck_seconds=1, is_outage=is_outage, wait_seconds=0.05, clock=lambda: now[0]
+        )
+        with pytest.raises(TimeoutError):
+            await watch.current()
+        with pytest.raises(Unavailable):
+            await watch.current()
+        now[0] = 1.5  # an interval on, the first lookup still stuck: a second one goes
+        with pytest.raises(TimeoutError):
+            await watch.current()
+        now[0] = 3.0  # both stuck: no third thread is spent on the dead connection
+        with pytest.raises(Unavailable):
+            await watch.current()
+        assert len(calls) == 2
+        stuck.set()
+        while len(calls) < 2 or watch._running:
+            await asyncio.sleep(0.01)
+        now[0] = 4.5  # the database is back: the next reader's lookup answers
+        assert await watch.current() is fresh
+        now[0] = 4.6
+        assert await watch.current() is fresh
+        assert len(calls) == 3
+
+    asyncio.run(readers())
+
+
+@pytest.mark.parametrize("statement", ["SELECT * FROM no_such_table", "SELEC 1"])
+def test_a_sqlite_bug_is_not_taken_for_an_outage(statement: str) -> None:
+    engine = sa.create_engine("sqlite://")
+    with pytest.raises(sa.exc.OperationalError) as raised, engine.connect() as connection:
+        connection.execute(sa.text(statement))
+    assert not is_outage(raised.value)
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_an_outage(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'gone' / 'herald.db'}")
+    with pytest.raises(sa.exc.OperationalError) as raised, engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+    assert is_outage(raised.value)

@@ -166,25 +166,28 @@ class RenderCache:
 
     Concurrent misses on a key wait for a single render. A body from an older
     version is replaced when its key is next asked for; the least recently used
-    keys go when the cache is full. Each body remembers when its version was last
-    known to be current, so it can stand in, dated, while the database is down.
+    keys go when the cache is full, except pinned ones (the site's few fixed
+    documents), which a crawler walking old incidents must not push out. Each body
+    remembers when its version was last known to be current, so it can stand in,
+    dated, while the database is down.
     """
 
     def __init__(
         self, *, max_entries: int = MAX_ENTRIES, wait_seconds: float = RENDER_WAIT_SECONDS
     ) -> None:
         self._entries: OrderedDict[Hashable, tuple[Hashable, Rendered, datetime]] = OrderedDict()
+        self._pinned: dict[Hashable, tuple[Hashable, Rendered, datetime]] = {}
         self._pending: dict[Hashable, asyncio.Task[Rendered | None]] = {}
         self._max = max_entries
         self._wait = wait_seconds
         self.renders = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._pinned)
 
     def last_good(self, key: Hashable) -> tuple[Rendered, datetime] | None:
         """The latest body for a key, whatever its version, and when it was last current."""
-        found = self._entries.get(key)
+        found = self._pinned.get(key) or self._entries.get(key)
         return None if found is None else (found[1], found[2])
 
     async def get(
@@ -194,22 +197,22 @@ class RenderCache:
         render: Callable[[], Rendered | None],
         *,
         current_at: datetime,
+        pinned: bool = False,
     ) -> Rendered | None:
         """The body for a key at a version, rendered in a worker thread on the first request.
 
         `current_at` is when the version was known to be current. None (a missing
         incident or component) is returned but never stored, so guessed ids cannot
         fill the cache. A render that takes longer than the wait raises TimeoutError
-        and goes on for the next reader.
+        and goes on for the next reader. A pinned key is never evicted.
         """
-        found = self._entries.get(key)
+        found = self._pinned.get(key) if pinned else self._entries.get(key)
         if found is not None and found[0] == version:
-            self._entries[key] = (version, found[1], max(found[2], current_at))
-            self._entries.move_to_end(key)
+            self._store(key, (version, found[1], max(found[2], current_at)), pinned)
             return found[1]
         task = self._pending.get((key, version))
         if task is None:
-            task = asyncio.ensure_future(self._render(key, version, render, current_at))
+            task = asyncio.ensure_future(self._render(key, version, render, current_at, pinned))
             task.add_done_callback(_retrieve)
             self._pending[(key, version)] = task
         return await asyncio.wait_for(asyncio.shield(task), self._wait)
@@ -220,6 +223,7 @@ class RenderCache:
         version: Hashable,
         render: Callable[[], Rendered | None],
         current_at: datetime,
+        pinned: bool,
     ) -> Rendered | None:
         began = time.perf_counter()
         try:
@@ -229,8 +233,16 @@ class RenderCache:
         self.renders += 1
         log.debug("rendered %r in %.1f ms", key, (time.perf_counter() - began) * 1000)
         if result is not None:
-            self._entries[key] = (version, result, current_at)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self._store(key, (version, result, current_at), pinned)
         return result
+
+    def _store(
+        self, key: Hashable, entry: tuple[Hashable, Rendered, datetime], pinned: bool
+    ) -> None:
+        if pinned:
+            self._pinned[key] = entry
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)

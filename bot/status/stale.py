@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -46,6 +46,11 @@ class Document:
     render: Render
     html: bool
     extra_version: object = None
+    # The site's fixed documents stay cached whatever a crawler asks for.
+    pinned: bool = False
+    # The same document in the other languages: better than a 503 when this one was
+    # never rendered before the database went away.
+    stand_ins: tuple[tuple[str, tuple[object, ...]], ...] = ()
 
 
 class LastRenderings:
@@ -79,10 +84,17 @@ class LastRenderings:
                 "status page: the database does not answer (%s); serving the last renderings",
                 reason,
             )
-        found = self.cache.last_good(document.key)
+        candidates = ((document.lang, document.key), *document.stand_ins)
+        found = next(
+            ((lang, good) for lang, key in candidates if (good := self.cache.last_good(key))), None
+        )
         if found is None:
             return self._unavailable(document)
-        entry, as_of = found
+        lang, (entry, as_of) = found
+        if lang != document.lang:
+            # The page is in another language: its note and its header say that one.
+            document = replace(document, lang=lang)
+            extra = {**extra, "Content-Language": lang} if "Content-Language" in extra else extra
         if document.html:
             entry = self._with_note(document, entry, as_of)
         return respond(

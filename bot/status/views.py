@@ -125,7 +125,17 @@ class StatusSite:
             refreshed = datetime.fromtimestamp(bucket * HOME_REFRESH_SECONDS, UTC)
             return rendered(html.encode(), HTML, max(version.changed_at, refreshed), now=now)
 
-        return Document(("home", lang), lang, "/", now, render, html=True, extra_version=bucket)
+        return Document(
+            ("home", lang),
+            lang,
+            "/",
+            now,
+            render,
+            html=True,
+            extra_version=bucket,
+            pinned=True,
+            stand_ins=_elsewhere(lang, lambda other: ("home", other)),
+        )
 
     def incident_document(self, lang: str, incident_id: int, path: str, now: datetime) -> Document:
         """One incident's page with its whole public timeline."""
@@ -137,7 +147,15 @@ class StatusSite:
             html = self.pages.incident(found, self._context(lang, f"/incidents/{found.ref}"))
             return rendered(html.encode(), HTML, version.changed_at, now=now)
 
-        return Document(("incident", lang, incident_id), lang, path, now, render, html=True)
+        return Document(
+            ("incident", lang, incident_id),
+            lang,
+            path,
+            now,
+            render,
+            html=True,
+            stand_ins=_elsewhere(lang, lambda other: ("incident", other, incident_id)),
+        )
 
     def feed_document(self, kind: str, lang: str, component_key: str, now: datetime) -> Document:
         """A feed or the calendar, optionally narrowed to one component."""
@@ -152,7 +170,16 @@ class StatusSite:
             body = self._feed_body(kind, view, source, component.id if component else None)
             return rendered(body, media_type, version.changed_at, now=now)
 
-        return Document((kind, lang, component_key), lang, f"/{name}", now, render, html=False)
+        return Document(
+            (kind, lang, component_key),
+            lang,
+            f"/{name}",
+            now,
+            render,
+            html=False,
+            pinned=not component_key,
+            stand_ins=_elsewhere(lang, lambda other: (kind, other, component_key)),
+        )
 
     def api_document(self, name: str, lang: str, now: datetime) -> Document:
         """One of the Statuspage-compatible API documents."""
@@ -162,7 +189,16 @@ class StatusSite:
             document = build(view, self.api_page)
             return rendered(api.encode(document), JSON, version.changed_at, now=now)
 
-        return Document(("api", name, lang), lang, f"/api/v2/{name}", now, render, html=False)
+        return Document(
+            ("api", name, lang),
+            lang,
+            f"/api/v2/{name}",
+            now,
+            render,
+            html=False,
+            pinned=True,
+            stand_ins=_elsewhere(lang, lambda other: ("api", name, other)),
+        )
 
     def site_documents(self, lang: str, now: datetime) -> list[Document]:
         """Every document at a fixed address: the page, the feeds, the calendar, the API."""
@@ -194,7 +230,11 @@ class StatusSite:
                 return document.render(view, version)
 
         found = await self.cache.get(
-            document.key, (version.token, document.extra_version), run, current_at=document.now
+            document.key,
+            (version.token, document.extra_version),
+            run,
+            current_at=document.now,
+            pinned=document.pinned,
         )
         self.stale.recovered()
         return found
@@ -298,6 +338,13 @@ class StatusSite:
             return await self._answer(request, document, _OPEN_TO_ALL, _never)
 
         return endpoint
+
+
+def _elsewhere(
+    lang: str, key_in: Callable[[str], tuple[object, ...]]
+) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """A document's keys in the languages other than `lang`, each with its language."""
+    return tuple((other, key_in(other)) for other in LOCALES if other != lang)
 
 
 def _never() -> Response:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.status.cache import DataVersionWatch, Unavailable
+from bot.status.cache import DataVersionWatch, RenderCache, Rendered, Unavailable, rendered
 from bot.status.stale import is_outage
 from storage.public import PublicDataVersion
 from tests.factories import FakeClock
@@ -108,6 +108,47 @@ def test_a_route_never_rendered_answers_503_while_the_database_is_down(
         assert client.get("/incidents/nope").status_code == 404
         outage.end()
         assert client.get("/incidents/INC-3").status_code == 200
+
+
+def test_a_page_never_asked_in_one_language_stands_in_from_another(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        italian = {path: client.get(path).text for path in ("/", "/incidents/INC-2")}
+        outage.begin()
+        for path, live in italian.items():
+            page = client.get(f"{path}?lang=en")
+            assert page.status_code == 200, path
+            # The Italian page, noted in Italian and said to be Italian: not an English 503.
+            assert NOTE_IT in page.text
+            assert page.headers["content-language"] == "it"
+            assert page.text.replace(stale_note(page.text), "") == live
+        outage.end()
+
+
+def test_a_crawler_walking_old_incidents_does_not_push_the_home_page_out() -> None:
+    cache = RenderCache(max_entries=2)
+    moment = datetime(2026, 12, 7, tzinfo=UTC)
+
+    def body(text: str) -> Rendered:
+        return rendered(text.encode(), "text/html", moment, now=moment)
+
+    async def crawl() -> None:
+        await cache.get(("home", "it"), 1, lambda: body("home"), current_at=moment, pinned=True)
+        for number in range(10):
+            await cache.get(
+                ("incident", "it", number), 1, lambda: body("incident"), current_at=moment
+            )
+
+    asyncio.run(crawl())
+    home = cache.last_good(("home", "it"))
+    assert home is not None
+    assert home[0].body == b"home"
+    assert cache.last_good(("incident", "it", 0)) is None
+    assert cache.last_good(("incident", "it", 9)) is not None
+    assert len(cache) == 3
 
 
 def test_the_note_dates_a_rendering_from_another_day_in_full(

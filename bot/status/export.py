@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.status.stale import is_outage
 from bot.status.views import HOME_REFRESH_SECONDS, StatusSite
+from commands.public_view import PublicIncident
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ def write_atomically(target: Path, body: bytes) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    # The rename itself must survive a crash of the host, not only the bytes.
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     return True
 
 
@@ -80,6 +87,8 @@ class StatusExport:
         self.poll_seconds = poll_seconds
         self._exported: tuple[object, ...] | None = None
         self._pages_of: object = None
+        # What each incident page written shows, so a change renders only the pages it touched.
+        self._shown: dict[str, PublicIncident] = {}
         self._lock = asyncio.Lock()
         self._held: int | None = None
         self._failing = False
@@ -109,13 +118,15 @@ class StatusExport:
                 if mark == self._exported:
                     return 0
                 bodies: dict[str, bytes] = {}
+                shown: dict[str, PublicIncident] | None = None
                 for document in site.site_documents(lang, now):
                     entry = await site.cached(document)
                     assert entry is not None, document.path
                     bodies[document.path] = entry.body
                 # Incident pages do not age with the clock: only a data change moves them.
                 if version.token != self._pages_of:
-                    bodies.update(await run_in_threadpool(site.render_incident_pages, lang))
+                    shown = dict(self._shown)
+                    bodies.update(await run_in_threadpool(site.render_incident_pages, lang, shown))
             except Exception as error:
                 if not is_outage(error):
                     raise
@@ -129,14 +140,24 @@ class StatusExport:
                 return 0
             written = await run_in_threadpool(self._write, bodies)
             self._exported, self._pages_of, self._failing = mark, version.token, False
+            if shown is not None:
+                # Only once written: a failed write must render those pages again.
+                self._shown = shown
             if written:
                 log.info("status export: %d files updated in %s", written, self.directory)
             return written
 
     def _write(self, bodies: dict[str, bytes]) -> int:
-        return sum(
-            write_atomically(self.directory / file_for(path), body) for path, body in bodies.items()
-        )
+        root = self.directory.resolve()
+        written = 0
+        for path, body in bodies.items():
+            target = root / file_for(path)
+            # A link planted in the copy must not send a write elsewhere on the host.
+            if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
+                log.warning("status export: %s leads outside %s; not written", path, root)
+                continue
+            written += write_atomically(target, body)
+        return written
 
     def _lead(self) -> bool:
         """True while this process holds the directory's lock (kept until it exits)."""

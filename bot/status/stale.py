@@ -107,14 +107,14 @@ class LastRenderings:
         The note makes it another representation: a client holding the live page must
         not be told 304 for it. Its Last-Modified is when it was made, for the same reason.
         """
-        key = (entry.etag, as_of, document.lang)
+        context = self.context(document.lang, document.path)
+        # The note names the day once it is not today's: made again when the day turns.
+        today = document.now.astimezone(context.zone).date()
+        key = (entry.etag, as_of, document.lang, today)
         noted = self._noted.get(key)
         if noted is None:
             body = self.pages.with_stale_note(
-                entry.body,
-                as_of=as_of,
-                now=document.now,
-                context=self.context(document.lang, document.path),
+                entry.body, as_of=as_of, now=document.now, context=context
             )
             noted = rendered(body, entry.media_type, document.now, now=document.now)
             if len(self._noted) >= len(self.cache) + 16:

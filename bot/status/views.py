@@ -27,7 +27,7 @@ from bot.status.cache import DataVersionWatch, RenderCache, Rendered, rendered
 from bot.status.http import CACHE_CONTROL, PAGE_SECURITY, choose_language, respond
 from bot.status.pages import PageContext, Pages
 from bot.status.stale import Document, LastRenderings, is_outage
-from commands.public_view import PublicView, UnknownComponent
+from commands.public_view import PublicIncident, PublicView, UnknownComponent
 from commands.status_page import build_status_page
 from commands.wording import LOCALES, stamp
 from storage import public as public_store
@@ -208,17 +208,26 @@ class StatusSite:
             *(self.api_document(name, lang, now) for name in api.DOCUMENTS),
         ]
 
-    def render_incident_pages(self, lang: str) -> dict[str, bytes]:
-        """Every incident's page by its path, newest first, rendered now in this thread."""
+    def render_incident_pages(
+        self, lang: str, shown: dict[str, PublicIncident]
+    ) -> dict[str, bytes]:
+        """The pages of the newest incidents that differ from `shown`, which is brought up to date.
+
+        Rendered in this thread. Comparing what a page shows, not when its incident
+        last changed, also catches a correction or a renamed component, and renders
+        only the few pages a change touched instead of thousands.
+        """
         with self.database.sessions() as session:
             view = PublicView(session, locale=lang, zone=self.settings.zone)
             rows = public_store.list_recently_changed(session=session, limit=EXPORT_INCIDENTS)
-            return {
-                f"/incidents/{found.ref}": self.pages.incident(
-                    found, self._context(lang, f"/incidents/{found.ref}")
-                ).encode()
-                for found in view.build(rows)
-            }
+            latest = {f"/incidents/{found.ref}": found for found in view.build(rows)}
+        changed = {path: found for path, found in latest.items() if shown.get(path) != found}
+        shown.clear()
+        shown.update(latest)
+        return {
+            path: self.pages.incident(found, self._context(lang, path)).encode()
+            for path, found in changed.items()
+        }
 
     async def cached(self, document: Document) -> Rendered | None:
         """The document's body at the current data version; raises when the database fails."""

@@ -17,6 +17,8 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from bot.status.export import StatusExport, file_for, write_atomically
+from bot.status.pages import PageContext
+from commands.public_view import PublicIncident
 from tests.factories import FakeClock, run
 from tests.status.helpers import CHANNEL, NOTE, seed_status, site_of, status_app
 from tests.status.outage import database_to_lose
@@ -94,6 +96,43 @@ def test_the_export_follows_a_change_and_keeps_the_last_copy_while_the_database_
             outage.end()
             assert export_now(client) > 0  # the home page has aged meanwhile
     assert not list(directory.rglob("*.tmp"))
+
+
+def test_a_change_renders_only_the_incident_pages_it_touched(
+    engine: sa.Engine,
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = seed_status(sessions, clock)
+    directory = tmp_path / "status"
+    with TestClient(status_app(engine, clock, status_export_dir=str(directory))) as client:
+        pages = site_of(client).pages
+        rendered: list[str] = []
+        render = pages.incident
+
+        def counted(found: PublicIncident, context: PageContext) -> str:
+            rendered.append(found.ref)
+            return render(found, context)
+
+        monkeypatch.setattr(pages, "incident", counted)
+        export_now(client)
+        assert sorted(rendered) == ["INC-1", "INC-2", "INC-3", "INC-4"]
+        for command, touched in (
+            ('update INC-2 "Le code si stanno smaltendo"', ["INC-2"]),
+            ("edit INC-1 --update 1 Guasto DNS risolto", ["INC-1"]),
+            ("components rename dns Risoluzione nomi", ["INC-1", "INC-4"]),
+            ('note INC-2 "solo per noi"', []),
+        ):
+            rendered.clear()
+            clock.advance(minutes=1)
+            run(ctx, command)
+            export_now(client)
+            assert sorted(rendered) == touched, command
+        copy = files_in(directory)
+        for path in INCIDENT_PAGES:
+            assert copy[str(file_for(path))] == client.get(path).content, path
 
 
 @pytest.fixture
@@ -200,3 +239,18 @@ def test_paths_map_to_files_a_static_server_finds() -> None:
     assert str(file_for("/incidents/INC-7")) == "incidents/INC-7/index.html"
     assert str(file_for("/feed.atom")) == "feed.atom"
     assert str(file_for("/api/v2/incidents/unresolved.json")) == "api/v2/incidents/unresolved.json"
+
+
+def test_a_link_planted_in_the_copy_cannot_send_a_write_elsewhere(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock, tmp_path: Path
+) -> None:
+    seed_status(sessions, clock)
+    directory, elsewhere = tmp_path / "status", tmp_path / "elsewhere"
+    (directory / "incidents").mkdir(parents=True)
+    elsewhere.mkdir()
+    (directory / "incidents" / "INC-2").symlink_to(elsewhere)
+    (directory / "feed.atom").symlink_to(elsewhere / "feed.atom")
+    with TestClient(status_app(engine, clock, status_export_dir=str(directory))) as client:
+        export_now(client)
+    assert list(elsewhere.iterdir()) == []
+    assert (directory / "incidents" / "INC-1" / "index.html").is_file()

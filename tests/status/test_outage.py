@@ -159,8 +159,9 @@ def test_the_note_dates_a_rendering_from_another_day_in_full(
         client = status_client(outage.engine, clock)
         client.get("/incidents/INC-2")
         client.get("/incidents/INC-2?lang=en")
-        clock.advance(days=1)
         outage.begin()
+        assert f"{NOTE_IT}alle <time" in client.get("/incidents/INC-2").text
+        clock.advance(days=1)  # the outage goes on past midnight: the note names the day
         italian = client.get("/incidents/INC-2").text
         assert f"{NOTE_IT}del <time" in italian
         assert ">28/01/2025 ore 15:00</time>" in italian

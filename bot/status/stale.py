@@ -63,14 +63,27 @@ class LastRenderings:
         self.cache = cache
         self.context = context
         self.outage_since: datetime | None = None
+        # When the last noted page was served: live pages are newer than it from then on.
+        self.noted_until: datetime | None = None
         self._noted: dict[Hashable, Rendered] = {}
 
-    def recovered(self) -> None:
+    def recovered(self, now: datetime) -> None:
         """The database answered: live pages again (said once per outage)."""
         if self.outage_since is not None:
             log.info("status page: the database answers again; serving live pages")
             self.outage_since = None
+            self.noted_until = now
             self._noted.clear()
+
+    def live(self, entry: Rendered) -> Rendered:
+        """A live page, dated no earlier than the end of the last outage.
+
+        A cache that revalidates a noted copy with If-Modified-Since must get the
+        live page, not a 304: the noted copy was made later than the page changed.
+        """
+        if self.noted_until is None or entry.last_modified >= self.noted_until:
+            return entry
+        return replace(entry, last_modified=self.noted_until.replace(microsecond=0))
 
     def answer(
         self, request: Request, document: Document, extra: dict[str, str], error: BaseException

@@ -245,7 +245,7 @@ class StatusSite:
             current_at=document.now,
             pinned=document.pinned,
         )
-        self.stale.recovered()
+        self.stale.recovered(document.now)
         return found
 
     # -- the machinery every route shares ------------------------------------------------
@@ -279,6 +279,8 @@ class StatusSite:
             return self.stale.answer(request, document, extra, error)
         if entry is None:
             return missing()
+        if document.html:
+            entry = self.stale.live(entry)
         return respond(request, entry, now=document.now, extra=extra)
 
     def _not_found(self, lang: str, path: str) -> Response:

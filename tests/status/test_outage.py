@@ -128,6 +128,28 @@ def test_a_page_never_asked_in_one_language_stands_in_from_another(
         outage.end()
 
 
+def test_a_cache_revalidating_a_noted_page_by_date_gets_the_live_one(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        client.get("/incidents/INC-2")
+        clock.advance(minutes=3)
+        outage.begin()
+        noted = client.get("/incidents/INC-2")
+        assert NOTE_IT in noted.text
+        outage.end()
+        clock.advance(minutes=1)
+        held = {"If-Modified-Since": noted.headers["last-modified"]}
+        live = client.get("/incidents/INC-2", headers=held)
+        assert live.status_code == 200
+        assert NOTE_IT not in live.text
+        # And a cache holding the live page is still told 304.
+        again = {"If-Modified-Since": live.headers["last-modified"]}
+        assert client.get("/incidents/INC-2", headers=again).status_code == 304
+
+
 def test_a_crawler_walking_old_incidents_does_not_push_the_home_page_out() -> None:
     cache = RenderCache(max_entries=2)
     moment = datetime(2026, 12, 7, tzinfo=UTC)

@@ -32,6 +32,8 @@ class PublicDataVersion:
 
     token: tuple[object, ...]
     changed_at: datetime
+    # The highest incident number there is: a page asked for beyond it needs no query.
+    highest_incident: int = 0
 
 
 def get_public_data_version(*, session: Session) -> PublicDataVersion:
@@ -56,12 +58,15 @@ def get_public_data_version(*, session: Session) -> PublicDataVersion:
                 select(func.count()).select_from(Component).scalar_subquery(),
                 select(func.max(Component.created_at)).scalar_subquery(),
                 select(func.max(Component.removed_at)).scalar_subquery(),
+                select(func.max(Incident.id)).scalar_subquery(),
             )
         )
         .one()
     )
     times = [value for value in (row[0], row[4], row[6], row[8], row[9]) if value is not None]
-    return PublicDataVersion(token=tuple(row), changed_at=max(times, default=_EPOCH))
+    return PublicDataVersion(
+        token=tuple(row), changed_at=max(times, default=_EPOCH), highest_incident=row[10] or 0
+    )
 
 
 def list_active_incidents(*, session: Session) -> Sequence[Incident]:

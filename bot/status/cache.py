@@ -13,7 +13,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
-from starlette.concurrency import run_in_threadpool
+import anyio
+import anyio.to_thread
 
 from storage.public import PublicDataVersion
 
@@ -26,6 +27,7 @@ MAX_ENTRIES = 512
 # The version lookup is one index-only query; a render may take longer on a busy machine.
 WAIT_SECONDS = 3.0
 RENDER_WAIT_SECONDS = 10.0
+RENDER_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,13 @@ def _retrieve(task: asyncio.Task[object]) -> None:
         task.exception()
 
 
-# Lookups at once at most: a lookup stuck on a silent server must not keep the page stale
-# after the database is back, but a crowd must not pile threads onto a dead one either.
-MAX_LOOKUPS = 2
+# A lookup this old is taken for stuck on a silent server (the connection's own timeouts
+# end it later): it no longer holds a new one back. Lookups younger than that: at most
+# YOUNG_LOOKUPS at once; in all, stuck ones included, at most MAX_LOOKUPS, so a dead
+# server cannot take more threads than that.
+STUCK_SECONDS = 4.0
+YOUNG_LOOKUPS = 2
+MAX_LOOKUPS = 8
 
 
 class DataVersionWatch:
@@ -72,8 +78,10 @@ class DataVersionWatch:
 
     A failed lookup is remembered for one interval too: while the database is down,
     readers learn it at once instead of each waiting on a connection attempt. A lookup
-    still running an interval after it began does not hold the next one back (up to
-    MAX_LOOKUPS at once), so the page is live again soon after the database is.
+    still running an interval after it began does not hold the next one back, and one
+    stuck for STUCK_SECONDS no longer counts, so the page is live again within seconds
+    of the database. Lookups run on threads of their own: a crowd of renders cannot
+    make the database look down.
     """
 
     def __init__(
@@ -90,6 +98,7 @@ class DataVersionWatch:
         self._recheck = recheck_seconds
         self._wait = wait_seconds
         self._clock = clock
+        self._threads = anyio.CapacityLimiter(MAX_LOOKUPS)
         self._current: PublicDataVersion | None = None
         self._checked = -math.inf
         # What the last failure was, not the error: its traceback holds a session.
@@ -114,31 +123,45 @@ class DataVersionWatch:
         if self._failure is not None and now - self._failed < self._recheck:
             raise Unavailable(self._failure)
         newest = max(self._running, key=self._running.__getitem__, default=None)
-        overdue = newest is not None and now - self._running[newest] >= self._recheck
-        if newest is None or (overdue and len(self._running) < MAX_LOOKUPS):
+        if newest is None or self._may_start(now, self._running[newest]):
             newest = asyncio.ensure_future(self._lookup(now))
             newest.add_done_callback(_retrieve)
             self._running[newest] = now
         elif self._failure is not None:
             # Down at the last look and still trying: do not make this reader wait too.
             raise Unavailable(self._failure)
+        began = self._running[newest]
         try:
             # A reader that goes away must not cancel the lookup the others wait for.
             return await asyncio.wait_for(asyncio.shield(newest), self._wait)
         except TimeoutError:
+            if began < self._checked and self._current is not None:
+                return self._current  # a later lookup answered meanwhile
             # Readers until a lookup ends are answered at once; its outcome then decides.
             if self._failure is None:
-                self._failure, self._failed = "no answer", self._clock()
-                self._failed_lookup = self._running.get(newest, now)
+                self._failure, self._failed, self._failed_lookup = "no answer", self._clock(), began
             raise
+
+    def _may_start(self, now: float, newest_began: float) -> bool:
+        young = sum(now - began < STUCK_SECONDS for began in self._running.values())
+        return (
+            now - newest_began >= self._recheck
+            and young < YOUNG_LOOKUPS
+            and len(self._running) < MAX_LOOKUPS
+        )
 
     async def _lookup(self, started: float) -> PublicDataVersion:
         task = asyncio.current_task()
         try:
-            version = await run_in_threadpool(self._load)
+            version = await anyio.to_thread.run_sync(self._load, limiter=self._threads)
         except Exception as error:
-            # A lookup begun before the last success says nothing about the database now.
-            if self._is_outage(error) and started >= self._checked:
+            # A lookup begun before the last success or failure says nothing new, nor does
+            # one stuck so long that the database may have come back since it began.
+            fresh = (
+                started >= max(self._checked, self._failed_lookup)
+                and self._clock() - started < STUCK_SECONDS
+            )
+            if self._is_outage(error) and fresh:
                 self._failure, self._failed = failure_of(error), self._clock()
                 self._failed_lookup = started
             raise
@@ -151,6 +174,11 @@ class DataVersionWatch:
         if started >= self._failed_lookup:
             self._failure = None
         return version
+
+    @property
+    def confirmed(self) -> tuple[PublicDataVersion, float] | None:
+        """The last version a lookup returned, and when (on the watch's clock) it began."""
+        return None if self._current is None else (self._current, self._checked)
 
 
 def failure_of(error: BaseException) -> str:
@@ -180,15 +208,19 @@ class RenderCache:
         self._pending: dict[Hashable, asyncio.Task[Rendered | None]] = {}
         self._max = max_entries
         self._wait = wait_seconds
+        # Renders hold the GIL more than they wait: more threads would not render faster,
+        # and a crowd of them must leave the shared pool to the rest of the app.
+        self._threads = anyio.CapacityLimiter(RENDER_THREADS)
         self.renders = 0
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._pinned)
 
-    def last_good(self, key: Hashable) -> tuple[Rendered, datetime] | None:
-        """The latest body for a key, whatever its version, and when it was last current."""
+    def last_good(self, key: Hashable) -> tuple[Rendered, datetime, Hashable] | None:
+        """The latest body for a key, whatever its version: with when it was last current
+        (as far as readers of it saw) and that version."""
         found = self._pinned.get(key) or self._entries.get(key)
-        return None if found is None else (found[1], found[2])
+        return None if found is None else (found[1], found[2], found[0])
 
     async def get(
         self,
@@ -227,7 +259,7 @@ class RenderCache:
     ) -> Rendered | None:
         began = time.perf_counter()
         try:
-            result = await run_in_threadpool(render)
+            result = await anyio.to_thread.run_sync(render, limiter=self._threads)
         finally:
             del self._pending[(key, version)]
         self.renders += 1

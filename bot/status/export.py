@@ -125,7 +125,8 @@ class StatusExport:
                     bodies[document.path] = entry.body
                 # Incident pages do not age with the clock: only a data change moves them.
                 if version.token != self._pages_of:
-                    shown = dict(self._shown)
+                    # A page deleted from the copy meanwhile is rendered again too.
+                    shown = await run_in_threadpool(self._on_disk, self._shown)
                     bodies.update(await run_in_threadpool(site.render_incident_pages, lang, shown))
             except Exception as error:
                 if not is_outage(error):
@@ -138,26 +139,32 @@ class StatusExport:
                     )
                 self._failing = True
                 return 0
-            written = await run_in_threadpool(self._write, bodies)
+            written, refused = await run_in_threadpool(self._write, bodies)
             self._exported, self._pages_of, self._failing = mark, version.token, False
             if shown is not None:
                 # Only once written: a failed write must render those pages again.
-                self._shown = shown
+                self._shown = {p: f for p, f in shown.items() if p not in refused}
             if written:
                 log.info("status export: %d files updated in %s", written, self.directory)
             return written
 
-    def _write(self, bodies: dict[str, bytes]) -> int:
+    def _on_disk(self, shown: dict[str, PublicIncident]) -> dict[str, PublicIncident]:
+        return {p: f for p, f in shown.items() if (self.directory / file_for(p)).is_file()}
+
+    def _write(self, bodies: dict[str, bytes]) -> tuple[int, set[str]]:
+        """Write the bodies; the number written, and the paths refused."""
         root = self.directory.resolve()
-        written = 0
+        written, refused = 0, set()
         for path, body in bodies.items():
             target = root / file_for(path)
-            # A link planted in the copy must not send a write elsewhere on the host.
-            if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
+            # A directory link planted in the copy must not send a write elsewhere on the
+            # host (a link in a file's place is safe: the rename replaces the link itself).
+            if not target.parent.resolve().is_relative_to(root):
                 log.warning("status export: %s leads outside %s; not written", path, root)
+                refused.add(path)
                 continue
             written += write_atomically(target, body)
-        return written
+        return written, refused
 
     def _lead(self) -> bool:
         """True while this process holds the directory's lock (kept until it exits)."""

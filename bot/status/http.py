@@ -89,18 +89,20 @@ def respond(
     now: datetime,
     extra: dict[str, str] | None = None,
     cache_control: str = CACHE_CONTROL,
+    dated: bool = True,
 ) -> Response:
     """The cached body, gzipped if the client takes it, or 304 when the client has it already.
 
     If-None-Match wins over If-Modified-Since, as RFC 9110 says; the gzip body
     has its own ETag, since it is a different representation. `now` is the site's
-    clock, which decides what an If-Modified-Since in the future is.
+    clock, which decides what an If-Modified-Since in the future is. An undated
+    response carries no Last-Modified and answers If-None-Match only.
     """
     packed = entry.gzipped is not None and accepts_gzip(request)
     etag = f'{entry.etag[:-1]}-gz"' if packed else entry.etag
     headers = {
         "ETag": etag,
-        "Last-Modified": format_datetime(entry.last_modified, usegmt=True),
+        **({"Last-Modified": format_datetime(entry.last_modified, usegmt=True)} if dated else {}),
         "Cache-Control": cache_control,
         "Vary": VARY,
         "X-Content-Type-Options": "nosniff",
@@ -113,7 +115,7 @@ def respond(
             # The client holds the plain body, which is just as current.
             fresh, headers["ETag"] = True, entry.etag
     else:
-        since = request.headers.get("if-modified-since")
+        since = request.headers.get("if-modified-since") if dated else None
         fresh = since is not None and _not_modified_since(since, entry, now)
     if fresh:
         return Response(status_code=304, headers=headers)

@@ -51,6 +51,8 @@ class Document:
     # The same document in the other languages: better than a 503 when this one was
     # never rendered before the database went away.
     stand_ins: tuple[tuple[str, tuple[object, ...]], ...] = ()
+    # True when the data, as of a version, cannot hold the document: answered without a query.
+    absent_in: Callable[[PublicDataVersion], bool] | None = None
 
 
 class LastRenderings:
@@ -63,27 +65,21 @@ class LastRenderings:
         self.cache = cache
         self.context = context
         self.outage_since: datetime | None = None
-        # When the last noted page was served: live pages are newer than it from then on.
-        self.noted_until: datetime | None = None
+        # The data version last confirmed current, and when: a page of that version was
+        # current then, however long ago anyone last asked for it.
+        self._confirmed: tuple[Hashable, datetime] | None = None
         self._noted: dict[Hashable, Rendered] = {}
 
-    def recovered(self, now: datetime) -> None:
+    def confirm(self, token: Hashable, now: datetime) -> None:
+        """The data version `token` is current at `now`."""
+        self._confirmed = (token, now)
+
+    def recovered(self) -> None:
         """The database answered: live pages again (said once per outage)."""
         if self.outage_since is not None:
             log.info("status page: the database answers again; serving live pages")
             self.outage_since = None
-            self.noted_until = now
             self._noted.clear()
-
-    def live(self, entry: Rendered) -> Rendered:
-        """A live page, dated no earlier than the end of the last outage.
-
-        A cache that revalidates a noted copy with If-Modified-Since must get the
-        live page, not a 304: the noted copy was made later than the page changed.
-        """
-        if self.noted_until is None or entry.last_modified >= self.noted_until:
-            return entry
-        return replace(entry, last_modified=self.noted_until.replace(microsecond=0))
 
     def answer(
         self, request: Request, document: Document, extra: dict[str, str], error: BaseException
@@ -103,22 +99,34 @@ class LastRenderings:
         )
         if found is None:
             return self._unavailable(document)
-        lang, (entry, as_of) = found
+        lang, (entry, as_of, version) = found
+        if self._confirmed is not None and _token_of(version) == self._confirmed[0]:
+            as_of = max(as_of, self._confirmed[1])
         if lang != document.lang:
             # The page is in another language: its note and its header say that one.
             document = replace(document, lang=lang)
             extra = {**extra, "Content-Language": lang} if "Content-Language" in extra else extra
-        if document.html:
-            entry = self._with_note(document, entry, as_of)
+        if not document.html:
+            return respond(
+                request, entry, now=document.now, extra=extra, cache_control=STALE_CACHE_CONTROL
+            )
+        # Undated: a cache holding the noted page must revalidate it by its own ETag, which
+        # no live page shares; by date, any process could call it current (304).
+        noted = self._with_note(document, entry, as_of)
         return respond(
-            request, entry, now=document.now, extra=extra, cache_control=STALE_CACHE_CONTROL
+            request,
+            noted,
+            now=document.now,
+            extra=extra,
+            cache_control=STALE_CACHE_CONTROL,
+            dated=False,
         )
 
     def _with_note(self, document: Document, entry: Rendered, as_of: datetime) -> Rendered:
         """The page with its dated note, made once per body and moment, with its own ETag.
 
         The note makes it another representation: a client holding the live page must
-        not be told 304 for it. Its Last-Modified is when it was made, for the same reason.
+        not be told 304 for it.
         """
         context = self.context(document.lang, document.path)
         # The note names the day once it is not today's: made again when the day turns.
@@ -142,3 +150,8 @@ class LastRenderings:
             return HTMLResponse(body, status_code=503, headers=headers)
         text = TEXTS[document.lang]["unavailable_text"]
         return PlainTextResponse(text, status_code=503, headers=UNAVAILABLE_HEADERS)
+
+
+def _token_of(version: Hashable) -> Hashable:
+    # A cache entry's version is the data version's token and the document's own part.
+    return version[0] if isinstance(version, tuple) and version else version

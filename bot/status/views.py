@@ -23,7 +23,7 @@ from bot.database import Database
 from bot.settings import Settings
 from bot.status import feeds
 from bot.status import statuspage_api as api
-from bot.status.cache import DataVersionWatch, RenderCache, Rendered, rendered
+from bot.status.cache import DataVersionWatch, RenderCache, Rendered, failure_of, rendered
 from bot.status.http import CACHE_CONTROL, PAGE_SECURITY, choose_language, respond
 from bot.status.pages import PageContext, Pages
 from bot.status.stale import Document, LastRenderings, is_outage
@@ -99,7 +99,24 @@ class StatusSite:
         try:
             self._read_version()
         except SQLAlchemyError as error:
-            log.warning("status page: database not reachable at start (%s)", type(error).__name__)
+            if is_outage(error):
+                log.warning("status page: database not reachable at start (%s)", failure_of(error))
+            else:
+                log.error("status page: the data version cannot be read", exc_info=error)
+
+    async def prepare(self) -> None:
+        """Render the fixed documents in every language once, so that each can stand in
+        during an outage even if no reader of this process asked for it before."""
+        now = self.clock()
+        try:
+            for lang in LOCALES:
+                for document in self.site_documents(lang, now):
+                    await self.cached(document)
+        except Exception as error:
+            if is_outage(error):
+                log.info("status page: not prepared at start, the database does not answer")
+            else:
+                log.error("status page: the fixed documents could not be rendered", exc_info=error)
 
     def routes(self) -> list[BaseRoute]:
         """Every public route, to mount in the web app."""
@@ -155,6 +172,7 @@ class StatusSite:
             render,
             html=True,
             stand_ins=_elsewhere(lang, lambda other: ("incident", other, incident_id)),
+            absent_in=lambda version: incident_id > version.highest_incident,
         )
 
     def feed_document(self, kind: str, lang: str, component_key: str, now: datetime) -> Document:
@@ -232,6 +250,10 @@ class StatusSite:
     async def cached(self, document: Document) -> Rendered | None:
         """The document's body at the current data version; raises when the database fails."""
         version = await self.watch.current()
+        self.stale.confirm(version.token, document.now)
+        if document.absent_in is not None and document.absent_in(version):
+            self.stale.recovered()
+            return None
 
         def run() -> Rendered | None:
             with self.database.sessions() as session:
@@ -245,7 +267,7 @@ class StatusSite:
             current_at=document.now,
             pinned=document.pinned,
         )
-        self.stale.recovered(document.now)
+        self.stale.recovered()
         return found
 
     # -- the machinery every route shares ------------------------------------------------
@@ -279,8 +301,6 @@ class StatusSite:
             return self.stale.answer(request, document, extra, error)
         if entry is None:
             return missing()
-        if document.html:
-            entry = self.stale.live(entry)
         return respond(request, entry, now=document.now, extra=extra)
 
     def _not_found(self, lang: str, path: str) -> Response:

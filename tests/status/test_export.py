@@ -244,13 +244,26 @@ def test_paths_map_to_files_a_static_server_finds() -> None:
 def test_a_link_planted_in_the_copy_cannot_send_a_write_elsewhere(
     engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock, tmp_path: Path
 ) -> None:
-    seed_status(sessions, clock)
+    ctx = seed_status(sessions, clock)
     directory, elsewhere = tmp_path / "status", tmp_path / "elsewhere"
     (directory / "incidents").mkdir(parents=True)
     elsewhere.mkdir()
     (directory / "incidents" / "INC-2").symlink_to(elsewhere)
+    (elsewhere / "feed.atom").write_text("theirs")
     (directory / "feed.atom").symlink_to(elsewhere / "feed.atom")
     with TestClient(status_app(engine, clock, status_export_dir=str(directory))) as client:
         export_now(client)
-    assert list(elsewhere.iterdir()) == []
-    assert (directory / "incidents" / "INC-1" / "index.html").is_file()
+        assert list(elsewhere.iterdir()) == [elsewhere / "feed.atom"]
+        assert (elsewhere / "feed.atom").read_text() == "theirs"
+        # The link in a file's place was replaced by the file, not written through.
+        assert not (directory / "feed.atom").is_symlink()
+        assert (directory / "incidents" / "INC-1" / "index.html").is_file()
+        # Once the link is gone, the page refused before is written at the next change.
+        (directory / "incidents" / "INC-2").unlink()
+        (directory / "incidents" / "INC-1" / "index.html").unlink()  # deleted by hand
+        clock.advance(minutes=1)
+        run(ctx, 'note INC-3 "solo per noi"')
+        export_now(client)
+        assert (directory / "incidents" / "INC-2" / "index.html").is_file()
+        assert (directory / "incidents" / "INC-1" / "index.html").is_file()
+    assert list(elsewhere.iterdir()) == [elsewhere / "feed.atom"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,8 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from bot.status.cache import DataVersionWatch, RenderCache, Rendered, Unavailable, rendered
+from bot.status.cache import (
+    MAX_LOOKUPS,
+    DataVersionWatch,
+    RenderCache,
+    Rendered,
+    Unavailable,
+    rendered,
+)
 from bot.status.stale import is_outage
+from commands.wording import LOCALES
 from storage.public import PublicDataVersion
 from tests.factories import FakeClock
 from tests.status.helpers import seed_status, site_of, status_client
@@ -128,26 +137,31 @@ def test_a_page_never_asked_in_one_language_stands_in_from_another(
         outage.end()
 
 
-def test_a_cache_revalidating_a_noted_page_by_date_gets_the_live_one(
+def test_a_noted_page_is_undated_so_no_process_can_call_it_current_by_date(
     engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
     seed_status(sessions, clock)
     with database_to_lose(engine) as outage:
         client = status_client(outage.engine, clock)
-        client.get("/incidents/INC-2")
+        live = client.get("/incidents/INC-2")
         clock.advance(minutes=3)
         outage.begin()
         noted = client.get("/incidents/INC-2")
         assert NOTE_IT in noted.text
+        # With a date, another web process (or this one restarted) holding only the live
+        # page would answer a cache's If-Modified-Since with 304, keeping the note.
+        assert "last-modified" not in noted.headers
+        dated = {"If-Modified-Since": live.headers["last-modified"]}
+        assert client.get("/incidents/INC-2", headers=dated).status_code == 200
         outage.end()
         clock.advance(minutes=1)
-        held = {"If-Modified-Since": noted.headers["last-modified"]}
-        live = client.get("/incidents/INC-2", headers=held)
-        assert live.status_code == 200
-        assert NOTE_IT not in live.text
-        # And a cache holding the live page is still told 304.
-        again = {"If-Modified-Since": live.headers["last-modified"]}
-        assert client.get("/incidents/INC-2", headers=again).status_code == 304
+        held = {"If-None-Match": noted.headers["etag"]}
+        back = client.get("/incidents/INC-2", headers=held)
+        assert back.status_code == 200
+        assert NOTE_IT not in back.text
+        # The feeds and the API are the very bytes served live: those keep their dates.
+        feed = client.get("/feed.atom")
+        assert "last-modified" in feed.headers
 
 
 def test_a_crawler_walking_old_incidents_does_not_push_the_home_page_out() -> None:
@@ -302,6 +316,64 @@ def test_a_lookup_stuck_on_a_silent_server_does_not_keep_the_page_stale() -> Non
     asyncio.run(readers())
 
 
+def test_the_page_is_live_again_soon_after_a_long_silence() -> None:
+    now = [0.0]
+    back, calls = threading.Event(), []
+    fresh = PublicDataVersion(token=("after",), changed_at=datetime(2026, 12, 7, tzinfo=UTC))
+
+    def load() -> PublicDataVersion:
+        calls.append(1)
+        if not back.is_set():
+            back.wait(10)  # stuck until the connection's own timeout, much later
+            raise sa.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return fresh
+
+    async def readers() -> None:
+        watch = DataVersionWatch(
+            load, recheck_seconds=1, is_outage=is_outage, wait_seconds=0.01, clock=lambda: now[0]
+        )
+        for tick in range(60):  # a minute of silence, a reader every second
+            now[0] = float(tick)
+            with pytest.raises((TimeoutError, Unavailable)):
+                await watch.current()
+        # Two new lookups every STUCK_SECONDS, never more than MAX_LOOKUPS in all.
+        assert len(calls) == MAX_LOOKUPS
+        back.set()  # the stuck ones fail now, having waited far longer than an interval
+        while watch._running:
+            await asyncio.sleep(0.01)
+        now[0] = 60.5  # their failure says nothing of the database now: a fresh look
+        assert await watch.current() is fresh
+
+    asyncio.run(readers())
+
+
+def test_a_reader_of_an_old_lookup_takes_the_answer_of_a_newer_one() -> None:
+    now, stuck, calls = [0.0], threading.Event(), []
+    fresh = PublicDataVersion(token=("v",), changed_at=datetime(2026, 12, 7, tzinfo=UTC))
+
+    def load() -> PublicDataVersion:
+        calls.append(1)
+        if len(calls) == 1:
+            stuck.wait(10)  # sent just before the server went quiet
+        return fresh
+
+    async def readers() -> None:
+        watch = DataVersionWatch(
+            load, recheck_seconds=1, is_outage=is_outage, wait_seconds=0.3, clock=lambda: now[0]
+        )
+        first = asyncio.create_task(watch.current())
+        await asyncio.sleep(0.05)
+        now[0] = 1.5
+        assert await watch.current() is fresh  # a second lookup, answered at once
+        assert await first is fresh  # the first reader's wait ends with that answer
+        now[0] = 1.6
+        assert await watch.current() is fresh  # and no outage was made up meanwhile
+        stuck.set()
+
+    asyncio.run(readers())
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize("statement", ["SELECT * FROM no_such_table", "SELEC 1"])
 def test_a_sqlite_bug_is_not_taken_for_an_outage(statement: str) -> None:
     engine = sa.create_engine("sqlite://")
@@ -315,3 +387,54 @@ def test_a_sqlite_file_that_cannot_be_opened_is_an_outage(tmp_path: Path) -> Non
     with pytest.raises(sa.exc.OperationalError) as raised, engine.connect() as connection:
         connection.execute(sa.text("SELECT 1"))
     assert is_outage(raised.value)
+
+
+def test_guessed_incident_numbers_cost_no_render(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    client = status_client(engine, clock)
+    site = site_of(client)
+    client.get("/")
+    renders = site.cache.renders
+    # A crowd of made-up numbers must not queue renders ahead of real pages.
+    for number in range(5, 60):
+        assert client.get(f"/incidents/INC-{number}").status_code == 404
+    assert site.cache.renders == renders
+    assert client.get("/incidents/INC-4").status_code == 200
+    assert site.cache.renders == renders + 1
+
+
+def test_the_note_dates_a_page_by_the_last_time_its_data_was_known_current(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    with database_to_lose(engine) as outage:
+        client = status_client(outage.engine, clock)
+        client.get("/incidents/INC-1?lang=en")  # read once, then nobody asks for it
+        for _ in range(12):  # two days in which every look finds nothing changed
+            clock.advance(hours=4)
+            assert client.get("/?lang=en").status_code == 200
+        outage.begin()
+        page = client.get("/incidents/INC-1?lang=en").text
+        outage.end()
+    as_of = clock().astimezone(ROME).strftime("%H:%M")
+    assert f"{NOTE_EN}<time" in page
+    assert f">{as_of}</time>" in stale_note(page)
+
+
+def test_every_process_has_the_fixed_documents_ready_before_anyone_asks(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    seed_status(sessions, clock)
+    fixed = [p for p in ROUTES if "/incidents/" not in p and "component=" not in p]
+    with database_to_lose(engine) as outage, status_client(outage.engine, clock) as client:
+        site = site_of(client)
+        expected = len(LOCALES) * len(site.site_documents("it", clock()))
+        deadline = time.monotonic() + 30
+        while len(site.cache) < expected and time.monotonic() < deadline:
+            client.portal.call(asyncio.sleep, 0.01)  # type: ignore[union-attr]
+        outage.begin()
+        for path in (*fixed, "/?lang=en", "/api/v2/scheduled-maintenances/active.json?lang=en"):
+            assert client.get(path).status_code == 200, path
+        outage.end()

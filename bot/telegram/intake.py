@@ -18,6 +18,7 @@ from starlette.responses import Response
 from telegram import Message, Update
 from telegram.ext import Application
 
+from bot.database import did_not_answer
 from storage.models import HandledRequest
 from storage.requests import (
     advance_cursor,
@@ -74,6 +75,7 @@ class UpdateIntake:
         # Claims this process is still running (or still recording as finished): kept
         # alive in the database, so no sweep takes a slow command for a dead process's.
         self._alive: set[int] = set()
+        self._outage = False
 
     def _claim(self, update: Update) -> bool:
         now = self.clock()
@@ -125,14 +127,43 @@ class UpdateIntake:
         with self.sessions() as session, session.begin():
             forget_requests(session=session, before=self.clock() - REMEMBER)
 
-    def run(self, update: Update) -> None:
-        """Handle a claimed update in the background; the caller goes on at once."""
-        self._alive.add(update.update_id)
-        task = asyncio.create_task(self._handle(update))
+    async def take(self, update: Update) -> None:
+        """Claim an update and run it the first time; raises for a database error that is
+        not an outage.
+
+        While the database does not answer, the update is run unclaimed: its handlers
+        meet the same outage and tell its author at once that nothing was saved, and
+        the caller confirms it to Telegram, so it is never run later, unasked for.
+        """
+        try:
+            first = await self.claim(update)
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            if not did_not_answer(error):
+                raise
+            if not self._outage:
+                log.warning(
+                    "Telegram updates not claimed: the database does not answer (%s); "
+                    "each is answered that nothing was saved",
+                    type(error).__name__,
+                )
+            self._outage = True
+            self.run(update, claimed=False)
+            return
+        if self._outage:
+            log.info("Telegram updates: the database answers again")
+        self._outage = False
+        if first:
+            self.run(update)
+
+    def run(self, update: Update, *, claimed: bool = True) -> None:
+        """Handle an update in the background; the caller goes on at once."""
+        if claimed:
+            self._alive.add(update.update_id)
+        task = asyncio.create_task(self._handle(update, claimed))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, claimed: bool) -> None:
         try:
             await self.application.process_update(update)
         except asyncio.CancelledError:
@@ -141,7 +172,8 @@ class UpdateIntake:
             self._alive.discard(update.update_id)
             log.warning("Telegram update %s abandoned at shutdown", update.update_id)
             raise
-        await self._finished(update.update_id)
+        if claimed:
+            await self._finished(update.update_id)
 
     async def _finished(self, update_id: int) -> None:
         for delay in FINISH_RETRIES:
@@ -162,8 +194,8 @@ class UpdateIntake:
 
 
 class TelegramWebhook:
-    """`POST /telegram/webhook`: the secret checked before anything is read, then claimed;
-    a claim the database refuses gets 503, and Telegram sends the update again later."""
+    """`POST /telegram/webhook`: the secret checked before anything is read, then claimed
+    and run (unclaimed while the database does not answer, to be refused in words)."""
 
     def __init__(self, intake: UpdateIntake, secret: str, ready: Callable[[], bool]) -> None:
         self.intake = intake
@@ -184,15 +216,14 @@ class TelegramWebhook:
         if update is None:
             return Response("not a Telegram update", status_code=400, media_type="text/plain")
         try:
-            first = await self.intake.claim(update)
+            await self.intake.take(update)
         except sqlalchemy.exc.SQLAlchemyError as error:
-            # Telegram sends it again later; a command that waited too long is then refused.
+            # Not an outage: Telegram sends it again later, and a command that waited
+            # too long is then refused.
             log.warning(
                 "Telegram update not claimed: %s; Telegram will retry", type(error).__name__
             )
             return Response(status_code=503, headers={"Retry-After": "5"})
-        if first:
-            self.intake.run(update)
         return Response(status_code=200)
 
     def _update(self, body: bytes) -> Update | None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from telegram import Bot, Update
 from telegram.error import Conflict, TelegramError
 
+from bot.database import did_not_answer
 from bot.telegram.intake import UpdateIntake
 from storage.leases import acquire_lease, release_lease
 
@@ -76,8 +77,14 @@ class Poller:
                 try:
                     leading = await asyncio.to_thread(self._acquire)
                 except sqlalchemy.exc.SQLAlchemyError as error:
-                    await self._pause(stop, f"the database did not answer ({type(error).__name__})")
-                    continue
+                    if not (self.leading and did_not_answer(error)):
+                        await self._pause(
+                            stop, f"the database did not answer ({type(error).__name__})"
+                        )
+                        continue
+                    # No standby can take the lease while the database is away: go on
+                    # reading, so that commands sent meanwhile are answered at once.
+                    leading = True
                 if not leading:
                     if self.leading:
                         log.warning("Telegram polling: another process took over")
@@ -137,14 +144,12 @@ class Poller:
         self._failures = 0
         for update in updates:
             try:
-                first = await self.intake.claim(update)
+                await self.intake.take(update)
             except sqlalchemy.exc.SQLAlchemyError as error:
                 # Not confirmed to Telegram: the same updates come again once it answers.
-                await self._pause(stop, f"the database did not answer ({type(error).__name__})")
+                await self._pause(stop, f"the database failed ({type(error).__name__})")
                 return offset
             offset = update.update_id + 1
-            if first:
-                self.intake.run(update)
         return offset
 
     async def _pause(self, stop: asyncio.Event, why: str) -> None:

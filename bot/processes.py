@@ -195,7 +195,7 @@ async def _main(
     parts: dict[str, Coroutine[Any, Any, None]] = {}
     delivery = None
     if process in ("serve", "worker"):
-        from bot.delivery.setup import build_worker, listen_for_outbox
+        from bot.delivery.setup import build_worker, keep_sender_leases, listen_for_outbox
 
         delivery = build_worker(settings, database)
         ctx = _context(settings, database, SCHEDULER, changed=delivery.wake_from_any_thread)
@@ -204,6 +204,7 @@ async def _main(
         )
         parts["delivery worker"] = delivery.run(stop)
         parts["outbox listener"] = listen_for_outbox(settings, delivery, stop)
+        parts["sender leases"] = keep_sender_leases(delivery, stop)
     wake = delivery.wake_from_any_thread if delivery is not None else None
     commands = _command_processes(settings, process)
     slack = None

@@ -297,16 +297,15 @@ class Lease(SQLModel, table=True):
 
 
 class RateBudget(SQLModel, table=True):
-    """A rate limit shared by every process: the next free turn, and a 429's pause.
+    """A 429's pause on a bot token or a chat, honoured by whichever process sends next.
 
     Times are seconds since the epoch by the database's clock, so processes on
-    machines whose clocks disagree still space their requests correctly.
+    machines whose clocks disagree still agree on when a pause ends.
     """
 
     __tablename__ = "rate_budget"
 
     name: str = Field(max_length=520, primary_key=True)
-    next_free: float = 0.0
     paused_until: float | None = None
 
 

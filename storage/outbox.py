@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select, update
 
-from storage.models import Channel, Delivery, DeliveryState, Update
+from storage.models import Channel, Delivery, DeliveryState, Platform, Update
 
 OPEN_STATES = (DeliveryState.PENDING, DeliveryState.FAILED)
 
 
 def claim_deliveries(
-    *, session: Session, now: datetime, limit: int, worker: str, lease: timedelta
+    *,
+    session: Session,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease: timedelta,
+    platforms: Iterable[Platform] | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due deliveries, each the oldest unfinished one of its channel.
+    """Lease up to `limit` due deliveries, each the oldest unfinished one of its channel,
+    to channels of `platforms` only when given.
 
     Only the head of each channel's queue is ever claimable, so update n+1 is
     never sent before update n is sent or dead. On PostgreSQL the rows are locked
@@ -39,6 +47,8 @@ def claim_deliveries(
         .order_by(col(Delivery.id))
         .limit(limit)
     )
+    if platforms is not None:
+        query = query.where(col(Channel.platform).in_(list(platforms)))
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         query = query.with_for_update(of=Delivery, skip_locked=True)

@@ -110,6 +110,10 @@ class RateLimits:
         extend_deadline(asyncio.get_running_loop().time() - started)
         self._check(scope)
 
+    def platforms_to_claim(self) -> frozenset[Platform] | None:
+        """The platforms whose deliveries this process may claim; None for every one."""
+        return None
+
     def _check(self, scope: str) -> None:
         until = self.paused_until(scope)
         if until is not None:

@@ -31,14 +31,29 @@ def rate_settings(settings: Settings) -> RateSettings:
 
 
 def build_limits(
-    settings: Settings, database: Database, clock: Callable[[], datetime]
+    settings: Settings, database: Database, clock: Callable[[], datetime], holder: str
 ) -> RateLimits:
-    """Budgets shared through the database on PostgreSQL; SQLite runs one worker, in memory."""
+    """In memory; on PostgreSQL only for the platforms whose sender lease this worker holds
+    (SQLite runs one worker, which sends to every platform)."""
     if settings.is_sqlite:
         return RateLimits(rate_settings(settings), clock=clock)
-    from bot.delivery.shared_limits import SharedRateLimits
+    from bot.delivery.sender_leases import LeasedRateLimits
 
-    return SharedRateLimits(rate_settings(settings), clock=clock, sessions=database.sessions)
+    tokens = {
+        platform: token.get_secret_value()
+        for platform, token in (
+            (Platform.TELEGRAM, settings.telegram_bot_token),
+            (Platform.SLACK, settings.slack_bot_token),
+        )
+        if token is not None
+    }
+    return LeasedRateLimits(
+        rate_settings(settings),
+        clock=clock,
+        sessions=database.sessions,
+        tokens=tokens,
+        holder=holder,
+    )
 
 
 def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Sender]:
@@ -100,7 +115,8 @@ def build_worker(
     limits: RateLimits | None = None,
 ) -> DeliveryWorker:
     """The delivery worker for this process."""
-    limits = limits or build_limits(settings, database, clock)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    limits = limits or build_limits(settings, database, clock, name)
     senders = build_senders(settings, limits)
     missing = [p.value for p in (Platform.TELEGRAM, Platform.SLACK) if p not in senders]
     if missing:
@@ -118,13 +134,25 @@ def build_worker(
             horizon=timedelta(hours=settings.delivery_retry_horizon_hours),
             poll_seconds=settings.worker_poll_seconds,
         ),
-        name=f"{socket.gethostname()}:{os.getpid()}",
+        name=name,
         alert=_alert(settings, senders),
     )
 
 
+async def keep_sender_leases(worker: DeliveryWorker, stop: asyncio.Event) -> None:
+    """On PostgreSQL, take and renew the leases that make this worker a platform's sender."""
+    from bot.delivery.sender_leases import LeasedRateLimits
+
+    if isinstance(worker.limits, LeasedRateLimits):
+        await worker.limits.keep(stop, taken=worker.wake)
+
+
 async def close_senders(worker: DeliveryWorker) -> None:
-    """Close every sender's connections."""
+    """Give up the sender leases, then close every sender's connections."""
+    from bot.delivery.sender_leases import LeasedRateLimits
+
+    if isinstance(worker.limits, LeasedRateLimits):
+        await worker.limits.release()
     for sender in worker.senders.values():
         try:
             await sender.close()

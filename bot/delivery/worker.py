@@ -109,6 +109,7 @@ class DeliveryWorker:
                 limit=limit,
                 worker=self.name,
                 lease=self.settings.lease,
+                platforms=self.limits.platforms_to_claim(),
             )
             return [d.id for d in claimed if d.id is not None]
 

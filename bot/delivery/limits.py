@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +43,9 @@ class RateSettings:
     slack_per_second: float = 4.8
     slack_channel_interval: float = 1.1
     webhook_per_second: float = 20.0
+    # What the platforms count, in any window of one second, as messages arrive.
+    telegram_most_per_second: int = 30
+    slack_most_per_second: int = 5
 
     def platform_interval(self, platform: Platform) -> float:
         """Seconds between two requests on one bot token (webhooks: in one process)."""
@@ -60,6 +65,76 @@ class RateSettings:
         if platform == Platform.SLACK:
             return self.slack_channel_interval
         return None
+
+
+class Landing:
+    """One request's answer, which the request `most` places behind it waits for."""
+
+    def __init__(
+        self,
+        answered: asyncio.Future[float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._answered = answered
+        self._clock = clock
+
+    def landed(self) -> None:
+        """The request is answered (or will never be sent): it has arrived, if ever."""
+        if self._answered is not None and not self._answered.done():
+            self._answered.set_result(self._clock())
+
+
+NOT_COUNTED = Landing()
+
+
+class LandingWindow:
+    """At most `most` requests arrive in any `seconds`, however late some of them leave.
+
+    Spacing requests evenly as they leave is not enough: a request held up on its
+    way (a busy machine, a new connection) arrives together with the on-time ones
+    after it, and the platform counts them in one second. A request arrives before
+    its answer does, so each request leaves no sooner than `seconds` after the
+    answer to the one `most` places before it: then no window holds more than `most`.
+    On a quiet machine the even spacing is the slower rule and this one costs nothing.
+    """
+
+    # A request unanswered this long (a timeout under way) holds the later ones no longer.
+    LONGEST_WAIT = 2.0
+
+    def __init__(
+        self,
+        most: int,
+        seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.most = most
+        self.seconds = seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._answers: deque[asyncio.Future[float]] = deque(maxlen=most)
+
+    async def enter(self) -> Landing:
+        """Wait until one more request keeps the window; its Landing, to mark when answered."""
+        earlier = self._answers[0] if len(self._answers) == self.most else None
+        answered: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._answers.append(answered)
+        landing = Landing(answered, self._clock)
+        if earlier is None:
+            return landing
+        try:
+            try:
+                at = await asyncio.wait_for(asyncio.shield(earlier), self.LONGEST_WAIT)
+            except TimeoutError:
+                at = self._clock()
+            wait = at + self.seconds - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+        except BaseException:
+            landing.landed()
+            raise
+        return landing
 
 
 def _spaced(interval: float) -> AsyncLimiter:
@@ -83,6 +158,10 @@ class RateLimits:
             platform: _spaced(rates.platform_interval(platform)) for platform in Platform
         }
         self._destinations: dict[tuple[Platform, str], AsyncLimiter] = {}
+        self._windows = {
+            Platform.TELEGRAM: LandingWindow(rates.telegram_most_per_second, 1.0),
+            Platform.SLACK: LandingWindow(rates.slack_most_per_second, 1.0),
+        }
         self._paused: dict[str, datetime] = {}
 
     def _destination(self, platform: Platform, address: str) -> AsyncLimiter | None:
@@ -95,11 +174,21 @@ class RateLimits:
             limiter = self._destinations[key] = _spaced(interval)
         return limiter
 
-    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+    @contextlib.asynccontextmanager
+    async def turn(self, platform: Platform, address: str, scope: str) -> AsyncIterator[None]:
+        """Send one request within: waits for its turn, and counts it until it is answered."""
+        landing = await self.acquire(platform, address, scope)
+        try:
+            yield
+        finally:
+            landing.landed()
+
+    async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
         """Wait until one more request keeps within every limit; raise Paused during a 429 pause.
 
         The pause is checked after the wait too: a 429 that arrives while a request
-        waits its turn must stop it, or it would go out before retry_after.
+        waits its turn must stop it, or it would go out before retry_after. The
+        Landing returned must be told when the request is answered (`turn` does).
         """
         self._check(scope)
         started = asyncio.get_running_loop().time()
@@ -107,8 +196,15 @@ class RateLimits:
         if destination is not None:
             await destination.acquire()
         await self._global[platform].acquire()
+        window = self._windows.get(platform)
+        landing = await window.enter() if window is not None else NOT_COUNTED
         extend_deadline(asyncio.get_running_loop().time() - started)
-        self._check(scope)
+        try:
+            self._check(scope)
+        except Paused:
+            landing.landed()
+            raise
+        return landing
 
     def platforms_to_claim(self) -> frozenset[Platform] | None:
         """The platforms whose deliveries this process may claim; None for every one."""
@@ -140,8 +236,9 @@ class RateLimits:
 class Unlimited(RateLimits):
     """No limiter waits (tests driving a fake clock); 429 pauses still apply."""
 
-    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+    async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
         """Return at once, unless the scope is paused after a 429."""
         self._check(scope)
         await asyncio.sleep(0)
         self._check(scope)
+        return NOT_COUNTED

@@ -29,7 +29,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.delivery.errors import Paused
-from bot.delivery.limits import RateLimits, RateSettings
+from bot.delivery.limits import Landing, RateLimits, RateSettings
 from storage import pauses as pause_store
 from storage.leases import acquire_lease, release_lease
 from storage.models import Platform
@@ -97,11 +97,13 @@ class LeasedRateLimits(RateLimits):
         """Webhooks, and the platforms whose lease this process holds."""
         return frozenset(p for p in Platform if self.holds(p))
 
-    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+    async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
         """Wait for the turn; give the request back if the lease lapsed meanwhile."""
-        await super().acquire(platform, address, scope)
+        landing = await super().acquire(platform, address, scope)
         if not self.holds(platform):
+            landing.landed()
             raise Paused(f"another worker sends to {platform.value} now", until=self.clock())
+        return landing
 
     async def pause(self, scope: str, seconds: float) -> datetime:
         """Pause `scope` here at once, and for whoever holds the lease next."""

@@ -80,7 +80,12 @@ class SlackSender:
     async def _call(
         self, destination: Destination, call: Callable[[], Awaitable[AsyncSlackResponse]]
     ) -> AsyncSlackResponse:
-        await self.limits.acquire(Platform.SLACK, destination.address, self.scope(destination))
+        async with self.limits.turn(Platform.SLACK, destination.address, self.scope(destination)):
+            return await self._answered(destination, call)
+
+    async def _answered(
+        self, destination: Destination, call: Callable[[], Awaitable[AsyncSlackResponse]]
+    ) -> AsyncSlackResponse:
         try:
             return await call()
         except SlackApiError as error:

@@ -102,7 +102,10 @@ class TelegramSender:
         return self._scope
 
     async def _call(self, address: str, call: Callable[[], Awaitable[T]]) -> T:
-        await self.limits.acquire(Platform.TELEGRAM, address, self._scope)
+        async with self.limits.turn(Platform.TELEGRAM, address, self._scope):
+            return await self._answered(call)
+
+    async def _answered(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except RetryAfter as error:

@@ -210,18 +210,21 @@ def too_many(telegram: FakeTelegram) -> str:
     calls = [(c.at, str(c.params.get("chat_id")), c.status) for c in telegram.calls("sendMessage")]
     sent = [(at, chat) for at, chat, status in calls if status == 200]
     overall = in_chat = 0
+    first = calls[0][0] if calls else 0.0
+    when: list[str] = []
     for at, chat, status in calls:
         if status == 429:
             window = [c for t, c in sent if at - 1 < t <= at]
             overall += len(window) >= 30
             in_chat += chat in window
+            when.append(f"{at - first:.1f}")
     # A loaded machine delays some sends and not others, and the late ones then crowd the
     # on-time ones into one second: the load average tells such a run from a quiet one.
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (
         f"{telegram.too_many_requests} answers 429 from Telegram: {overall} with 30 messages "
         f"in the second before, {in_chat} with one to the same chat (load average {load} on "
-        f"{os.cpu_count()} CPUs)"
+        f"{os.cpu_count()} CPUs), at {', '.join(when) or '-'} s from the first message"
     )
 
 

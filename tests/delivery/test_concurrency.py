@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, func, select
 
-from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.limits import Landing, RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from commands.context import Context
@@ -168,10 +168,10 @@ class HeldLimits(Unlimited):
         self.waiting = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+    async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
         self.waiting.set()
         await self.release.wait()
-        await super().acquire(platform, address, scope)
+        return await super().acquire(platform, address, scope)
 
 
 class RenewalWatch(DeliveryWorker):

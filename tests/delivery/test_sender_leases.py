@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.delivery.errors import Paused
-from bot.delivery.limits import RateSettings
+from bot.delivery.limits import LandingWindow, RateSettings
 from bot.delivery.sender_leases import LEASE_SECONDS, MARGIN_SECONDS, LeasedRateLimits
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from storage.models import Platform
@@ -129,3 +129,34 @@ def test_a_worker_claims_only_the_platforms_it_sends_to(
     sender, telegram, _ = worker(a, "a")
     asyncio.run(sender.drain())
     assert [s.address for s in telegram.sent()] == ["-1001"]
+
+
+def test_a_request_that_left_late_holds_back_the_one_a_window_behind_it() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    async def requests() -> None:
+        window = LandingWindow(3, 1.0, clock=lambda: now[0], sleep=sleep)
+        late = await window.enter()  # held up on its way: answered only at 0.4
+        on_time = [await window.enter() for _ in range(2)]
+        for landing in on_time:
+            landing.landed()
+        fourth = asyncio.ensure_future(window.enter())
+        await asyncio.sleep(0)
+        assert not fourth.done()  # it waits for the late one's answer
+        now[0] = 0.4
+        late.landed()
+        (await fourth).landed()
+        # A second after the late one's answer, not after it left: the platform may
+        # have counted it at 0.4, with the two on-time ones and this one.
+        assert slept == [pytest.approx(1.0)]
+        assert now[0] == pytest.approx(1.4)
+        fifth = await window.enter()  # the on-time ones answered at 0: no wait
+        fifth.landed()
+        assert slept == [pytest.approx(1.0)]
+
+    asyncio.run(requests())

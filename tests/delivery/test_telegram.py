@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from bot.delivery.errors import Unavailable
 from bot.delivery.jobs import Destination
-from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.limits import Landing, RateSettings, Unlimited
 from bot.delivery.telegram import TelegramSender
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from commands.context import Context
@@ -378,12 +378,12 @@ class HeldSecondPart(Unlimited):
         self.waiting = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def acquire(self, platform: Platform, address: str, scope: str) -> None:
+    async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
         self.calls += 1
         if self.calls == 3:
             self.waiting.set()
             await self.release.wait()
-        await super().acquire(platform, address, scope)
+        return await super().acquire(platform, address, scope)
 
 
 def test_a_post_timed_out_half_way_goes_on_from_where_it_stopped(

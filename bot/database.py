@@ -115,6 +115,13 @@ _SQLITE_UNAVAILABLE = frozenset(
 )
 
 
+# PostgreSQL's SQLSTATEs that say the server cannot serve now: connection exceptions,
+# insufficient resources (too many connections, disk full), an operator's or a crash's
+# shutdown, a statement cancelled by its timeout, and a server that became a read-only
+# standby in a failover. A deadlock or a serialization failure is not an outage.
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P", "57014", "25006")
+
+
 def did_not_answer(error: BaseException) -> bool:
     """True when the database did not answer (down, restarting, out of connections), the
     failure to wait out; any other database error is a bug or bad data."""
@@ -125,4 +132,6 @@ def did_not_answer(error: BaseException) -> bool:
     if isinstance(error.orig, sqlite3.Error):
         code = getattr(error.orig, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
-    return True
+    # No SQLSTATE: the connection itself failed (refused, timed out, closed).
+    state = getattr(error.orig, "sqlstate", None)
+    return state is None or str(state).startswith(_POSTGRES_UNAVAILABLE)

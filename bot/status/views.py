@@ -48,6 +48,9 @@ FEEDS = {
     "json": ("feed.json", "application/feed+json; charset=utf-8"),
     "ics": ("maintenance.ics", "text/calendar; charset=utf-8"),
 }
+# Numbers this far past the highest known one a moment ago are looked up all the same: an
+# incident opened within the last interval is asked for at once (link previews).
+JUST_OPENED = 50
 # Incident pages the static export writes at most, newest first.
 EXPORT_INCIDENTS = 5000
 
@@ -172,7 +175,7 @@ class StatusSite:
             render,
             html=True,
             stand_ins=_elsewhere(lang, lambda other: ("incident", other, incident_id)),
-            absent_in=lambda version: incident_id > version.highest_incident,
+            absent_in=lambda version: incident_id > version.highest_incident + JUST_OPENED,
         )
 
     def feed_document(self, kind: str, lang: str, component_key: str, now: datetime) -> Document:

@@ -294,11 +294,13 @@ class TelegramHandlers:
     async def _brief(
         self, query: CallbackQuery, person: Person, incident_id: int
     ) -> IncidentBrief | None:
+        # Asked for by Update or Resolve: a refusal says that nothing was changed.
         brief = await look(
             self.runner,
             person,
             lambda ctx: brief_incident(ctx, incident_id),
             started=self.monotonic(),
+            changing=True,
         )
         if isinstance(brief, Refusal):
             await _answer_query(query, brief.text)

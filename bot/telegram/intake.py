@@ -76,6 +76,8 @@ class UpdateIntake:
         # alive in the database, so no sweep takes a slow command for a dead process's.
         self._alive: set[int] = set()
         self._outage = False
+        # Set when an update ran unclaimed: the caller confirms it to Telegram at once.
+        self.unclaimed = False
 
     def _claim(self, update: Update) -> bool:
         now = self.clock()
@@ -147,6 +149,7 @@ class UpdateIntake:
                     type(error).__name__,
                 )
             self._outage = True
+            self.unclaimed = True
             self.run(update, claimed=False)
             return
         if self._outage:
@@ -157,8 +160,9 @@ class UpdateIntake:
 
     def run(self, update: Update, *, claimed: bool = True) -> None:
         """Handle an update in the background; the caller goes on at once."""
-        if claimed:
-            self._alive.add(update.update_id)
+        # Unclaimed too: its claim may have been written after all, its answer lost on
+        # the way; kept alive and marked finished, it is never taken for a dead one's.
+        self._alive.add(update.update_id)
         task = asyncio.create_task(self._handle(update, claimed))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -172,19 +176,20 @@ class UpdateIntake:
             self._alive.discard(update.update_id)
             log.warning("Telegram update %s abandoned at shutdown", update.update_id)
             raise
-        if claimed:
-            await self._finished(update.update_id)
+        await self._finished(update.update_id, claimed)
 
-    async def _finished(self, update_id: int) -> None:
+    async def _finished(self, update_id: int, claimed: bool = True) -> None:
         for delay in FINISH_RETRIES:
             try:
                 await asyncio.to_thread(self._finish, update_id)
                 break
             except sqlalchemy.exc.SQLAlchemyError as error:
-                log.info("Telegram update %s not marked done yet: %s", update_id, error)
+                if claimed:
+                    log.info("Telegram update %s not marked done yet: %s", update_id, error)
                 await asyncio.sleep(delay)
         else:
-            log.warning("Telegram update %s not marked done; a sweep will report it", update_id)
+            if claimed:
+                log.warning("Telegram update %s not marked done; a sweep will report it", update_id)
         self._alive.discard(update_id)
 
     async def drain(self, timeout: float) -> None:

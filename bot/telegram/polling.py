@@ -52,6 +52,7 @@ class Poller:
         self.clock = clock
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False
+        self.leaseless = False
         self._failures = 0
 
     def _acquire(self) -> bool:
@@ -82,9 +83,15 @@ class Poller:
                             stop, f"the database did not answer ({type(error).__name__})"
                         )
                         continue
-                    # No standby can take the lease while the database is away: go on
-                    # reading, so that commands sent meanwhile are answered at once.
+                    # No standby can take the lease while the database is away from all:
+                    # go on reading, so that commands sent meanwhile are answered at once.
+                    # If it is away from this process only, a standby takes the lease and
+                    # polls too; Telegram then answers one of the two 409, and this one,
+                    # reading without a lease, steps down at its first.
+                    self.leaseless = True
                     leading = True
+                else:
+                    self.leaseless = False
                 if not leading:
                     if self.leading:
                         log.warning("Telegram polling: another process took over")
@@ -136,6 +143,10 @@ class Poller:
         try:
             updates: tuple[Update, ...] = polling.result()
         except Conflict as error:
+            if self.leaseless:
+                log.warning("Telegram polling: another process polls with the lease; standing by")
+                self.leading = self.leaseless = False
+                return offset
             await self._pause(stop, f"another getUpdates reader ({error.message})")
             return offset
         except TelegramError as error:
@@ -150,7 +161,17 @@ class Poller:
                 await self._pause(stop, f"the database failed ({type(error).__name__})")
                 return offset
             offset = update.update_id + 1
+        if self.intake.unclaimed:
+            await self._confirm(offset)
         return offset
+
+    async def _confirm(self, offset: int | None) -> None:
+        """Tell Telegram now that the updates before `offset` are read, instead of at the next
+        poll: an update run unclaimed must never come back (this process may stop first)."""
+        self.intake.unclaimed = False
+        with contextlib.suppress(TelegramError):
+            # Whatever it returns stays unconfirmed, for the next poll to read.
+            await self.bot.get_updates(offset=offset, timeout=0, limit=1)
 
     async def _pause(self, stop: asyncio.Event, why: str) -> None:
         wait = BACK_OFF[min(self._failures, len(BACK_OFF) - 1)]

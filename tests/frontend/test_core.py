@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import sqlalchemy.exc
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.database import did_not_answer
 from bot.frontend.answers import NOT_READ, NOT_SAVED, Refusal, RefusalKind, answer, refusal_of
 from bot.frontend.runner import CommandRunner, Person, context_factory
 from commands import verbs as v
@@ -139,3 +141,22 @@ def test_only_a_database_that_does_not_answer_is_called_unreachable() -> None:
     assert refusal.kind == RefusalKind.UNEXPECTED
     gone = sqlalchemy.exc.InterfaceError("SELECT 1", {}, Exception("connection closed"))
     assert refusal_of(gone, changing=True, front_end="x").kind == RefusalKind.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("cause", "unreachable"),
+    [
+        (psycopg.errors.AdminShutdown("terminating connection"), True),
+        (psycopg.errors.TooManyConnections("too many clients"), True),
+        (psycopg.errors.QueryCanceled("statement timeout"), True),
+        (psycopg.errors.ReadOnlySqlTransaction("read-only transaction"), True),
+        (psycopg.OperationalError("connection refused"), True),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), False),
+        (psycopg.errors.SerializationFailure("could not serialize"), False),
+    ],
+)
+def test_postgresql_errors_are_an_outage_only_when_the_server_cannot_serve(
+    cause: Exception, unreachable: bool
+) -> None:
+    error = sqlalchemy.exc.OperationalError("UPDATE", {}, cause)
+    assert did_not_answer(error) is unreachable

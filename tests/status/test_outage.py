@@ -23,9 +23,10 @@ from bot.status.cache import (
     rendered,
 )
 from bot.status.stale import is_outage
+from bot.status.views import JUST_OPENED
 from commands.wording import LOCALES
 from storage.public import PublicDataVersion
-from tests.factories import FakeClock
+from tests.factories import FakeClock, run
 from tests.status.helpers import seed_status, site_of, status_client
 from tests.status.outage import database_to_lose
 from tests.status.test_caching import CACHED_PATHS
@@ -398,11 +399,24 @@ def test_guessed_incident_numbers_cost_no_render(
     client.get("/")
     renders = site.cache.renders
     # A crowd of made-up numbers must not queue renders ahead of real pages.
-    for number in range(5, 60):
+    beyond = 4 + JUST_OPENED + 1
+    for number in range(beyond, beyond + 100):
         assert client.get(f"/incidents/INC-{number}").status_code == 404
     assert site.cache.renders == renders
     assert client.get("/incidents/INC-4").status_code == 200
     assert site.cache.renders == renders + 1
+
+
+def test_an_incident_opened_a_moment_ago_is_found_at_once(
+    engine: sa.Engine, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = seed_status(sessions, clock)
+    client = status_client(engine, clock, recheck_seconds=60)
+    assert client.get("/").status_code == 200  # the version is now known for a minute
+    run(ctx, 'open "Nuovo guasto" --sev 1 --components web')
+    # The link in the reply is fetched at once (link previews): not a 404 until the
+    # next look at the version.
+    assert client.get("/incidents/INC-5").status_code == 200
 
 
 def test_the_note_dates_a_page_by_the_last_time_its_data_was_known_current(

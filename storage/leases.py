@@ -12,10 +12,20 @@ from storage.models import Lease
 
 
 def acquire_lease(
-    *, session: Session, name: str, holder: str, now: datetime, seconds: float
+    *, session: Session, name: str, holder: str, now: datetime | None, seconds: float
 ) -> bool:
-    """Take or renew the lease for `seconds`; False while someone else holds it unexpired."""
-    expires_at = now + timedelta(seconds=seconds)
+    """Take or renew the lease for `seconds`; False while someone else holds it unexpired.
+
+    With `now` None, the database's clock sets and judges the expiry (PostgreSQL), so
+    processes on machines whose clocks disagree never hold the lease at once.
+    """
+    moment: datetime | sa.ColumnElement[datetime]
+    if now is None:
+        assert session.get_bind().dialect.name == "postgresql", "the database's clock"
+        moment = sa.func.clock_timestamp()
+    else:
+        moment = now
+    expires_at = moment + timedelta(seconds=seconds)
     connection = session.connection()
     # Each step is one statement that waits for a concurrent one on the same row and
     # then sees its outcome, so two processes never both get the lease and neither raises.
@@ -31,7 +41,7 @@ def acquire_lease(
     taken = connection.execute(
         sa.update(Lease)
         .where(col(Lease.name) == name)
-        .where(or_(col(Lease.holder) == holder, col(Lease.expires_at) <= now))
+        .where(or_(col(Lease.holder) == holder, col(Lease.expires_at) <= moment))
         .values(holder=holder, expires_at=expires_at)
     )
     return taken.rowcount == 1

@@ -72,16 +72,20 @@ class Landing:
 
     def __init__(
         self,
-        answered: asyncio.Future[float] | None = None,
+        *answered: asyncio.Future[float],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._answered = answered
         self._clock = clock
 
+    def __add__(self, other: Landing) -> Landing:
+        return Landing(*self._answered, *other._answered, clock=self._clock)
+
     def landed(self) -> None:
         """The request is answered (or will never be sent): it has arrived, if ever."""
-        if self._answered is not None and not self._answered.done():
-            self._answered.set_result(self._clock())
+        for answered in self._answered:
+            if not answered.done():
+                answered.set_result(self._clock())
 
 
 NOT_COUNTED = Landing()
@@ -120,7 +124,7 @@ class LandingWindow:
         earlier = self._answers[0] if len(self._answers) == self.most else None
         answered: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._answers.append(answered)
-        landing = Landing(answered, self._clock)
+        landing = Landing(answered, clock=self._clock)
         if earlier is None:
             return landing
         try:
@@ -157,21 +161,25 @@ class RateLimits:
         self._global = {
             platform: _spaced(rates.platform_interval(platform)) for platform in Platform
         }
-        self._destinations: dict[tuple[Platform, str], AsyncLimiter] = {}
+        self._destinations: dict[tuple[Platform, str], tuple[AsyncLimiter, LandingWindow]] = {}
         self._windows = {
             Platform.TELEGRAM: LandingWindow(rates.telegram_most_per_second, 1.0),
             Platform.SLACK: LandingWindow(rates.slack_most_per_second, 1.0),
         }
         self._paused: dict[str, datetime] = {}
 
-    def _destination(self, platform: Platform, address: str) -> AsyncLimiter | None:
+    def _destination(
+        self, platform: Platform, address: str
+    ) -> tuple[AsyncLimiter, LandingWindow] | None:
+        """The chat's spacing, and its window: the next message leaves an interval after
+        the last one's answer, so a message held up on its way does not land with it."""
         key = (platform, address)
         limiter = self._destinations.get(key)
         if limiter is None:
             interval = self.rates.destination_interval(platform, address)
             if interval is None:
                 return None
-            limiter = self._destinations[key] = _spaced(interval)
+            limiter = self._destinations[key] = (_spaced(interval), LandingWindow(1, interval))
         return limiter
 
     @contextlib.asynccontextmanager
@@ -193,11 +201,18 @@ class RateLimits:
         self._check(scope)
         started = asyncio.get_running_loop().time()
         destination = self._destination(platform, address)
+        landing = NOT_COUNTED
         if destination is not None:
-            await destination.acquire()
-        await self._global[platform].acquire()
-        window = self._windows.get(platform)
-        landing = await window.enter() if window is not None else NOT_COUNTED
+            await destination[0].acquire()
+            landing = await destination[1].enter()
+        try:
+            await self._global[platform].acquire()
+            window = self._windows.get(platform)
+            if window is not None:
+                landing += await window.enter()
+        except BaseException:
+            landing.landed()
+            raise
         extend_deadline(asyncio.get_running_loop().time() - started)
         try:
             self._check(scope)

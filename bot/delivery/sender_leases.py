@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import logging
 import math
@@ -45,6 +46,14 @@ RENEW_SECONDS = 1.5
 # to land.
 MARGIN_SECONDS = 2.0
 LIMITED = (Platform.TELEGRAM, Platform.SLACK)
+# A lease newly taken sends nothing for this long: the last holder may have written to a
+# chat a moment ago, and a chat takes one message a second.
+QUIET_START = 1.1
+# How often a lapsed lease is looked for, to give its waiting requests back.
+WATCH_SECONDS = 0.25
+# Set around a message that must go whoever holds the lease (an alert to the responders):
+# one message outside the holder's pacing, rather than none.
+OUTSIDE_LEASE: contextvars.ContextVar[bool] = contextvars.ContextVar("outside_lease", default=False)
 
 
 def lease_name(platform: Platform, token: str) -> str:
@@ -56,9 +65,11 @@ def lease_name(platform: Platform, token: str) -> str:
 class LeasedRateLimits(RateLimits):
     """The in-memory limiter, for the platforms whose sender lease this process holds.
 
-    `keep` renews the leases in the background; a platform whose lease lapsed is not
-    claimed, and a request to it still waiting for its turn is given back (Paused,
-    due at once) for the new holder.
+    `keep` renews the leases in the background and reads the pauses other workers
+    wrote; a platform whose lease lapsed is not claimed, and a request to it still
+    waiting for its turn is given back within a quarter second (Paused, due at once)
+    for the new holder. A lease newly taken sends nothing for QUIET_START, so the
+    chats the last holder just wrote to get their second.
     """
 
     def __init__(
@@ -69,6 +80,7 @@ class LeasedRateLimits(RateLimits):
         sessions: sessionmaker[Session],
         tokens: dict[Platform, str],
         holder: str,
+        lease_clock: Callable[[], datetime | None] = lambda: None,
         local_clock: Callable[[], float] = time.monotonic,
         lease_seconds: float = LEASE_SECONDS,
         renew_seconds: float = RENEW_SECONDS,
@@ -78,11 +90,15 @@ class LeasedRateLimits(RateLimits):
         self.sessions = sessions
         self.holder = holder
         self._names = {p: lease_name(p, token) for p, token in tokens.items() if p in LIMITED}
+        # None: the database's clock judges the leases (tests stand a fake one in).
+        self._lease_clock = lease_clock
         self._local = local_clock
         self._lease = lease_seconds
         self._renew = renew_seconds
         self._margin = margin_seconds
-        self._valid_until: dict[Platform, float] = {}
+        self._valid: dict[Platform, tuple[float, float]] = {}  # from, until (local clock)
+        self._lost: dict[Platform, asyncio.Event] = {}
+        self._written: dict[str, datetime] = {}
         # Lease renewals on a thread of their own: behind a burst of the worker's claims
         # and records on asyncio's default threads, a renewal could come too late.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-leases")
@@ -91,43 +107,82 @@ class LeasedRateLimits(RateLimits):
         """True while this process may send to `platform` (always, for webhooks)."""
         if platform not in self._names:
             return platform not in LIMITED
-        return self._local() < self._valid_until.get(platform, -math.inf)
+        begins, ends = self._valid.get(platform, (math.inf, -math.inf))
+        return begins <= self._local() < ends
 
     def platforms_to_claim(self) -> frozenset[Platform] | None:
         """Webhooks, and the platforms whose lease this process holds."""
         return frozenset(p for p in Platform if self.holds(p))
 
     async def acquire(self, platform: Platform, address: str, scope: str) -> Landing:
-        """Wait for the turn; give the request back if the lease lapsed meanwhile."""
-        landing = await super().acquire(platform, address, scope)
+        """Wait for the turn; give the request back as soon as the lease lapses."""
+        if platform not in self._names or OUTSIDE_LEASE.get():
+            return await super().acquire(platform, address, scope)
+        if not self.holds(platform):
+            raise self._not_ours(platform)
+        waiting = asyncio.ensure_future(super().acquire(platform, address, scope))
+        lost = asyncio.ensure_future(self._lost_event(platform).wait())
+        try:
+            await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Paused):
+                    await waiting
+        if waiting.cancelled():
+            raise self._not_ours(platform)
+        landing = waiting.result()
         if not self.holds(platform):
             landing.landed()
-            raise Paused(f"another worker sends to {platform.value} now", until=self.clock())
+            raise self._not_ours(platform)
         return landing
 
     async def pause(self, scope: str, seconds: float) -> datetime:
-        """Pause `scope` here at once, and for whoever holds the lease next."""
+        """Pause `scope` here at once, and for every other worker (and the next holder)."""
         until = self._pause_here(scope, seconds)
+        if self._written.get(scope) == until:
+            return until  # the sender and the worker both report one 429
+        self._written[scope] = until
         try:
             await self._in_thread(lambda: self._write_pause(scope, seconds))
         except Exception as error:
-            log.warning("could not record the pause of %s for the next sender: %s", scope, error)
+            log.warning("could not record the pause of %s for the other workers: %s", scope, error)
         return until
 
     async def keep(self, stop: asyncio.Event, taken: Callable[[], None] = lambda: None) -> None:
-        """Take and renew the leases until `stop`; `taken` is called when one is taken."""
+        """Take and renew the leases until `stop`; `taken` is called when one is taken.
+
+        A renewal stuck on a silent database does not stop the watch: a lease that
+        lapses meanwhile gives its waiting requests back all the same.
+        """
+        loop = asyncio.get_running_loop()
+        renewal: asyncio.Future[list[Platform]] | None = None
+        next_renewal = loop.time()
         while not stop.is_set():
-            try:
-                if await self._in_thread(self.refresh):
-                    taken()
-            except Exception as error:
-                # Not renewed: the leases held lapse by themselves, sending stops in time.
-                log.warning("sender leases not renewed: %s", type(error).__name__)
+            if renewal is None and loop.time() >= next_renewal:
+                renewal = loop.run_in_executor(self._thread, self.refresh)
+                next_renewal = loop.time() + self._renew
+            if renewal is not None and renewal.done():
+                try:
+                    if renewal.result():
+                        taken()
+                except Exception as error:
+                    log.warning("sender leases not renewed: %s", type(error).__name__)
+                renewal = None
+            for platform in self._names:
+                if not self.holds(platform):
+                    self._lost_event(platform).set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._renew)
+                await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
 
     def refresh(self) -> list[Platform]:
-        """Take or renew each lease once; the platforms newly taken."""
+        """Take or renew each lease once, and read every worker's pauses; the platforms
+        newly taken."""
+        with self.sessions() as session, session.begin():
+            running = pause_store.pauses_running(session=session)
+        for scope, seconds in running.items():
+            self._pause_here(scope, seconds)
         taken: list[Platform] = []
         for platform, name in self._names.items():
             began = self._local()
@@ -136,34 +191,37 @@ class LeasedRateLimits(RateLimits):
                     session=session,
                     name=name,
                     holder=self.holder,
-                    now=self.clock(),
+                    now=self._lease_clock(),
                     seconds=self._lease,
                 )
-                running: dict[str, float] = {}
-                if held and platform not in self._valid_until:
-                    pause_store.forget_pauses(session=session)
-                    running = pause_store.pauses_running(session=session)
+            ends = began + self._lease - self._margin
             if not held:
-                if self._valid_until.pop(platform, None) is not None:
+                if self._valid.pop(platform, None) is not None:
                     log.warning("another worker sends to %s now", platform.value)
                 continue
-            if platform not in self._valid_until:
-                # Pauses first: a 429 the last holder read must stop this one too.
-                for scope, seconds in running.items():
-                    self._pause_here(scope, seconds)
-                taken.append(platform)
-                log.info("this worker sends to %s (it holds the sender lease)", platform.value)
-            self._valid_until[platform] = began + self._lease - self._margin
+            if platform in self._valid and self._valid[platform][1] > began:
+                self._valid[platform] = (self._valid[platform][0], ends)
+                continue
+            self._valid[platform] = (began + QUIET_START, ends)
+            self._lost_event(platform).clear()
+            taken.append(platform)
+            log.info("this worker sends to %s (it holds the sender lease)", platform.value)
         return taken
 
     async def release(self) -> None:
         """Give the leases up (at shutdown, once the sends under way are done)."""
-        held = [self._names[p] for p in list(self._valid_until)]
-        self._valid_until.clear()
+        held = [self._names[p] for p in list(self._valid)]
+        self._valid.clear()
         if held:
             with contextlib.suppress(Exception):
                 await self._in_thread(lambda: self._release(held))
         self._thread.shutdown(wait=False)
+
+    def _lost_event(self, platform: Platform) -> asyncio.Event:
+        return self._lost.setdefault(platform, asyncio.Event())
+
+    def _not_ours(self, platform: Platform) -> Paused:
+        return Paused(f"another worker sends to {platform.value} now", until=self.clock())
 
     def _release(self, names: Iterable[str]) -> None:
         with self.sessions() as session, session.begin():

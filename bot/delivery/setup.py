@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.database import Database
 from bot.delivery.jobs import Destination
 from bot.delivery.limits import RateLimits, RateSettings
+from bot.delivery.sender_leases import OUTSIDE_LEASE
 from bot.delivery.senders import Sender
 from bot.delivery.worker import ChannelAlert, DeliveryWorker, WorkerSettings
 from bot.settings import Settings
@@ -95,10 +96,14 @@ def _alert(settings: Settings, senders: dict[Platform, Sender]) -> ChannelAlert:
                 for chat in settings.telegram_ops_chats
             )
         for target in targets:
+            # From any worker, holder of the platform's sender lease or not.
+            token = OUTSIDE_LEASE.set(True)
             try:
                 await senders[target.platform].probe(target, f"Herald: {text}")
             except Exception as error:
                 log.warning("could not alert responders on %s: %s", target.address, error)
+            finally:
+                OUTSIDE_LEASE.reset(token)
         if not targets:
             log.warning(
                 "responders not alerted (no SLACK_INCIDENT_CHANNEL or TELEGRAM_OPS_CHATS): %s", text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -10,7 +11,12 @@ from sqlmodel import Session
 
 from bot.delivery.errors import Paused
 from bot.delivery.limits import LandingWindow, RateSettings
-from bot.delivery.sender_leases import LEASE_SECONDS, MARGIN_SECONDS, LeasedRateLimits
+from bot.delivery.sender_leases import (
+    LEASE_SECONDS,
+    MARGIN_SECONDS,
+    QUIET_START,
+    LeasedRateLimits,
+)
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from storage.models import Platform
 from tests.delivery.helpers import ScriptedSender
@@ -31,8 +37,15 @@ class Worker:
             sessions=sessions,
             tokens=TOKENS,
             holder=name,
+            lease_clock=clock,
             local_clock=lambda: self.local,
         )
+
+    def take(self) -> list[Platform]:
+        """Renew or take the leases, then let the quiet start of a new lease pass."""
+        taken = self.limits.refresh()
+        self.local += QUIET_START
+        return taken
 
 
 @pytest.fixture
@@ -45,10 +58,14 @@ def test_one_worker_sends_to_each_platform_and_every_worker_sends_webhooks(
 ) -> None:
     a, b = pair
     assert a.limits.refresh() == [Platform.TELEGRAM, Platform.SLACK]
-    assert b.limits.refresh() == []
+    # A lease just taken sends nothing for a moment: the last holder may have written
+    # to a chat a moment ago.
+    assert a.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK})
+    a.local += QUIET_START
+    assert b.take() == []
     assert a.limits.platforms_to_claim() == frozenset(Platform)
     assert b.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK})
-    assert a.limits.refresh() == []  # renewed, not taken again
+    assert a.take() == []  # renewed, not taken again
     assert a.limits.holds(Platform.TELEGRAM)
 
 
@@ -56,17 +73,17 @@ def test_another_worker_takes_over_once_the_holder_stops_renewing(
     pair: tuple[Worker, Worker], clock: FakeClock
 ) -> None:
     a, b = pair
-    a.limits.refresh()
+    a.take()
     # The holder stops sending before its lease can be taken: a margin for clocks and
     # for requests already on their way.
     a.local = LEASE_SECONDS - MARGIN_SECONDS
     assert not a.limits.holds(Platform.TELEGRAM)
     clock.advance(seconds=LEASE_SECONDS - 0.5)
-    assert b.limits.refresh() == []  # not yet expired in the database
+    assert b.take() == []  # not yet expired in the database
     clock.advance(seconds=1)
-    assert b.limits.refresh() == [Platform.TELEGRAM, Platform.SLACK]
+    assert b.take() == [Platform.TELEGRAM, Platform.SLACK]
     assert b.limits.platforms_to_claim() == frozenset(Platform)
-    assert a.limits.refresh() == []
+    assert a.take() == []
     assert a.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK})
 
 
@@ -74,7 +91,7 @@ def test_a_request_waiting_when_the_lease_lapses_is_given_back_for_the_new_holde
     pair: tuple[Worker, Worker],
 ) -> None:
     a, _ = pair
-    a.limits.refresh()
+    a.take()
 
     async def requests() -> None:
         await a.limits.acquire(Platform.TELEGRAM, "-1001", "telegram:-1001")
@@ -91,10 +108,10 @@ def test_a_429_read_by_the_holder_stops_the_next_holder_too(
     pair: tuple[Worker, Worker], clock: FakeClock
 ) -> None:
     a, b = pair
-    a.limits.refresh()
+    a.take()
     asyncio.run(a.limits.pause("telegram:-1001", 30))
     asyncio.run(a.limits.release())
-    assert b.limits.refresh() == [Platform.TELEGRAM, Platform.SLACK]
+    assert b.take() == [Platform.TELEGRAM, Platform.SLACK]
     until = b.limits.paused_until("telegram:-1001")
     assert until is not None
     assert 25 <= (until - clock()).total_seconds() <= 30
@@ -109,8 +126,8 @@ def test_a_worker_claims_only_the_platforms_it_sends_to(
     make_channel(ctx, "https://example.org/hook", platform="webhook")
     make_incident(ctx)
     a, b = pair
-    a.limits.refresh()
-    b.limits.refresh()
+    a.take()
+    b.take()
 
     def worker(of: Worker, name: str) -> tuple[DeliveryWorker, ScriptedSender, ScriptedSender]:
         telegram, webhook = ScriptedSender(clock), ScriptedSender(clock)
@@ -160,3 +177,56 @@ def test_a_request_that_left_late_holds_back_the_one_a_window_behind_it() -> Non
         assert slept == [pytest.approx(1.0)]
 
     asyncio.run(requests())
+
+
+def test_a_pause_written_after_a_takeover_reaches_every_worker(
+    pair: tuple[Worker, Worker],
+) -> None:
+    a, b = pair
+    a.take()
+    b.take()
+    # B reads a 429 (a webhook's, say, or one the old holder's last request drew).
+    asyncio.run(b.limits.pause("webhook:receiver", 30))
+    assert a.limits.paused_until("webhook:receiver") is None
+    a.take()  # every renewal reads the pauses
+    assert a.limits.paused_until("webhook:receiver") is not None
+
+
+def test_a_worker_that_missed_losing_its_lease_reads_it_as_new(
+    pair: tuple[Worker, Worker], clock: FakeClock
+) -> None:
+    a, b = pair
+    a.take()
+    # Cut off from the database past its lease, A never heard of B meanwhile.
+    a.local += LEASE_SECONDS
+    clock.advance(seconds=LEASE_SECONDS + 1)
+    b.take()
+    asyncio.run(b.limits.release())
+    assert a.limits.refresh() == [Platform.TELEGRAM, Platform.SLACK]
+    assert not a.limits.holds(Platform.TELEGRAM)  # and it starts quietly, too
+
+
+def test_a_request_queued_when_the_lease_lapses_is_given_back_without_waiting_its_turn(
+    pair: tuple[Worker, Worker],
+) -> None:
+    a, _ = pair
+    a.take()
+
+    async def queued() -> float:
+        stop = asyncio.Event()
+        keeping = asyncio.create_task(a.limits.keep(stop))
+        first = await a.limits.acquire(Platform.TELEGRAM, "-1001", "telegram:-1001")
+        waiting = asyncio.ensure_future(
+            a.limits.acquire(Platform.TELEGRAM, "-1001", "telegram:-1001")
+        )
+        await asyncio.sleep(0.05)
+        a.local += LEASE_SECONDS  # the lease lapses while it waits (3.1 s for its chat)
+        began = time.monotonic()
+        with pytest.raises(Paused):
+            await waiting
+        first.landed()
+        stop.set()
+        await keeping
+        return time.monotonic() - began
+
+    assert asyncio.run(queued()) < 1.0

@@ -130,3 +130,25 @@ def test_a_second_acquirer_waits_for_the_first_and_takes_its_outcome(
             first.rollback()
     assert second.result() is second_wins
     assert holder_at(sessions, T0) == ("b" if second_wins else "a")
+
+
+def test_the_database_clock_judges_a_lease_whatever_the_processes_clocks_say(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("the database's clock is PostgreSQL's: SQLite runs one worker")
+
+    def take(holder: str) -> bool:
+        with sessions() as session, session.begin():
+            return acquire_lease(session=session, name=POLLER, holder=holder, now=None, seconds=30)
+
+    assert take("a")
+    # A process whose clock runs an hour ahead would take a lease written with the
+    # holder's clock at once; judged by the database's, it waits like any other.
+    assert not take("b")
+    with sessions() as session:
+        lease = session.get(Lease, POLLER)
+    assert lease is not None
+    expires = lease.expires_at
+    assert 25 < (expires - datetime.now(UTC)).total_seconds() <= 31

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.delivery.sender_leases import QUIET_START
 from commands.context import Actor, Context
 from commands.dispatch import run_text
 from storage.channels import create_channel, delete_channel, list_channels
@@ -44,6 +45,7 @@ TELEGRAM_TOKEN = "123456:BENCH-TOKEN"
 SLACK_TOKEN = "xoxb-bench-token"
 READY_LINE = "delivery worker"
 LISTENING_LINE = "listening for new deliveries"
+HOLDER_LINE = "it holds the sender lease"
 OVER_FLOOR_PERCENT = 10.0
 
 
@@ -115,6 +117,15 @@ def start_workers(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"herald worker did not start:\n{log.read_text()}")
                 time.sleep(0.05)
+        # One of them holds each platform's sender lease, and sends (after a lease's
+        # quiet start): the figure is the fan-out, not the workers starting.
+        while url.startswith("postgresql") and not any(
+            HOLDER_LINE in log.read_text() for _, log in started
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("no herald worker took the sender lease")
+            time.sleep(0.05)
+        time.sleep(QUIET_START)
     except BaseException:
         stop_workers(processes)
         raise

@@ -97,7 +97,6 @@ class LeasedRateLimits(RateLimits):
         self._renew = renew_seconds
         self._margin = margin_seconds
         self._valid: dict[Platform, tuple[float, float]] = {}  # from, until (local clock)
-        self._lost: dict[Platform, asyncio.Event] = {}
         self._written: dict[str, datetime] = {}
         # Lease renewals on a thread of their own: behind a burst of the worker's claims
         # and records on asyncio's default threads, a renewal could come too late.
@@ -121,11 +120,13 @@ class LeasedRateLimits(RateLimits):
         if not self.holds(platform):
             raise self._not_ours(platform)
         waiting = asyncio.ensure_future(super().acquire(platform, address, scope))
-        lost = asyncio.ensure_future(self._lost_event(platform).wait())
         try:
-            await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
+            # Looked at every WATCH_SECONDS: a lease lapses while its holder's renewal
+            # hangs, and nothing else would say so.
+            while not (await asyncio.wait({waiting}, timeout=WATCH_SECONDS))[0]:
+                if not self.holds(platform):
+                    break
         finally:
-            lost.cancel()
             if not waiting.done():
                 waiting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Paused):
@@ -170,9 +171,6 @@ class LeasedRateLimits(RateLimits):
                 except Exception as error:
                     log.warning("sender leases not renewed: %s", type(error).__name__)
                 renewal = None
-            for platform in self._names:
-                if not self.holds(platform):
-                    self._lost_event(platform).set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
 
@@ -203,7 +201,6 @@ class LeasedRateLimits(RateLimits):
                 self._valid[platform] = (self._valid[platform][0], ends)
                 continue
             self._valid[platform] = (began + QUIET_START, ends)
-            self._lost_event(platform).clear()
             taken.append(platform)
             log.info("this worker sends to %s (it holds the sender lease)", platform.value)
         return taken
@@ -216,9 +213,6 @@ class LeasedRateLimits(RateLimits):
             with contextlib.suppress(Exception):
                 await self._in_thread(lambda: self._release(held))
         self._thread.shutdown(wait=False)
-
-    def _lost_event(self, platform: Platform) -> asyncio.Event:
-        return self._lost.setdefault(platform, asyncio.Event())
 
     def _not_ours(self, platform: Platform) -> Paused:
         return Paused(f"another worker sends to {platform.value} now", until=self.clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -167,6 +168,7 @@ class RateLimits:
             Platform.SLACK: LandingWindow(rates.slack_most_per_second, 1.0),
         }
         self._paused: dict[str, datetime] = {}
+        self._pauses_lock = threading.Lock()
 
     def _destination(
         self, platform: Platform, address: str
@@ -236,16 +238,19 @@ class RateLimits:
 
     def _pause_here(self, scope: str, seconds: float) -> datetime:
         until = self.clock() + timedelta(seconds=seconds)
-        self._paused[scope] = max(until, self._paused.get(scope, until))
-        return self._paused[scope]
+        # Locked: the pauses other workers wrote are read in on a thread of their own.
+        with self._pauses_lock:
+            self._paused[scope] = max(until, self._paused.get(scope, until))
+            return self._paused[scope]
 
     def paused_until(self, scope: str) -> datetime | None:
         """When a pause on `scope` ends, or None when there is none now."""
-        until = self._paused.get(scope)
-        if until is not None and until <= self.clock():
-            del self._paused[scope]
-            return None
-        return until
+        with self._pauses_lock:
+            until = self._paused.get(scope)
+            if until is not None and until <= self.clock():
+                del self._paused[scope]
+                return None
+            return until
 
 
 class Unlimited(RateLimits):

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -36,8 +35,6 @@ from storage.leases import acquire_lease, release_lease
 from storage.models import Platform
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 LEASE_SECONDS = 6.0
 RENEW_SECONDS = 1.5
@@ -51,6 +48,9 @@ LIMITED = (Platform.TELEGRAM, Platform.SLACK)
 QUIET_START = 1.1
 # How often a lapsed lease is looked for, to give its waiting requests back.
 WATCH_SECONDS = 0.25
+# A pause or a release the database does not take this soon is left: the leases lapse,
+# and the other workers read the 429 themselves.
+PAUSE_WRITE_SECONDS = 2.0
 # Set around a message that must go whoever holds the lease (an alert to the responders):
 # one message outside the holder's pacing, rather than none.
 OUTSIDE_LEASE: contextvars.ContextVar[bool] = contextvars.ContextVar("outside_lease", default=False)
@@ -146,7 +146,11 @@ class LeasedRateLimits(RateLimits):
             return until  # the sender and the worker both report one 429
         self._written[scope] = until
         try:
-            await self._in_thread(lambda: self._write_pause(scope, seconds))
+            # Not on the lease thread, and not for long: a renewal hung on a silent
+            # database must not hold up a sender's 429.
+            await asyncio.wait_for(
+                asyncio.to_thread(self._write_pause, scope, seconds), PAUSE_WRITE_SECONDS
+            )
         except Exception as error:
             log.warning("could not record the pause of %s for the other workers: %s", scope, error)
         return until
@@ -165,33 +169,35 @@ class LeasedRateLimits(RateLimits):
                 renewal = loop.run_in_executor(self._thread, self.refresh)
                 next_renewal = loop.time() + self._renew
             if renewal is not None and renewal.done():
-                try:
-                    if renewal.result():
-                        taken()
-                except Exception as error:
-                    log.warning("sender leases not renewed: %s", type(error).__name__)
+                if renewal.exception() is not None:
+                    log.error("sender leases: renewal failed", exc_info=renewal.exception())
+                elif renewal.result():
+                    # Claimed once the quiet start is over, not before it: sooner, the
+                    # platform would be left out of the claim and wait for the next poll.
+                    loop.call_later(QUIET_START, taken)
                 renewal = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
 
     def refresh(self) -> list[Platform]:
-        """Take or renew each lease once, and read every worker's pauses; the platforms
-        newly taken."""
-        with self.sessions() as session, session.begin():
-            running = pause_store.pauses_running(session=session)
-        for scope, seconds in running.items():
-            self._pause_here(scope, seconds)
+        """Take or renew each lease once, then read every worker's pauses; the platforms
+        newly taken. Each step on its own: one failing does not stop the others."""
         taken: list[Platform] = []
         for platform, name in self._names.items():
             began = self._local()
-            with self.sessions() as session, session.begin():
-                held = acquire_lease(
-                    session=session,
-                    name=name,
-                    holder=self.holder,
-                    now=self._lease_clock(),
-                    seconds=self._lease,
-                )
+            try:
+                with self.sessions() as session, session.begin():
+                    held = acquire_lease(
+                        session=session,
+                        name=name,
+                        holder=self.holder,
+                        now=self._lease_clock(),
+                        seconds=self._lease,
+                    )
+            except Exception as error:
+                # Not renewed: the lease lapses by itself, and sending stops in time.
+                log.warning("sender lease for %s not renewed: %s", platform.value, error)
+                continue
             ends = began + self._lease - self._margin
             if not held:
                 if self._valid.pop(platform, None) is not None:
@@ -203,6 +209,14 @@ class LeasedRateLimits(RateLimits):
             self._valid[platform] = (began + QUIET_START, ends)
             taken.append(platform)
             log.info("this worker sends to %s (it holds the sender lease)", platform.value)
+        try:
+            with self.sessions() as session, session.begin():
+                running = pause_store.pauses_running(session=session)
+        except Exception as error:
+            log.warning("the pauses of the other workers not read: %s", error)
+            running = {}
+        for scope, seconds in running.items():
+            self._pause_here(scope, seconds)
         return taken
 
     async def release(self) -> None:
@@ -211,7 +225,7 @@ class LeasedRateLimits(RateLimits):
         self._valid.clear()
         if held:
             with contextlib.suppress(Exception):
-                await self._in_thread(lambda: self._release(held))
+                await asyncio.wait_for(asyncio.to_thread(self._release, held), PAUSE_WRITE_SECONDS)
         self._thread.shutdown(wait=False)
 
     def _not_ours(self, platform: Platform) -> Paused:
@@ -225,6 +239,3 @@ class LeasedRateLimits(RateLimits):
     def _write_pause(self, scope: str, seconds: float) -> None:
         with self.sessions() as session, session.begin():
             pause_store.pause(session=session, scope=scope, seconds=seconds)
-
-    async def _in_thread(self, step: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, step)

@@ -54,8 +54,10 @@ def release_lease(*, session: Session, name: str, holder: str) -> None:
     )
 
 
-def lease_holder(*, session: Session, name: str, now: datetime) -> str | None:
-    """Who holds the lease at `now`, or None when it is free or expired."""
+def lease_holder(*, session: Session, name: str, now: datetime | None) -> str | None:
+    """Who holds the lease at `now` (None: by the database's clock, on PostgreSQL), or None
+    when it is free or expired."""
+    moment = sa.func.clock_timestamp() if now is None else now
     return session.exec(
-        select(Lease.holder).where(Lease.name == name).where(col(Lease.expires_at) > now)
+        select(Lease.holder).where(Lease.name == name).where(col(Lease.expires_at) > moment)
     ).first()

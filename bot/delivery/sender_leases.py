@@ -31,7 +31,7 @@ from sqlmodel import Session
 from bot.delivery.errors import Paused
 from bot.delivery.limits import Landing, RateLimits, RateSettings
 from storage import pauses as pause_store
-from storage.leases import acquire_lease, release_lease
+from storage.leases import acquire_lease, lease_holder, release_lease
 from storage.models import Platform
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class LeasedRateLimits(RateLimits):
         self._margin = margin_seconds
         self._valid: dict[Platform, tuple[float, float]] = {}  # from, until (local clock)
         self._written: dict[str, datetime] = {}
+        self._seen_free: set[Platform] = set()
         # Lease renewals on a thread of their own: behind a burst of the worker's claims
         # and records on asyncio's default threads, a renewal could come too late.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="herald-leases")
@@ -186,6 +187,8 @@ class LeasedRateLimits(RateLimits):
         for platform, name in self._names.items():
             began = self._local()
             try:
+                if self._leave_to_others(platform, name):
+                    continue
                 with self.sessions() as session, session.begin():
                     held = acquire_lease(
                         session=session,
@@ -218,6 +221,23 @@ class LeasedRateLimits(RateLimits):
         for scope, seconds in running.items():
             self._pause_here(scope, seconds)
         return taken
+
+    def _leave_to_others(self, platform: Platform, name: str) -> bool:
+        """True to let a free lease go to another worker for one round: a worker that
+        sends to one platform already leaves the next to an idle one, if there is one,
+        so that Telegram and Slack do not share one process's CPU."""
+        now = self._local()
+        others = [p for p, (_, ends) in self._valid.items() if p != platform and ends > now]
+        if platform in self._valid or not others:
+            return False
+        if platform in self._seen_free:
+            self._seen_free.discard(platform)
+            return False
+        with self.sessions() as session:
+            free = lease_holder(session=session, name=name, now=self._lease_clock()) is None
+        if free:
+            self._seen_free.add(platform)
+        return True
 
     async def release(self) -> None:
         """Give the leases up (at shutdown, once the sends under way are done)."""

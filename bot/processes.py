@@ -259,9 +259,9 @@ def _command_processes(settings: Settings, process: str) -> CommandProcesses | N
         return None
     if settings.slack_bot_token is None and not settings.telegram_webhook:
         return None  # no front-end here runs commands
-    from bot.frontend.command_processes import CommandProcesses
+    from bot.frontend.command_processes import CommandProcesses, command_processes
 
-    return CommandProcesses(settings)
+    return CommandProcesses(settings, command_processes(settings.web_concurrency))
 
 
 def _telegram(

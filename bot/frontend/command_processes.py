@@ -28,6 +28,16 @@ T = TypeVar("T")
 # Per web process: enough to keep commands going while some wait on the database. A
 # process runs one command at a time, one connection each; more queue in the pool.
 COMMAND_PROCESSES = 2
+
+
+def command_processes(web_processes: int, cores: int | None = None) -> int:
+    """Command processes per web process: two, but no more in all than there are cores
+    (and at least one each), since commands are CPU work and more processes than cores
+    only take turns, each costing more."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(COMMAND_PROCESSES, cores // max(1, web_processes)))
+
+
 # Acks in the web process (nice 0) win the CPU from commands: 10 weighs about a tenth.
 NICENESS = 10
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.frontend.answers import NOT_SAVED, Refusal, RefusalKind, answer, look
-from bot.frontend.command_processes import CommandProcesses
+from bot.frontend.command_processes import CommandProcesses, command_processes
 from bot.frontend.runner import CommandRunner, Person, context_factory
 from bot.settings import Settings
 from commands import verbs as v
@@ -122,3 +122,12 @@ def test_a_command_process_that_dies_fails_its_command_and_is_replaced(
     reply = asyncio.run(answer(commands, ALICE, v.OpenIncident(title="Web down"), started=0.0))
     assert isinstance(reply, Reply)
     assert reply.incident_id is not None
+
+
+def test_no_more_command_processes_in_all_than_there_are_cores() -> None:
+    # Commands are CPU work: more processes than cores only take turns, each one costing
+    # more (on 2 cores, 2 web processes with 2 each made an opening cost twice the CPU).
+    assert command_processes(1, cores=2) == 2
+    assert command_processes(2, cores=2) == 1
+    assert command_processes(4, cores=2) == 1
+    assert command_processes(2, cores=8) == 2

@@ -156,6 +156,18 @@ def child_environment(url: str, workdir: Path) -> dict[str, str]:
     return env
 
 
+def telegram_environment(url: str, workdir: Path, token: str, api_url: str) -> dict[str, str]:
+    """child_environment for a Herald on one fake Telegram bot only: no Slack, no other
+    bot, and the worker's own poll interval (it is woken by NOTIFY)."""
+    env = {
+        k: v
+        for k, v in child_environment(url, workdir).items()
+        if not k.startswith(("SLACK_", "TELEGRAM_", "WORKER_POLL"))
+    }
+    env.update(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_URL=api_url, LOG_LEVEL="INFO")
+    return env
+
+
 def render(timings: Sequence[Timing]) -> str:
     """A plain table: command, runs, min, median, p95, max, median CPU (ms) and the verdict."""
     width = max(len("command"), *(len(t.case.label) for t in timings))

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.cli_list_show import child_environment
+from bench.cli_list_show import telegram_environment
 from bench.fanout import READY_LINE, TELEGRAM_TOKEN
 from bench.seed import database_url
 from bench.slack_commands import free_port, wait_ready
@@ -84,14 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FakeTelegram(token=TELEGRAM_TOKEN) as telegram,
     ):
         workdir = Path(tmp)
-        env = {
-            k: v
-            for k, v in child_environment(url, workdir).items()
-            if not k.startswith(("SLACK_", "TELEGRAM_", "WORKER_POLL"))
-        }
-        env.update(
-            TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_API_URL=telegram.api_url, LOG_LEVEL="INFO"
-        )
+        env = telegram_environment(url, workdir, TELEGRAM_TOKEN, telegram.api_url)
         run(herald("db", "upgrade"), env, workdir)
         for chat in chats():
             telegram.add_chat(chat, "channel")

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.cli_list_show import child_environment, herald_script
+from bench.cli_list_show import herald_script, telegram_environment
 from bench.fanout import READY_LINE, TELEGRAM_TOKEN
 from bench.seed import database_url
 from bench.slack_commands import free_port, wait_ready
@@ -170,14 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         workdir = Path(tmp)
         telegram.add_chat(CHAT, "channel")
-        env = {
-            k: v
-            for k, v in child_environment(url, workdir).items()
-            if not k.startswith(("SLACK_", "TELEGRAM_", "WORKER_POLL"))
-        }
-        env.update(
-            TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_API_URL=telegram.api_url, LOG_LEVEL="INFO"
-        )
+        env = telegram_environment(url, workdir, TELEGRAM_TOKEN, telegram.api_url)
         run(herald("db", "upgrade"), env, workdir)
         run(herald("channels", "add", "telegram", str(CHAT)), env, workdir)
 

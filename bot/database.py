@@ -62,9 +62,25 @@ def require_database(settings: Settings) -> None:
         )
 
 
+def driver_says(error: BaseException) -> str:
+    """The first line of what the database driver said (of the error itself when there is
+    no driver error under it); empty when it said nothing."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def failure_of(error: BaseException) -> str:
+    """What went wrong, in one short line for the log: the error's kind and the driver's
+    first line."""
+    first = driver_says(error)
+    name = type(error).__name__
+    return f"{name}: {first[:200]}" if first else name
+
+
 def unreachable(settings: Settings, error: sa.exc.OperationalError) -> str:
     """One line for a database that refused the command: a read-only file, a lock, no answer."""
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
+    reason = (driver_says(error.orig) if error.orig else "") or "no answer"
     path = sqlite_file(settings)
     if path is not None and ("readonly" in reason or "unable to open" in reason):
         # WAL mode writes herald.db-wal and herald.db-shm beside the file, so the

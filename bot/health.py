@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.status.cache import failure_of
+from bot.attempts import Attempts
+from bot.database import failure_of
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,26 @@ class HealthCheck:
     """
 
     def __init__(self, check: Callable[[], None], *, clock: Callable[[], float] = time.monotonic):
-        self._check = check
-        self._clock = clock
-        self._threads = anyio.CapacityLimiter(MOST_CHECKS)
-        self._running: dict[asyncio.Future[None], float] = {}
+        threads = anyio.CapacityLimiter(MOST_CHECKS)
+
+        async def checking(_: float) -> None:
+            await anyio.to_thread.run_sync(check, limiter=threads)
+
+        self._checks = Attempts(
+            checking,
+            clock=clock,
+            every=HEALTH_WAIT_SECONDS,
+            stuck=HEALTH_WAIT_SECONDS,
+            young=1,
+            most=MOST_CHECKS,
+        )
         self._healthy: bool | None = None
 
     async def endpoint(self, request: Request) -> Response:
         """The /healthz route."""
         try:
-            await asyncio.wait_for(asyncio.shield(self._newest()), HEALTH_WAIT_SECONDS)
+            check, _, _ = self._checks.newest()
+            await asyncio.wait_for(asyncio.shield(check), HEALTH_WAIT_SECONDS)
         except (sa.exc.SQLAlchemyError, TimeoutError) as error:
             if self._healthy is not False:
                 log.warning("health check: the database does not answer (%s)", failure_of(error))
@@ -51,24 +62,6 @@ class HealthCheck:
             log.info("health check: the database answers again")
         self._healthy = True
         return JSONResponse({"status": "ok", "database": "ok"})
-
-    def _newest(self) -> asyncio.Future[None]:
-        now = self._clock()
-        newest = max(self._running, key=self._running.__getitem__, default=None)
-        stuck = newest is not None and now - self._running[newest] >= HEALTH_WAIT_SECONDS
-        if newest is None or (stuck and len(self._running) < MOST_CHECKS):
-            newest = asyncio.ensure_future(
-                anyio.to_thread.run_sync(self._check, limiter=self._threads)
-            )
-            newest.add_done_callback(self._done)
-            self._running[newest] = now
-        return newest
-
-    def _done(self, check: asyncio.Future[None]) -> None:
-        self._running.pop(check, None)
-        # Probes that gave up must not leave an "exception never retrieved" behind.
-        if not check.cancelled():
-            check.exception()
 
 
 def database_check(engine: sa.Engine) -> Callable[[], None]:

@@ -97,7 +97,6 @@ class LeasedRateLimits(RateLimits):
         self._renew = renew_seconds
         self._margin = margin_seconds
         self._valid: dict[Platform, tuple[float, float]] = {}  # from, until (local clock)
-        self._written: dict[str, datetime] = {}
         self._seen_free: set[Platform] = set()
         # Lease renewals on a thread of their own: behind a burst of the worker's claims
         # and records on asyncio's default threads, a renewal could come too late.
@@ -143,9 +142,6 @@ class LeasedRateLimits(RateLimits):
     async def pause(self, scope: str, seconds: float) -> datetime:
         """Pause `scope` here at once, and for every other worker (and the next holder)."""
         until = self._pause_here(scope, seconds)
-        if self._written.get(scope) == until:
-            return until  # the sender and the worker both report one 429
-        self._written[scope] = until
         try:
             # Not on the lease thread, and not for long: a renewal hung on a silent
             # database must not hold up a sender's 429.

@@ -97,11 +97,13 @@ class WebhookSender:
             "X-Herald-Event": kind,
             SIGNATURE_HEADER: sign(destination.secret or "", int(time.time()), body),
         }
-        await self.limits.acquire(Platform.WEBHOOK, destination.address, self.scope(destination))
-        try:
-            response = await self.client.post(destination.address, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise Unavailable(f"{type(error).__name__}: {error}") from error
+        async with self.limits.turn(Platform.WEBHOOK, destination.address, self.scope(destination)):
+            try:
+                response = await self.client.post(
+                    destination.address, content=body, headers=headers
+                )
+            except httpx.HTTPError as error:
+                raise Unavailable(f"{type(error).__name__}: {error}") from error
         status = response.status_code
         if 200 <= status < 300:
             return f"HTTP {status}"

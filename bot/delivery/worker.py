@@ -238,7 +238,11 @@ class DeliveryWorker:
         now = self.clock()
         delivery_id = job.delivery_id
         if isinstance(error, RateLimited):
-            until = await self.limits.pause(error.scope, error.retry_after)
+            # The senders pause the scope themselves as they read the 429, to stop the
+            # requests still waiting; the worker does it only for one that did not.
+            until = self.limits.paused_until(error.scope) or await self.limits.pause(
+                error.scope, error.retry_after
+            )
             log.warning("%s: %s; pausing %s until %s", platform, error.reason, error.scope, until)
             metrics.RETRIED.labels(platform).inc()
             await self._record(

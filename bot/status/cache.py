@@ -16,6 +16,8 @@ from datetime import datetime
 import anyio
 import anyio.to_thread
 
+from bot.attempts import Attempts
+from bot.database import failure_of
 from storage.public import PublicDataVersion
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,14 @@ class DataVersionWatch:
         self._failed = -math.inf
         # When the lookup that failed began: only a lookup begun later disproves it.
         self._failed_lookup = -math.inf
-        # Lookups under way by when each began; the newest is the one readers wait for.
-        self._running: dict[asyncio.Task[PublicDataVersion], float] = {}
+        self.under_way = Attempts(
+            self._lookup,
+            clock=clock,
+            every=recheck_seconds,
+            stuck=STUCK_SECONDS,
+            young=YOUNG_LOOKUPS,
+            most=MAX_LOOKUPS,
+        )
         self.lookups = 0
 
     async def current(self) -> PublicDataVersion:
@@ -122,15 +130,10 @@ class DataVersionWatch:
             return self._current
         if self._failure is not None and now - self._failed < self._recheck:
             raise Unavailable(self._failure)
-        newest = max(self._running, key=self._running.__getitem__, default=None)
-        if newest is None or self._may_start(now, self._running[newest]):
-            newest = asyncio.ensure_future(self._lookup(now))
-            newest.add_done_callback(_retrieve)
-            self._running[newest] = now
-        elif self._failure is not None:
+        newest, began, started = self.under_way.newest()
+        if not started and self._failure is not None:
             # Down at the last look and still trying: do not make this reader wait too.
             raise Unavailable(self._failure)
-        began = self._running[newest]
         try:
             # A reader that goes away must not cancel the lookup the others wait for.
             return await asyncio.wait_for(asyncio.shield(newest), self._wait)
@@ -142,16 +145,7 @@ class DataVersionWatch:
                 self._failure, self._failed, self._failed_lookup = "no answer", self._clock(), began
             raise
 
-    def _may_start(self, now: float, newest_began: float) -> bool:
-        young = sum(now - began < STUCK_SECONDS for began in self._running.values())
-        return (
-            now - newest_began >= self._recheck
-            and young < YOUNG_LOOKUPS
-            and len(self._running) < MAX_LOOKUPS
-        )
-
     async def _lookup(self, started: float) -> PublicDataVersion:
-        task = asyncio.current_task()
         try:
             version = await anyio.to_thread.run_sync(self._load, limiter=self._threads)
         except Exception as error:
@@ -165,28 +159,12 @@ class DataVersionWatch:
                 self._failure, self._failed = failure_of(error), self._clock()
                 self._failed_lookup = started
             raise
-        finally:
-            if task is not None:
-                self._running.pop(task, None)
         self.lookups += 1
         if started >= self._checked:
             self._current, self._checked = version, started
         if started >= self._failed_lookup:
             self._failure = None
         return version
-
-    @property
-    def confirmed(self) -> tuple[PublicDataVersion, float] | None:
-        """The last version a lookup returned, and when (on the watch's clock) it began."""
-        return None if self._current is None else (self._current, self._checked)
-
-
-def failure_of(error: BaseException) -> str:
-    """What went wrong, in one short line for the log: the driver's first line when there is one."""
-    cause = getattr(error, "orig", None) or error
-    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    name = type(error).__name__
-    return f"{name}: {first[:200]}" if first else name
 
 
 class RenderCache:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
-from bot.database import did_not_answer
-from bot.status.cache import RenderCache, Rendered, Unavailable, failure_of, rendered
+from bot.database import did_not_answer, failure_of
+from bot.status.cache import RenderCache, Rendered, Unavailable, rendered
 from bot.status.http import PAGE_SECURITY, STALE_CACHE_CONTROL, respond
 from bot.status.pages import PageContext, Pages
 from bot.status.texts import TEXTS

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.database import Database
+from bot.database import Database, failure_of
 from bot.settings import Settings
 from bot.status import feeds
 from bot.status import statuspage_api as api
-from bot.status.cache import DataVersionWatch, RenderCache, Rendered, failure_of, rendered
+from bot.status.cache import DataVersionWatch, RenderCache, Rendered, rendered
 from bot.status.http import CACHE_CONTROL, PAGE_SECURITY, choose_language, respond
 from bot.status.pages import PageContext, Pages
 from bot.status.stale import Document, LastRenderings, is_outage

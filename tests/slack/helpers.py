@@ -46,6 +46,22 @@ def sign(body: bytes, timestamp: int, secret: str = SECRET) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+def signed_headers(
+    body: bytes,
+    *,
+    timestamp: int | None = None,
+    secret: str = SECRET,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    """The headers of a request to /slack/events, signed as Slack signs (now, by default)."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(stamp),
+        "X-Slack-Signature": sign(body, stamp, secret),
+    }
+
+
 @dataclass
 class SlackWorld:
     """The web app with Slack mounted, the fake Slack, the database and the fake clock."""
@@ -69,14 +85,8 @@ class SlackWorld:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST to /slack/events, signed as Slack signs."""
-        stamp = int(time.time()) if timestamp is None else timestamp
-        sent = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": str(stamp),
-            "X-Slack-Signature": sign(body, stamp, secret),
-            **(headers or {}),
-        }
-        return self.http.post("/slack/events", content=body, headers=sent)
+        sent = signed_headers(body, timestamp=timestamp, secret=secret, content_type=content_type)
+        return self.http.post("/slack/events", content=body, headers={**sent, **(headers or {})})
 
     def command_body(
         self, text: str, *, user: str = ALICE, name: str = "alice", channel: str = WAR_ROOM

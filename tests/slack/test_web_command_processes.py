@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,7 +15,7 @@ import pytest
 
 from tests.bot.test_serve import clean_env, free_port, wait_for_health
 from tests.fakes.slack import FakeSlack
-from tests.slack.helpers import ALICE, SECRET, TOKEN, sign, wait_until
+from tests.slack.helpers import ALICE, SECRET, TOKEN, signed_headers, wait_until
 from tests.telegram.test_processes import Heralds, Store, postgres  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -67,15 +66,10 @@ def open_incident(port: int, slack: FakeSlack, title: str) -> None:
             "trigger_id": slack.trigger_id(),
         }
     ).encode()
-    stamp = int(time.time())
     response = httpx.post(
         f"http://127.0.0.1:{port}/slack/events",
         content=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": str(stamp),
-            "X-Slack-Signature": sign(body, stamp),
-        },
+        headers=signed_headers(body),
         timeout=5,
     )
     assert response.status_code == 200

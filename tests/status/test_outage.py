@@ -306,7 +306,7 @@ def test_a_lookup_stuck_on_a_silent_server_does_not_keep_the_page_stale() -> Non
             await watch.current()
         assert len(calls) == 2
         stuck.set()
-        while len(calls) < 2 or watch._running:
+        while len(calls) < 2 or len(watch.under_way):
             await asyncio.sleep(0.01)
         now[0] = 4.5  # the database is back: the next reader's lookup answers
         assert await watch.current() is fresh
@@ -340,7 +340,7 @@ def test_the_page_is_live_again_soon_after_a_long_silence() -> None:
         # Two new lookups every STUCK_SECONDS, never more than MAX_LOOKUPS in all.
         assert len(calls) == MAX_LOOKUPS
         back.set()  # the stuck ones fail now, having waited far longer than an interval
-        while watch._running:
+        while len(watch.under_way):
             await asyncio.sleep(0.01)
         now[0] = 60.5  # their failure says nothing of the database now: a fresh look
         assert await watch.current() is fresh

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.frontend.answers import Refusal, answer, refusal_of
+from bot.frontend.backlog import Backlog
 from bot.frontend.runner import CommandRunner
 from bot.slack import modals
 from bot.slack.caller import Answers, Caller, caller_of, plain_text
@@ -64,6 +66,17 @@ def open_prefill(text: str, clock: Clock) -> v.OpenIncident | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SlashCommand:
+    """A slash command as it waits in the backlog: who, what, and when it was acknowledged."""
+
+    caller: Caller
+    text: str
+    retry: str  # x-slack-retry-num, for the log of a redelivery
+    started: float  # monotonic, for the deadline of the answer
+    received: datetime  # the clock its dates are read against
+
+
 class SlackHandlers:
     """The listeners of the Slack app, sharing one runner, one client and one way to answer."""
 
@@ -91,16 +104,35 @@ class SlackHandlers:
         self.incident_channel = incident_channel
         self.monotonic = monotonic
         self.claims = SlackClaims(sessions, clock=clock, monotonic=monotonic)
+        self.backlog: Backlog[SlashCommand] = Backlog(self._command)
+
+    async def drain(self, timeout: float) -> None:
+        """Let the acknowledged commands run, those still queued included (at shutdown)."""
+        deadline = self.monotonic() + timeout
+        await self.backlog.drain(timeout)
+        await self.backlog.close()
+        await self.runner.drain(max(0.0, deadline - self.monotonic()))
 
     async def on_command(
         self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
     ) -> None:
-        """`/incident TEXT`: a modal for `open` without a title, else the command language."""
+        """`/incident TEXT`: acknowledged at once, then run in its turn (see Backlog)."""
         started = self.monotonic()
         await ack()
-        caller = caller_of(body)
-        text = plain_text(str(body.get("text") or ""))
-        clock = Clock(self.zone, self.clock())
+        self.backlog.put(
+            SlashCommand(
+                caller=caller_of(body),
+                text=plain_text(str(body.get("text") or "")),
+                retry=request.headers.get("x-slack-retry-num", [""])[0],
+                started=started,
+                received=self.clock(),
+            )
+        )
+
+    async def _command(self, job: SlashCommand) -> None:
+        """A modal for `open` without a title, else the command language."""
+        caller, text, started = job.caller, job.text, job.started
+        clock = Clock(self.zone, job.received)
 
         def changing() -> bool:
             try:
@@ -108,7 +140,7 @@ class SlackHandlers:
             except UsageError:
                 return True  # a form to open, or a typo: said as for a change
 
-        if not await self._first_time(caller, body.get("trigger_id"), request, changing):
+        if not await self._first_time(caller, caller.trigger_id, job.retry, changing):
             return
         if not text.strip():
             await self._open_form(caller, None, started)
@@ -133,7 +165,7 @@ class SlackHandlers:
         started = self.monotonic()
         await ack()
         caller = caller_of(body)
-        if not await self._first_time(caller, body.get("trigger_id"), None, lambda: True):
+        if not await self._first_time(caller, body.get("trigger_id"), "", lambda: True):
             return
         try:
             allowed = await asyncio.wait_for(self.responders.includes(caller.user_id), 1.0)
@@ -222,7 +254,7 @@ class SlackHandlers:
             await self.answers.tell(caller, FORM_UNREADABLE)
             return
         key = f"view:{view.get('id')}:{view.get('hash')}"
-        if not await self._first_time(caller, key, None, lambda: True, quiet=True):
+        if not await self._first_time(caller, key, "", lambda: True, quiet=True):
             return
         await self._run(caller, command, started)
 
@@ -236,7 +268,7 @@ class SlackHandlers:
         self,
         caller: Caller,
         key: str | None,
-        request: AsyncBoltRequest | None,
+        retry: str,
         changing: Callable[[], bool],
         *,
         quiet: bool = False,
@@ -251,7 +283,6 @@ class SlackHandlers:
             return False
         if quiet:
             return False
-        retry = request.headers.get("x-slack-retry-num", [""])[0] if request else ""
         log.info(
             "request from %s delivered again (retry %s): ignored", caller.user_id, retry or "?"
         )

@@ -66,7 +66,7 @@ class SlackFrontEnd:
 
     async def close(self, timeout: float = 10.0) -> None:
         """Let the commands under way finish, then close the pooled connections to Slack."""
-        await self.handlers.runner.drain(timeout)
+        await self.handlers.drain(timeout)
         await self.handlers.http.close()
 
     async def run_socket_mode(self, app_token: str, stop: asyncio.Event) -> None:

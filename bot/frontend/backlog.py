@@ -5,7 +5,11 @@ processes run them, each one waiting as a task of its own kept the platform's re
 its client and a chain of coroutines alive: about a hundred objects the garbage
 collector walks on every full collection. With 2,000 waiting, such a collection paused
 the event loop, and every ack behind it, for over 100 ms. Here a waiting command is one
-small record, and only `running` of them are handled at once.
+small record, and only `running` are handled at once.
+
+Each person has a queue of their own, and a person's commands run one after the other,
+in the order they came; handlers take people in turn, so one person's hundred commands
+never hold every handler while someone else's one waits.
 """
 
 from __future__ import annotations
@@ -13,69 +17,213 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 J = TypeVar("J")
+J_contra = TypeVar("J_contra", contravariant=True)
 
 # Enough to keep every command process and thread busy while some commands wait on the
-# database or on Slack; beyond this, commands wait here, cheaply.
+# database or on the platform; beyond this, commands wait here, cheaply.
 RUNNING = 32
+# How often waiting commands are looked at: to tell the late, drop the expired, log.
+SWEEP_SECONDS = 0.5
+LOG_EVERY_SECONDS = 60.0
+# A sweep may find hundreds newly late: told a few at a time, so the answers trickle out
+# between acks instead of holding the event loop in one burst.
+TELLING_AT_ONCE = 4
+
+
+class Handler(Protocol[J_contra]):
+    """What a front-end does with the commands of its backlog."""
+
+    async def run(self, job: J_contra, *, told_late: bool) -> None:
+        """Run the command and answer the person; never raises for a refusal."""
+        ...
+
+    async def tell_late(self, job: J_contra) -> None:
+        """Tell the person their command waits its turn (past the answer deadline)."""
+        ...
+
+    async def tell_dropped(self, job: J_contra) -> None:
+        """Tell the person their command was never run: nothing was done."""
+        ...
+
+
+class _Waiting(Generic[J]):
+    __slots__ = ("job", "since", "told")
+
+    def __init__(self, job: J, since: float) -> None:
+        self.job = job
+        self.since = since
+        self.told = False
 
 
 class Backlog(Generic[J]):
-    """A first-in first-out queue of jobs with `running` handlers taking them in turn."""
+    """Per-person first-in first-out queues, `running` handlers taking people in turn."""
 
-    def __init__(self, handle: Callable[[J], Awaitable[None]], *, running: int = RUNNING) -> None:
-        self.handle = handle
+    def __init__(
+        self,
+        handler: Handler[J],
+        person: Callable[[J], str],
+        *,
+        late_after: float,
+        expire_after: float,
+        running: int = RUNNING,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.handler = handler
+        self.person = person
+        self.late_after = late_after
+        self.expire_after = expire_after
         self.running = running
-        self._jobs: asyncio.Queue[J] | None = None
-        self._handlers: list[asyncio.Task[None]] = []
-
-    def put(self, job: J) -> None:
-        """Queue a job; it never waits (the queue has no bound: each job was acknowledged)."""
-        if self._jobs is None:
-            self._jobs = asyncio.Queue()
-            self._handlers = [
-                asyncio.create_task(self._take(self._jobs)) for _ in range(self.running)
-            ]
-        self._jobs.put_nowait(job)
+        self.monotonic = monotonic
+        self._queues: dict[str, deque[_Waiting[J]]] = {}
+        self._turns: asyncio.Queue[str | None] | None = None  # people with work, in turn
+        self._scheduled: set[str] = set()  # in _turns, or being handled
+        self._tasks: list[asyncio.Task[None]] = []
+        self._telling: set[asyncio.Task[None]] = set()
+        self._waiting = 0
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self._logged_at: float | None = None
+        self._tellers: asyncio.Semaphore | None = None
 
     @property
     def waiting(self) -> int:
-        """Jobs queued and not yet taken by a handler."""
-        return 0 if self._jobs is None else self._jobs.qsize()
+        """Commands queued and not yet taken by a handler."""
+        return self._waiting
 
-    async def _take(self, jobs: asyncio.Queue[J]) -> None:
-        while True:
-            job = await jobs.get()
+    def put(self, job: J) -> None:
+        """Queue a command; it never waits (each one was acknowledged already)."""
+        if self._stopping:
+            self._tell(self.handler.tell_dropped(job))
+            return
+        turns = self._start()
+        who = self.person(job)
+        self._queues.setdefault(who, deque()).append(_Waiting(job, self.monotonic()))
+        self._waiting += 1
+        self._idle.clear()
+        if who not in self._scheduled:
+            self._scheduled.add(who)
+            turns.put_nowait(who)
+
+    def _start(self) -> asyncio.Queue[str | None]:
+        if self._turns is None:
+            self._turns = asyncio.Queue()
+            self._tasks = [
+                asyncio.create_task(self._take(self._turns)) for _ in range(self.running)
+            ]
+            self._tasks.append(asyncio.create_task(self._sweep_now_and_then()))
+        return self._turns
+
+    async def _take(self, turns: asyncio.Queue[str | None]) -> None:
+        while (who := await turns.get()) is not None:
+            queue = self._queues.get(who)
+            if not queue:  # every one of theirs expired while they waited
+                self._queues.pop(who, None)
+                self._scheduled.discard(who)
+                if not self._waiting and not self._busy:
+                    self._idle.set()
+                continue
+            waiting = queue.popleft()
+            self._waiting -= 1
+            self._busy += 1
             try:
-                await self.handle(job)
+                await self.handler.run(waiting.job, told_late=waiting.told)
             except Exception:  # a handler answers its own failures; this is a bug
                 log.exception("a queued command failed")
             finally:
-                del job  # not kept alive while this handler waits for the next one
-                jobs.task_done()
+                self._busy -= 1
+                del waiting
+            if queue:
+                turns.put_nowait(who)  # the next of theirs, after everyone already waiting
+            else:
+                self._queues.pop(who, None)
+                self._scheduled.discard(who)
+                if not self._waiting and not self._busy:
+                    self._idle.set()
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until every queued job is handled (at shutdown); False if time ran out."""
-        if self._jobs is None:
-            return True
-        try:
-            await asyncio.wait_for(self._jobs.join(), timeout)
-        except TimeoutError:
-            return False
-        return True
+    async def _sweep_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Tell whoever waits past the deadline, once; drop what waited too long to run."""
+        now = self.monotonic()
+        oldest = 0.0
+        for queue in self._queues.values():
+            while queue and now - queue[0].since >= self.expire_after:
+                self._waiting -= 1
+                self._tell(self.handler.tell_dropped(queue.popleft().job))
+            for waiting in queue:
+                if now - waiting.since < self.late_after:
+                    break  # the rest of this person's came later still
+                if not waiting.told:
+                    waiting.told = True
+                    self._tell(self.handler.tell_late(waiting.job))
+            if queue:
+                oldest = max(oldest, now - queue[0].since)
+        if oldest >= self.late_after and (
+            self._logged_at is None or now - self._logged_at >= LOG_EVERY_SECONDS
+        ):
+            self._logged_at = now
+            log.warning(
+                "%d commands waiting their turn, the oldest for %.0f s", self._waiting, oldest
+            )
+
+    def _tell(self, telling: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(self._in_turn(telling))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    async def _in_turn(self, telling: Coroutine[Any, Any, None]) -> None:
+        if self._tellers is None:
+            self._tellers = asyncio.Semaphore(TELLING_AT_ONCE)
+        async with self._tellers:
+            try:
+                await telling
+            except Exception:  # the person's answer is lost, and only theirs
+                log.warning("could not tell a waiting person", exc_info=True)
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: run what is queued for up to half of `timeout`; then tell whoever
+        still waits that nothing was done, and give the commands under way the rest."""
+        end = self.monotonic() + timeout
+        if self._turns is None:
+            return
+        if self._waiting or self._busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout / 2)
+        self._stopping = True
+        dropped = [waiting.job for queue in self._queues.values() for waiting in queue]
+        self._queues.clear()
+        self._waiting = 0
+        if dropped:
+            log.warning("%d acknowledged commands not run: stopped before their turn", len(dropped))
+        for job in dropped:
+            self._tell(self.handler.tell_dropped(job))
+        for _ in range(self.running):
+            self._turns.put_nowait(None)
+        pending = {task for task in self._tasks[: self.running] if not task.done()}
+        pending |= self._telling
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, end - self.monotonic()))
+        if self._busy:
+            log.warning("%d commands cut off at shutdown, their answers lost", self._busy)
+        await self.close()
 
     async def close(self) -> None:
-        """Stop the handlers (after `drain`); jobs still queued are dropped, and counted."""
-        if self.waiting:
-            log.warning("%d acknowledged commands not run: stopped before their turn", self.waiting)
-        for task in self._handlers:
+        """Stop every task of the backlog at once."""
+        tasks = [*self._tasks, *self._telling]
+        for task in tasks:
             task.cancel()
-        for task in self._handlers:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._handlers = []
-        self._jobs = None
+        self._tasks = []

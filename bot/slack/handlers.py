@@ -41,6 +41,14 @@ log = logging.getLogger(__name__)
 # A trigger_id is good for 3 s: reading the form's data must leave time to open it.
 FORM_SECONDS = 1.8
 STILL_SAVING = "Still working on it (the database is slow); the outcome will follow here."
+QUEUED = "Herald is busy: your command waits its turn behind others; the outcome will follow here."
+NOT_RUN = (
+    "Herald could not run your command in time (it was stopping, or too busy), "
+    "so nothing was done; send it again."
+)
+# A response_url takes answers for 30 minutes: a command still waiting near then is
+# dropped, and its person told, while the answer can still reach them.
+EXPIRE_SECONDS = 25 * 60.0
 FORM_UNREADABLE = "That form could not be read; open it again, or type the command instead."
 TRIGGER_EXPIRED = "The form could not open in time; type the command again, or use its text form."
 BUTTONS = re.compile(f"^({'|'.join((UPDATE_BUTTON, RESOLVE_BUTTON, NOTE_BUTTON, EDIT_BUTTON))})$")
@@ -77,6 +85,42 @@ class SlashCommand:
     received: datetime  # the clock its dates are read against
 
 
+def _opens_a_form(text: str, clock: Clock) -> bool:
+    """True for `/incident` alone or `open` without a title: they answer with a form."""
+    words = text.split(None, 1)
+    if not words:
+        return True
+    if words[0].lower().lstrip("/") != "open":
+        return False
+    try:
+        parse(text, clock=clock)
+    except UsageError:
+        try:
+            return open_prefill(text, clock) is not None
+        except UsageError:
+            return False
+    return False
+
+
+class _Turns:
+    """The backlog's side of the Slack handlers: run a queued command, or tell its person."""
+
+    def __init__(self, handlers: SlackHandlers) -> None:
+        self.handlers = handlers
+
+    async def run(self, job: SlashCommand, *, told_late: bool) -> None:
+        """Run the command in its turn."""
+        await self.handlers.command(job, told_late=told_late)
+
+    async def tell_late(self, job: SlashCommand) -> None:
+        """It waits behind other commands past the deadline: say so, once."""
+        await self.handlers.answers.tell(job.caller, QUEUED)
+
+    async def tell_dropped(self, job: SlashCommand) -> None:
+        """It was never run (Herald stopping, or it waited too long): say nothing was done."""
+        await self.handlers.answers.tell(job.caller, NOT_RUN)
+
+
 class SlackHandlers:
     """The listeners of the Slack app, sharing one runner, one client and one way to answer."""
 
@@ -104,13 +148,19 @@ class SlackHandlers:
         self.incident_channel = incident_channel
         self.monotonic = monotonic
         self.claims = SlackClaims(sessions, clock=clock, monotonic=monotonic)
-        self.backlog: Backlog[SlashCommand] = Backlog(self._command)
+        self.backlog: Backlog[SlashCommand] = Backlog(
+            _Turns(self),
+            lambda job: job.caller.user_id,
+            late_after=runner.deadline,
+            expire_after=EXPIRE_SECONDS,
+            monotonic=monotonic,
+        )
 
     async def drain(self, timeout: float) -> None:
-        """Let the acknowledged commands run, those still queued included (at shutdown)."""
+        """At shutdown: let the acknowledged commands run, those queued included, for as
+        long as `timeout` allows; whoever is left is told nothing was done."""
         deadline = self.monotonic() + timeout
         await self.backlog.drain(timeout)
-        await self.backlog.close()
         await self.runner.drain(max(0.0, deadline - self.monotonic()))
 
     async def on_command(
@@ -119,18 +169,28 @@ class SlackHandlers:
         """`/incident TEXT`: acknowledged at once, then run in its turn (see Backlog)."""
         started = self.monotonic()
         await ack()
-        self.backlog.put(
-            SlashCommand(
-                caller=caller_of(body),
-                text=plain_text(str(body.get("text") or "")),
-                retry=request.headers.get("x-slack-retry-num", [""])[0],
-                started=started,
-                received=self.clock(),
-            )
+        job = SlashCommand(
+            caller=caller_of(body),
+            text=plain_text(str(body.get("text") or "")),
+            retry=request.headers.get("x-slack-retry-num", [""])[0],
+            started=started,
+            received=self.clock(),
         )
+        if _opens_a_form(job.text, Clock(self.zone, job.received)):
+            # Its trigger_id is good for 3 s: no waiting behind other people's commands.
+            await self.command(job, told_late=False)
+        else:
+            self.backlog.put(job)
 
-    async def _command(self, job: SlashCommand) -> None:
-        """A modal for `open` without a title, else the command language."""
+    async def command(self, job: SlashCommand, *, told_late: bool) -> None:
+        """A modal for `open` without a title, else the command language; any failure is
+        answered (with an error id for a bug)."""
+        try:
+            await self._command(job, told_late=told_late)
+        except Exception as error:
+            await self._refuse(job.caller, error, changing=True)
+
+    async def _command(self, job: SlashCommand, *, told_late: bool) -> None:
         caller, text, started = job.caller, job.text, job.started
         clock = Clock(self.zone, job.received)
 
@@ -158,7 +218,7 @@ class SlackHandlers:
             else:
                 await self._open_form(caller, prefill, started)
             return
-        await self._run(caller, command, started)
+        await self._run(caller, command, started, told_late=told_late)
 
     async def on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Update / Resolve / Add note / Edit last update under an incident: open its modal."""
@@ -291,12 +351,18 @@ class SlackHandlers:
         )
         return False
 
-    async def _run(self, caller: Caller, command: v.Command, started: float) -> None:
+    async def _run(
+        self, caller: Caller, command: v.Command, started: float, *, told_late: bool = False
+    ) -> None:
         async def still_working() -> None:
             await self.answers.tell(caller, STILL_SAVING)
 
         result = await answer(
-            self.runner, caller.person, command, started=started, when_slow=still_working
+            self.runner,
+            caller.person,
+            command,
+            started=started,
+            when_slow=None if told_late else still_working,
         )
         if isinstance(result, Refusal):
             await self._tell_refusal(caller, result)

@@ -1,106 +1,215 @@
-"""The backlog of acknowledged commands: first in, first out, a bounded number at once,
-drained at shutdown, and what could not run is counted."""
+"""The backlog of acknowledged commands: each person's in order, people in turn, a bounded
+number at once; the late told once, the expired dropped and told, and at shutdown the
+queue drained, whoever is left told, and nobody's command cut off while time remains."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import pytest
 
 from bot.frontend.backlog import Backlog
 
 
-class Gate:
-    """A handler that records what it took and holds each job until let through."""
+@dataclass(frozen=True)
+class Job:
+    person: str
+    number: int
+
+
+class Desk:
+    """A handler that records what happened and holds each job until let through."""
 
     def __init__(self) -> None:
-        self.started: list[int] = []
-        self.finished: list[int] = []
+        self.started: list[Job] = []
+        self.finished: list[Job] = []
+        self.late: list[Job] = []
+        self.dropped: list[Job] = []
+        self.told_late: list[bool] = []
         self.running = 0
         self.most_at_once = 0
         self.open = asyncio.Event()
 
-    async def handle(self, job: int) -> None:
+    async def run(self, job: Job, *, told_late: bool) -> None:
         self.started.append(job)
+        self.told_late.append(told_late)
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         try:
             await self.open.wait()
-            if job < 0:
+            if job.number < 0:
                 raise RuntimeError("a bug in a handler")
             self.finished.append(job)
         finally:
             self.running -= 1
 
+    async def tell_late(self, job: Job) -> None:
+        self.late.append(job)
+
+    async def tell_dropped(self, job: Job) -> None:
+        self.dropped.append(job)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def backlog(desk: Desk, clock: Clock, running: int) -> Backlog[Job]:
+    return Backlog(
+        desk,
+        lambda job: job.person,
+        late_after=2.5,
+        expire_after=60.0,
+        running=running,
+        monotonic=clock,
+    )
+
 
 async def settle() -> None:
     """Let every ready task run until all wait on something (no real time passes)."""
-    for _ in range(20):
+    for _ in range(30):
         await asyncio.sleep(0)
 
 
-def test_jobs_start_in_order_and_no_more_than_running_at_once() -> None:
+def test_people_take_turns_and_each_persons_commands_run_one_after_the_other() -> None:
     async def main() -> None:
-        gate = Gate()
-        backlog = Backlog(gate.handle, running=2)
-        for job in range(5):
-            backlog.put(job)
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=2)
+        for number in range(1, 6):
+            queue.put(Job("busy", number))
+        queue.put(Job("calm", 1))
         await settle()
-        assert gate.started == [0, 1]
-        assert backlog.waiting == 3
-        gate.open.set()
-        assert await backlog.drain(timeout=5)
-        assert gate.started == [0, 1, 2, 3, 4]
-        assert sorted(gate.finished) == [0, 1, 2, 3, 4]
-        assert gate.most_at_once == 2
-        assert backlog.waiting == 0
-        await backlog.close()
+        # One handler per person: the second handler went to the calm person at once.
+        assert desk.started == [Job("busy", 1), Job("calm", 1)]
+        assert queue.waiting == 4
+        desk.open.set()
+        await settle()
+        assert [j.number for j in desk.finished if j.person == "busy"] == [1, 2, 3, 4, 5]
+        assert desk.most_at_once == 2
+        assert queue.waiting == 0
+        await queue.close()
 
     asyncio.run(main())
 
 
-def test_a_failing_job_is_logged_and_the_next_ones_still_run(
+def test_who_waits_past_the_deadline_is_told_once_and_the_expired_are_dropped() -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        queue.put(Job("a", 1))  # taken at once, and held
+        queue.put(Job("b", 1))
+        await settle()
+        clock.now += 1.0
+        queue.put(Job("c", 1))
+        clock.now += 2.0  # b waited 3 s, c 2 s
+        queue.sweep()
+        queue.sweep()
+        await settle()
+        assert desk.late == [Job("b", 1)]
+        clock.now += 60.0  # b waited 63 s, c 62 s: both past expiry
+        queue.sweep()
+        await settle()
+        assert desk.dropped == [Job("b", 1), Job("c", 1)]
+        assert desk.late == [Job("b", 1)]
+        assert queue.waiting == 0
+        desk.open.set()
+        await settle()
+        assert desk.finished == [Job("a", 1)]
+        await queue.close()
+
+    asyncio.run(main())
+
+
+def test_a_command_told_it_was_late_runs_knowing_so() -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        queue.put(Job("a", 1))
+        queue.put(Job("b", 1))
+        await settle()
+        clock.now += 3.0
+        queue.sweep()
+        desk.open.set()
+        await settle()
+        assert desk.told_late == [False, True]
+        await queue.close()
+
+    asyncio.run(main())
+
+
+def test_a_failing_command_is_logged_and_the_next_ones_still_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def main() -> None:
-        gate = Gate()
-        gate.open.set()
-        backlog = Backlog(gate.handle, running=1)
-        for job in (1, -1, 2):
-            backlog.put(job)
-        assert await backlog.drain(timeout=5)
-        assert gate.finished == [1, 2]
-        await backlog.close()
+        desk, clock = Desk(), Clock()
+        desk.open.set()
+        queue = backlog(desk, clock, running=1)
+        for number in (1, -1, 2):
+            queue.put(Job("a", number))
+        await settle()
+        assert desk.finished == [Job("a", 1), Job("a", 2)]
+        await queue.close()
 
     with caplog.at_level(logging.ERROR, logger="bot.frontend.backlog"):
         asyncio.run(main())
     assert "a queued command failed" in caplog.text
 
 
-def test_drain_gives_up_at_its_timeout_and_close_counts_what_never_ran(
+def test_shutdown_runs_the_queue_when_there_is_time() -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        for number in range(1, 4):
+            queue.put(Job("a", number))
+        await settle()
+        desk.open.set()
+        await queue.drain(timeout=5)
+        assert [j.number for j in desk.finished] == [1, 2, 3]
+        assert desk.dropped == []
+
+    asyncio.run(main())
+
+
+def test_shutdown_tells_whoever_is_left_and_lets_the_running_command_finish(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def main() -> None:
-        gate = Gate()  # never opened: the first job holds the only handler
-        backlog = Backlog(gate.handle, running=1)
-        for job in range(3):
-            backlog.put(job)
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        for number in range(1, 4):
+            queue.put(Job("a", number))
         await settle()
-        assert not await backlog.drain(timeout=0.01)
-        await backlog.close()
-        assert gate.started == [0]
-        assert gate.running == 0  # the held job was cancelled with its handler
+        told = desk.tell_dropped
+
+        async def tell_then_finish(job: Job) -> None:
+            await told(job)
+            desk.open.set()  # the command under way ends only once the queue was given up
+
+        desk.tell_dropped = tell_then_finish  # type: ignore[method-assign]
+        await queue.drain(timeout=1.0)
+        assert desk.started == [Job("a", 1)]
+        assert desk.finished == [Job("a", 1)]
+        assert desk.dropped == [Job("a", 2), Job("a", 3)]
+        queue.put(Job("b", 1))  # acknowledged after the drain began: told, not run
+        await settle()
+        assert desk.dropped[-1] == Job("b", 1)
 
     with caplog.at_level(logging.WARNING, logger="bot.frontend.backlog"):
         asyncio.run(main())
     assert "2 acknowledged commands not run" in caplog.text
+    assert "cut off" not in caplog.text
 
 
 def test_an_unused_backlog_drains_and_closes_at_once() -> None:
     async def main() -> None:
-        backlog = Backlog(Gate().handle)
-        assert await backlog.drain(timeout=0)
-        await backlog.close()
+        queue = backlog(Desk(), Clock(), running=2)
+        await queue.drain(timeout=0)
+        await queue.close()
 
     asyncio.run(main())

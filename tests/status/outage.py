@@ -42,6 +42,9 @@ class Outage:
         assert self.path is not None
         self.path.rmdir()
         self.path.with_name(self.path.name + ".away").rename(self.path)
+        # A connection opened between the two steps made a new, empty file at the path
+        # and keeps it; pooled, it would answer "no such table" from then on.
+        self.engine.dispose()
 
 
 @contextlib.contextmanager

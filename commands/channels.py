@@ -12,7 +12,10 @@ from commands.errors import HeraldError, Refused
 from commands.lookup import get_components
 from storage import audit as audit_store
 from storage import channels as channel_store
-from storage.models import Channel, Platform
+from storage.models import Channel
+from storage.platforms import PLATFORMS, spec
+
+_PLATFORM_WIDTH = max(len(p.value) for p in PLATFORMS) + 1  # a column, a space after
 
 
 class ProbeFailed(HeraldError):
@@ -31,7 +34,7 @@ def describe(channel: Channel, components: list[str]) -> str:
     elif channel.is_ops:
         scope = "responders' chat (gets the nudges of incidents opened there, nothing else)"
     return (
-        f"#{channel.id:<4} {channel.platform.value:<9} {channel.address} "
+        f"#{channel.id:<4} {channel.platform.value:<{_PLATFORM_WIDTH}} {channel.address} "
         f"[{channel.locale}] {scope} — {state}"
     )
 
@@ -72,7 +75,8 @@ def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
             )
         components = get_components(session, command.components or ())
         secret = command.secret
-        if command.platform == Platform.WEBHOOK and secret is None:
+        signed = spec(command.platform).signed
+        if signed and secret is None:
             secret = secrets.token_urlsafe(24)
         channel = channel_store.create_channel(
             session=session,
@@ -85,7 +89,7 @@ def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
         )
         _audit(ctx, session, "channel_add", channel)
         text = "Added channel " + describe(channel, [c.key for c in components])
-        if command.platform == Platform.WEBHOOK and command.secret is None:
+        if signed and command.secret is None:
             text += f"\nSigning secret (shown once, give it to the receiver): {secret}"
         return Reply(text, changed=True)
 

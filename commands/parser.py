@@ -16,6 +16,7 @@ from commands.grammar import FORMS, GROUPS, VERBS, Form, Option
 from commands.text import clean_text, is_blank
 from commands.tokens import Token, argv_tokens, option_name, tokenize
 from storage.models import OPEN_INCIDENT_STATUSES, IncidentStatus, Platform
+from storage.platforms import PLATFORMS, spec
 
 TITLE_LIMIT = 200
 TEXT_LIMIT = 4000
@@ -25,9 +26,6 @@ _REF = re.compile(r"(?:inc-?|#)?([0-9]{1,9})", re.IGNORECASE)
 _SEV = re.compile(r"(?:sev)?([1-4])", re.IGNORECASE)
 _UPDATE_NUMBER = re.compile(r"#?([0-9]{1,6})")
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-_TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
-_SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{6,}|#[a-z0-9][a-z0-9_-]{0,79}")
-_URL = re.compile(r"https?://[^\s/]+(?:/\S*)?", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -429,17 +427,9 @@ def _components_remove(r: _Reader) -> v.Command:
 
 
 def _channel_address(platform: Platform, address: str) -> str:
-    if platform == Platform.TELEGRAM and not _TELEGRAM_CHAT.fullmatch(address):
-        raise UsageError(
-            f"{address!r} is not a Telegram chat: give its numeric id (like -1001234567890) "
-            "or its @channelname."
-        )
-    if platform == Platform.SLACK and not _SLACK_CHANNEL.fullmatch(address):
-        raise UsageError(
-            f"{address!r} is not a Slack channel: give its id (like C0123456789) or #name."
-        )
-    if platform == Platform.WEBHOOK and not _URL.fullmatch(address):
-        raise UsageError(f"{address!r} is not a URL: give one like https://example.com/hook.")
+    refusal = spec(platform).address.refusal(address)
+    if refusal is not None:
+        raise UsageError(refusal)
     return address
 
 
@@ -460,8 +450,9 @@ def _channels_add(r: _Reader) -> v.Command:
     if lang is not None and lang.lower() not in LOCALES:
         raise UsageError(f"--lang takes {' or '.join(LOCALES)}, not {lang!r}.")
     secret = r.raw("secret")
-    if secret is not None and platform != Platform.WEBHOOK:
-        raise UsageError("--secret is only for webhook channels; leave it out.")
+    if secret is not None and not spec(platform).signed:
+        signed = " or ".join(p.value for p, s in PLATFORMS.items() if s.signed)
+        raise UsageError(f"--secret is only for {signed} channels; leave it out.")
     return v.AddChannel(
         platform=platform,
         address=_channel_address(platform, words[1]),

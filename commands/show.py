@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from commands import verbs as v
 from commands.context import Context, Reply
@@ -22,20 +21,16 @@ from storage.models import (
     DeliveryState,
     IncidentKind,
     IncidentStatus,
-    Platform,
     UpdateKind,
 )
+from storage.platforms import spec
 
 DETAIL_LIMIT = 10
 
 
 def _shown_address(channel: Channel) -> str:
-    """A channel's address as `show` prints it to a chat room: a webhook by its host only,
-    since its path and query often carry its credential."""
-    if channel.platform != Platform.WEBHOOK:
-        return channel.address
-    parts = urlsplit(channel.address)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+    """A channel's address as `show` prints it to a chat room (a webhook by its host only)."""
+    return spec(channel.platform).address.shown(channel.address)
 
 
 def _delivery_line(delivery: Delivery, channel: Channel | None, ctx: Context) -> str:

@@ -19,10 +19,11 @@ from storage.models import (
     Platform,
     Update,
 )
+from storage.platforms import PLATFORMS
 
 # Slack's nudges go to the incident's thread in the incident channel; a Telegram chat where an
 # incident was opened (an ops group, a responder's private chat) gets them on its own.
-OPS_PLATFORMS = frozenset({Platform.TELEGRAM.value})
+OPS_PLATFORMS = frozenset(p.value for p, one in PLATFORMS.items() if one.ops_chats)
 
 
 def list_channels(*, session: Session) -> Sequence[Channel]:

@@ -9,7 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from storage.platforms import Platform
 from storage.types import UTCDateTime
+
+__all__ = ["Platform"]  # it lives in the platform registry; most code finds it here
 
 
 def utcnow() -> datetime:
@@ -63,12 +66,6 @@ class UpdateKind(enum.StrEnum):
     MAINTENANCE_REMINDER = "maintenance_reminder"
     # Herald telling responders that customers have heard nothing for a while; internal.
     NUDGE = "nudge"
-
-
-class Platform(enum.StrEnum):
-    TELEGRAM = "telegram"
-    SLACK = "slack"
-    WEBHOOK = "webhook"
 
 
 class Audience(enum.StrEnum):

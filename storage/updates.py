@@ -9,7 +9,8 @@ from sqlmodel import Session, col, func, select
 
 from storage.channels import list_followers, ops_channel_of
 from storage.deliveries import create_deliveries, list_channels_reached_by
-from storage.models import Incident, IncidentStatus, Platform, Update, UpdateKind
+from storage.models import Channel, Incident, IncidentStatus, Update, UpdateKind
+from storage.platforms import spec
 
 # A delivery with this revision edits the thread's first message to show the current
 # status; being an outbox row, it is retried, ordered and never lost like any other.
@@ -92,13 +93,18 @@ def create_update(
     threads = [
         c
         for c in followers
-        if c.platform != Platform.WEBHOOK
-        and (status_changed or (c.is_internal and update.number > 1))
+        if _edits_its_opening(c) and (status_changed or (c.is_internal and update.number > 1))
     ]
     create_deliveries(
         session=session, update=update, channels=threads, revision=ROOT_REFRESH, at=at
     )
     return update
+
+
+def _edits_its_opening(channel: Channel) -> bool:
+    """True where an incident's first message can be edited to show its new status."""
+    can = spec(channel.platform).can
+    return can.threads and can.edits
 
 
 def _changes_the_root(session: Session, update: Update) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -24,6 +23,7 @@ from storage.models import (
     Update,
     UpdateKind,
 )
+from storage.platforms import spec
 from storage.updates import ROOT_REFRESH
 
 
@@ -52,10 +52,7 @@ class Destination:
     def label(self) -> str:
         """`#3 webhook https://hooks.example/…`, for logs and alerts: a webhook's path and
         query often carry its credential (Slack, Teams and Discord incoming webhooks do)."""
-        shown = self.address
-        if self.platform == Platform.WEBHOOK:
-            parts = urlsplit(self.address)
-            shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+        shown = spec(self.platform).address.shown(self.address)
         return f"#{self.channel_id} {self.platform.value} {shown}"
 
 

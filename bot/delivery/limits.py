@@ -8,14 +8,15 @@ import contextvars
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiolimiter import AsyncLimiter
 
 from bot.delivery.errors import Paused
 from storage.models import Platform
+from storage.platforms import spec
 
 # The deadline of the send under way (set by the worker): time spent waiting for a turn
 # is added to it, so a long queue behind the rate limit is not taken for a dead platform.
@@ -36,36 +37,23 @@ def extend_deadline(seconds: float) -> None:
 
 @dataclass(frozen=True)
 class RateSettings:
-    """Messages per second Herald allows itself, below each platform's published limits."""
+    """Messages per second Herald allows itself, below each platform's published limits:
+    the registry's, but for the paces set here (from settings, or a test's)."""
 
-    telegram_per_second: float = 29.0
-    telegram_group_interval: float = 3.1
-    telegram_chat_interval: float = 1.1
-    slack_per_second: float = 4.8
-    slack_channel_interval: float = 1.1
-    webhook_per_second: float = 20.0
-    # What the platforms count, in any window of one second, as messages arrive.
-    telegram_most_per_second: int = 30
-    slack_most_per_second: int = 5
+    per_second: Mapping[Platform, float] = field(default_factory=dict)
 
     def platform_interval(self, platform: Platform) -> float:
         """Seconds between two requests on one bot token (webhooks: in one process)."""
-        per_second = {
-            Platform.TELEGRAM: self.telegram_per_second,
-            Platform.SLACK: self.slack_per_second,
-            Platform.WEBHOOK: self.webhook_per_second,
-        }[platform]
-        return 1 / per_second
+        return 1 / self.per_second.get(platform, spec(platform).rates.per_second)
 
     def destination_interval(self, platform: Platform, address: str) -> float | None:
         """Seconds between two requests to one chat or channel; None where none is set."""
-        if platform == Platform.TELEGRAM:
-            if telegram_is_group(address):
-                return self.telegram_group_interval
-            return self.telegram_chat_interval
-        if platform == Platform.SLACK:
-            return self.slack_channel_interval
-        return None
+        return spec(platform).rates.destination_interval(address)
+
+    @staticmethod
+    def most_per_second(platform: Platform) -> int | None:
+        """What the platform counts in any window of one second; None where it counts none."""
+        return spec(platform).rates.most_per_second
 
 
 class Landing:
@@ -148,11 +136,6 @@ def _spaced(interval: float) -> AsyncLimiter:
     return AsyncLimiter(1, interval)
 
 
-def telegram_is_group(address: str) -> bool:
-    """Channels and groups (negative ids, @names) get 20 messages a minute, chats 1 a second."""
-    return address.startswith(("-", "@"))
-
-
 class RateLimits:
     """Per-platform and per-destination limiters, plus the pauses that 429s impose."""
 
@@ -164,8 +147,9 @@ class RateLimits:
         }
         self._destinations: dict[tuple[Platform, str], tuple[AsyncLimiter, LandingWindow]] = {}
         self._windows = {
-            Platform.TELEGRAM: LandingWindow(rates.telegram_most_per_second, 1.0),
-            Platform.SLACK: LandingWindow(rates.slack_most_per_second, 1.0),
+            platform: LandingWindow(most, 1.0)
+            for platform in Platform
+            if (most := rates.most_per_second(platform)) is not None
         }
         self._paused: dict[str, datetime] = {}
         self._pauses_lock = threading.Lock()

@@ -11,17 +11,13 @@ from bot.delivery.limits import RateLimits
 from bot.delivery.setup import build_senders, rate_settings
 from bot.settings import Settings
 from commands.channels import ProbeFailed
-from storage.models import Channel, Platform, utcnow
+from storage.models import Channel, utcnow
+from storage.platforms import spec
 
 TEST_TEXT = {
     "it": "Messaggio di prova da Herald: questo canale riceverà gli aggiornamenti sullo stato "
     "dei servizi.",
     "en": "Test message from Herald: this channel will receive service status updates.",
-}
-HOW_TO_ENABLE = {
-    Platform.TELEGRAM: "set TELEGRAM_BOT_TOKEN",
-    Platform.SLACK: "set SLACK_BOT_TOKEN",
-    Platform.WEBHOOK: "",
 }
 
 
@@ -34,7 +30,7 @@ async def send_test(settings: Settings, channel: Channel) -> str:
         if sender is None:
             raise ProbeFailed(
                 f"{channel.platform.value} is not configured here: "
-                f"{HOW_TO_ENABLE[channel.platform]}"
+                f"{spec(channel.platform).how_to_switch_on}"
             )
         assert channel.id is not None
         destination = Destination(

@@ -33,6 +33,7 @@ from bot.delivery.limits import Landing, RateLimits, RateSettings
 from storage import pauses as pause_store
 from storage.leases import acquire_lease, lease_holder, release_lease
 from storage.models import Platform
+from storage.platforms import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ RENEW_SECONDS = 1.5
 # of two machines may disagree by a little, and a request already sent takes a moment
 # to land.
 MARGIN_SECONDS = 2.0
-LIMITED = (Platform.TELEGRAM, Platform.SLACK)
+LIMITED = tuple(p for p, one in PLATFORMS.items() if one.rates.shared)
 # A lease newly taken sends nothing for this long: the last holder may have written to a
 # chat a moment ago, and a chat takes one message a second.
 QUIET_START = 1.1

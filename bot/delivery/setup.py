@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from pydantic import SecretStr
 
 from bot.database import Database
 from bot.delivery.jobs import Destination
@@ -19,15 +22,22 @@ from bot.delivery.worker import ChannelAlert, DeliveryWorker, WorkerSettings
 from bot.settings import Settings
 from storage.deliveries import OUTBOX_CHANNEL
 from storage.models import Platform, utcnow
+from storage.platforms import PLATFORMS, PlatformSpec
 
 log = logging.getLogger(__name__)
+
+# What the registry's `sender` names: a function from settings and limits to a sender.
+SenderBuilder = Callable[[Settings, RateLimits], Sender]
 
 
 def rate_settings(settings: Settings) -> RateSettings:
     """Herald's own pace per platform."""
     return RateSettings(
-        telegram_per_second=settings.telegram_messages_per_second,
-        slack_per_second=settings.slack_messages_per_second,
+        {
+            platform: getattr(settings, one.rates.pace_setting)
+            for platform, one in PLATFORMS.items()
+            if one.rates.pace_setting is not None
+        }
     )
 
 
@@ -41,12 +51,9 @@ def build_limits(
     from bot.delivery.sender_leases import LeasedRateLimits
 
     tokens = {
-        platform: token.get_secret_value()
-        for platform, token in (
-            (Platform.TELEGRAM, settings.telegram_bot_token),
-            (Platform.SLACK, settings.slack_bot_token),
-        )
-        if token is not None
+        platform: token
+        for platform, one in PLATFORMS.items()
+        if one.rates.shared and (token := _credential(settings, one)) is not None
     }
     return LeasedRateLimits(
         rate_settings(settings),
@@ -57,31 +64,29 @@ def build_limits(
     )
 
 
+def _credential(settings: Settings, one: PlatformSpec) -> str | None:
+    """The value of the first setting that switches a platform on (its bot token), if set."""
+    if not one.switched_on_by:
+        return None
+    value = getattr(settings, one.switched_on_by[0])
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def switched_on(settings: Settings, one: PlatformSpec) -> bool:
+    """Whether every setting that switches this platform on is set."""
+    return all(getattr(settings, name) is not None for name in one.switched_on_by)
+
+
 def build_senders(settings: Settings, limits: RateLimits) -> dict[Platform, Sender]:
-    """A sender per configured platform; webhooks need no configuration."""
-    from bot.delivery.webhook import WebhookSender
-
-    senders: dict[Platform, Sender] = {
-        Platform.WEBHOOK: WebhookSender(limits=limits, public_url=settings.public_url)
-    }
-    if settings.telegram_bot_token is not None:
-        from bot.delivery.telegram import TelegramSender
-
-        senders[Platform.TELEGRAM] = TelegramSender(
-            settings.telegram_bot_token.get_secret_value(),
-            api_url=settings.telegram_api_url,
-            limits=limits,
-            public_url=settings.public_url,
-        )
-    if settings.slack_bot_token is not None:
-        from bot.delivery.slack import SlackSender
-
-        senders[Platform.SLACK] = SlackSender(
-            settings.slack_bot_token.get_secret_value(),
-            api_url=settings.slack_api_url,
-            limits=limits,
-            public_url=settings.public_url,
-        )
+    """A sender per platform switched on, each built where the registry says."""
+    senders: dict[Platform, Sender] = {}
+    for platform, one in PLATFORMS.items():
+        if switched_on(settings, one):
+            module, _, function = one.sender.partition(":")
+            build: SenderBuilder = getattr(importlib.import_module(module), function)
+            senders[platform] = build(settings, limits)
     return senders
 
 
@@ -123,9 +128,13 @@ def build_worker(
     name = f"{socket.gethostname()}:{os.getpid()}"
     limits = limits or build_limits(settings, database, clock, name)
     senders = build_senders(settings, limits)
-    missing = [p.value for p in (Platform.TELEGRAM, Platform.SLACK) if p not in senders]
-    if missing:
-        log.info("no sender for %s: their deliveries wait in the outbox", ", ".join(missing))
+    for platform, one in PLATFORMS.items():
+        if platform not in senders:
+            log.info(
+                "no sender for %s: its deliveries wait in the outbox (%s to send them)",
+                platform.value,
+                one.how_to_switch_on,
+            )
     return DeliveryWorker(
         database.sessions,
         senders,

@@ -25,6 +25,7 @@ from bot.delivery.errors import (
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
+from bot.settings import Settings
 from bot.slack.http import SlackHttp
 from bot.slack.thread import incident_reply, incident_root
 from storage.models import Platform, UpdateKind
@@ -42,6 +43,17 @@ def split_ref(ref: str | None) -> tuple[str, str] | None:
         return None
     channel, ts = ref.split("/", 1)
     return channel, ts
+
+
+def build_sender(settings: Settings, limits: RateLimits) -> SlackSender:
+    """The Slack sender on SLACK_BOT_TOKEN (the registry builds it from here)."""
+    assert settings.slack_bot_token is not None
+    return SlackSender(
+        settings.slack_bot_token.get_secret_value(),
+        api_url=settings.slack_api_url,
+        limits=limits,
+        public_url=settings.public_url,
+    )
 
 
 class SlackSender:

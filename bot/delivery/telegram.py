@@ -32,6 +32,7 @@ from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.delivery.senders import MessagesChanged
 from bot.delivery.telegram_format import post_html, root_html, visible
+from bot.settings import Settings
 from bot.telegram.buttons import incident_keyboard, update_keyboard
 from bot.telegram.thread import incident_reply_html, incident_root_html, nudge_html
 from storage.models import Platform, UpdateKind
@@ -74,6 +75,17 @@ def _seconds(value: int | timedelta) -> float:
 def _short(error: Exception) -> str:
     """The error without the page a proxy answered with (PTB appends it whole)."""
     return str(error).split(". Parsing the server response", 1)[0][:200]
+
+
+def build_sender(settings: Settings, limits: RateLimits) -> TelegramSender:
+    """The Telegram sender on TELEGRAM_BOT_TOKEN (the registry builds it from here)."""
+    assert settings.telegram_bot_token is not None
+    return TelegramSender(
+        settings.telegram_bot_token.get_secret_value(),
+        api_url=settings.telegram_api_url,
+        limits=limits,
+        public_url=settings.public_url,
+    )
 
 
 class TelegramSender:

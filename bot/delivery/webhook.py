@@ -21,6 +21,7 @@ from bot.delivery.errors import (
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
 from bot.logs import REDACTOR
+from bot.settings import Settings
 from storage.models import Platform
 
 SCHEMA = "herald.event.v1"
@@ -74,6 +75,11 @@ def _keep_out_of_logs(destination: Destination) -> None:
     parts = urlsplit(destination.address)
     where = parts.path + (f"?{parts.query}" if parts.query else "")
     REDACTOR.add(destination.secret, where if len(where) >= LONG_PATH else None)
+
+
+def build_sender(settings: Settings, limits: RateLimits) -> WebhookSender:
+    """The webhook sender: always on (the registry builds it from here)."""
+    return WebhookSender(limits=limits, public_url=settings.public_url)
 
 
 class WebhookSender:

@@ -23,7 +23,7 @@ from tests.delivery.helpers import ScriptedSender
 from tests.factories import ROME, FakeClock, make_channel, make_context, make_incident
 
 TOKENS = {Platform.TELEGRAM: "123456:TOKEN", Platform.SLACK: "xoxb-token"}
-FAST = RateSettings(telegram_per_second=1000, slack_per_second=1000)
+FAST = RateSettings({Platform.TELEGRAM: 1000, Platform.SLACK: 1000})
 
 
 class Worker:

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from commands.dates import DURATION_HELP, LONGEST_REMINDER, known_zone, read_duration
 from storage.engine import normalize_database_url, supported_database_url
+from storage.platforms import Platform, spec
 
 PLACEHOLDERS = {"changethis", "change-me", "changeme", "xxx", "secret"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -91,6 +93,9 @@ class Settings(BaseSettings):
     digest_slack_channel: str | None = None
     digest_telegram_chat: str | None = None
 
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None
+
     metrics_token: SecretStr | None = None
     web_concurrency: int = Field(default=1, ge=1, le=MAX_WEB_PROCESSES)
     status_export_dir: Path | None = None
@@ -109,6 +114,32 @@ class Settings(BaseSettings):
                     f"{user!r} is not a Telegram user id; list numeric ids such as 123456789 "
                     "(a user sees theirs with /help in a private chat with the bot)"
                 )
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("SMTP_URL has a port that is not a number") from None
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                "SMTP_URL must look like smtp://user:password@mail.example.com:587 "
+                "(STARTTLS when the server offers it) or smtps://…:465"
+            )
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        if value is not None and spec(Platform.EMAIL).address.refusal(value) is not None:
+            raise ValueError(
+                f"MAIL_FROM {value!r} is not an e-mail address; use one like status@example.com"
+            )
         return value
 
     @field_validator("telegram_ops_chats")
@@ -302,9 +333,13 @@ class Settings(BaseSettings):
                 self.telegram_bot_token,
                 self.telegram_webhook_secret,
                 self.metrics_token,
+                self.smtp_url,
             )
             if secret is not None
         ]
+        if self.smtp_url is not None:
+            password = urlsplit(self.smtp_url.get_secret_value()).password
+            values.extend([password, unquote(password)] if password else [])
         url = make_url(self.sqlalchemy_url)  # checked by _supported_database
         passwords = [url.password, *(url.query.get(key) for key in PASSWORD_PARAMETERS)]
         # A short password ("postgres") would blank that word in every line; inside a URL,

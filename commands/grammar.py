@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from storage.platforms import add_usage
+
 # "words" reads every word up to the next option; "when" also takes a time after a date.
 VALUE_KINDS = ("int", "sev", "text", "words", "list", "when", "since", "status", "lang", "flag")
 
@@ -120,8 +122,7 @@ FORMS: dict[str, Form] = {
         Form("channels list", "channels list", "list the channels that follow incidents"),
         Form(
             "channels add",
-            "channels add telegram CHAT | add slack CHANNEL | add webhook URL [--secret S] "
-            "[--lang it|en] [--components a,b] [--min-sev N]",
+            f"channels add {add_usage()} [--lang it|en] [--components a,b] [--min-sev N]",
             "add a customer channel",
             (LANG, COMPONENTS, MIN_SEV, Option("secret", "text", "S")),
         ),

@@ -126,3 +126,11 @@ RESCHEDULED_TEXT = {
     "en": "The maintenance has been moved: {window} we will carry out the planned work.",
 }
 EDITED = {"it": "(corretto)", "en": "(corrected)"}
+# E-mail cannot be edited: a correction is a reply in the thread, marked with these.
+CORRECTION = {"it": "Correzione", "en": "Correction"}
+CORRECTION_TEXT = {
+    "it": "Il messaggio precedente è stato corretto; questo è il testo giusto:",
+    "en": "The earlier message was corrected; this is the right text:",
+}
+# The last line of every e-mail: where the incident is followed online.
+FOLLOW_ONLINE = {"it": "Stato dei servizi: {url}", "en": "Service status: {url}"}

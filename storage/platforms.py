@@ -21,6 +21,7 @@ class Platform(enum.StrEnum):
     TELEGRAM = "telegram"
     SLACK = "slack"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class AddressRule:
     pattern: re.Pattern[str]
     what: str  # "a Telegram chat"
     how: str  # "give its numeric id (like -1001234567890) or its @channelname"
+    placeholder: str  # what `channels add`'s usage calls it: CHAT, CHANNEL, URL
     # Where an address may carry a credential (a webhook's path and query often do),
     # chat rooms, logs and alerts show its host only.
     credential_inside: bool = False
+    # A person's address (an e-mail): shown with its first letter and domain only.
+    personal: bool = False
 
     def refusal(self, address: str) -> str | None:
         """None for a well-written address; else the one line that says what to type."""
@@ -42,6 +46,9 @@ class AddressRule:
 
     def shown(self, address: str) -> str:
         """The address as a chat room, a log line or an alert may show it."""
+        if self.personal:
+            local, _, domain = address.rpartition("@")
+            return f"{local[:1]}…@{domain}"
         if not self.credential_inside:
             return address
         parts = urlsplit(address)
@@ -117,6 +124,7 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
             re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}"),
             "a Telegram chat",
             "give its numeric id (like -1001234567890) or its @channelname",
+            "CHAT",
         ),
         can=Capabilities(threads=True, edits=True, deletes=True, rich_text=True, longest=4096),
         rates=Rates(
@@ -137,6 +145,7 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
             re.compile(r"[CGD][A-Z0-9]{6,}|#[a-z0-9][a-z0-9_-]{0,79}"),
             "a Slack channel",
             "give its id (like C0123456789) or #name",
+            "CHANNEL",
         ),
         can=Capabilities(threads=True, edits=True, deletes=True, rich_text=True, longest=40000),
         rates=Rates(
@@ -156,6 +165,7 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
             re.compile(r"https?://[^\s/]+(?:/\S*)?", re.IGNORECASE | re.ASCII),
             "a URL",
             "give one like https://example.com/hook",
+            "URL",
             credential_inside=True,
         ),
         can=Capabilities(threads=False, edits=False, deletes=False, rich_text=False, longest=None),
@@ -164,7 +174,32 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
         sender="bot.delivery.webhook:build_sender",
         signed=True,
     ),
+    Platform.EMAIL: PlatformSpec(
+        platform=Platform.EMAIL,
+        name="e-mail",
+        address=AddressRule(
+            re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+            "an e-mail address",
+            "give one like noc@example.com",
+            "ADDRESS",
+            personal=True,
+        ),
+        # Mail cannot be edited: a correction is a reply in the thread, marked as such.
+        can=Capabilities(threads=True, edits=False, deletes=False, rich_text=True, longest=None),
+        # Per worker process: SMTP servers count connections and recipients, not a token.
+        rates=Rates(per_second=5.0),
+        switched_on_by=("smtp_url", "mail_from"),
+        sender="bot.delivery.email:build_sender",
+    ),
 }
+
+
+def add_usage() -> str:
+    """`channels add`'s forms, one per platform: `telegram CHAT | add slack CHANNEL | …`."""
+    return " | add ".join(
+        f"{platform.value} {one.address.placeholder}" + (" [--secret S]" if one.signed else "")
+        for platform, one in PLATFORMS.items()
+    )
 
 
 def spec(platform: Platform | str) -> PlatformSpec:

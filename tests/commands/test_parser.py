@@ -1011,7 +1011,7 @@ def test_channels_add_webhook_with_secret_and_components() -> None:
         ("channels add webhook example.com/hook", "is not a URL"),
         ("channels add webhook https://", "is not a URL"),
         ("channels add telegarm -1001234567890", "Did you mean 'telegram'?"),
-        ("channels add email a@example.com", "Use one of: telegram, slack, webhook"),
+        ("channels add fax 0612345678", "Use one of: telegram, slack, webhook, email"),
         ("channels add telegram", "needs a platform and an address"),
         ("channels add", "needs a platform and an address"),
         ("channels add telegram 1 2", "needs a platform and an address"),

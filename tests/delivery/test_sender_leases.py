@@ -23,6 +23,8 @@ from tests.delivery.helpers import ScriptedSender
 from tests.factories import ROME, FakeClock, make_channel, make_context, make_incident
 
 TOKENS = {Platform.TELEGRAM: "123456:TOKEN", Platform.SLACK: "xoxb-token"}
+# Every worker sends to these: they share no limit across processes.
+UNSHARED = frozenset({Platform.WEBHOOK, Platform.EMAIL})
 FAST = RateSettings({Platform.TELEGRAM: 1000, Platform.SLACK: 1000})
 
 
@@ -69,12 +71,12 @@ def test_one_worker_sends_to_each_platform_and_every_worker_sends_webhooks(
     assert a.limits.refresh() == [Platform.TELEGRAM]
     # A lease just taken sends nothing for a moment: the last holder may have written
     # to a chat a moment ago.
-    assert a.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK})
+    assert a.limits.platforms_to_claim() == UNSHARED
     a.local += QUIET_START
     # A worker sending to Telegram leaves Slack to an idle one for a round.
     assert b.take() == [Platform.SLACK]
-    assert a.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK, Platform.TELEGRAM})
-    assert b.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK, Platform.SLACK})
+    assert a.limits.platforms_to_claim() == UNSHARED | {Platform.TELEGRAM}
+    assert b.limits.platforms_to_claim() == UNSHARED | {Platform.SLACK}
     assert a.take() == []  # renewed, not taken again; Slack is b's
     assert a.limits.holds(Platform.TELEGRAM)
 
@@ -101,7 +103,7 @@ def test_another_worker_takes_over_once_the_holder_stops_renewing(
     assert b.take_all() == [Platform.TELEGRAM, Platform.SLACK]
     assert b.limits.platforms_to_claim() == frozenset(Platform)
     assert a.take() == []
-    assert a.limits.platforms_to_claim() == frozenset({Platform.WEBHOOK})
+    assert a.limits.platforms_to_claim() == UNSHARED
 
 
 def test_a_request_waiting_when_the_lease_lapses_is_given_back_for_the_new_holder(

@@ -72,11 +72,17 @@ def test_senders_are_built_for_the_platforms_switched_on() -> None:
     assert [p for p, one in PLATFORMS.items() if switched_on(bare, one)] == [Platform.WEBHOOK]
     assert spec(Platform.TELEGRAM).how_to_switch_on == "set TELEGRAM_BOT_TOKEN"
     assert spec(Platform.WEBHOOK).how_to_switch_on == ""
-    both = Settings(_env_file=None, telegram_bot_token="1:x", slack_bot_token="xoxb-1")
+    every = Settings(
+        _env_file=None,
+        telegram_bot_token="1:x",
+        slack_bot_token="xoxb-1",
+        smtp_url="smtp://mail.example",
+        mail_from="status@example.com",
+    )
     from bot.delivery.limits import RateLimits
     from storage.models import utcnow
 
-    senders = build_senders(both, RateLimits(rate_settings(both), clock=utcnow))
+    senders = build_senders(every, RateLimits(rate_settings(every), clock=utcnow))
     assert set(senders) == set(Platform)
 
 

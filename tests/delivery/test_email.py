@@ -1,0 +1,225 @@
+"""E-mail against a real SMTP server in the test process: one message per update, threaded,
+in the channel's language, HTML escaped; corrections as marked replies; a bounce disables
+only its address, a deferral is retried, one connection carries many messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from bot.database import Database
+from bot.delivery.email import EmailSender
+from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.setup import build_worker
+from bot.delivery.worker import DeliveryWorker
+from bot.settings import Settings
+from commands.errors import UsageError
+from storage.models import Channel, DeliveryState, Platform
+from tests.delivery.helpers import states
+from tests.factories import ROME, FakeClock, make_context, make_incident, run
+from tests.fakes.smtp import MailServer
+
+FROM = "status@isp.example"
+HOSTILE = '<script>alert("x")</script> Posta & web'
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    with MailServer() as server:
+        yield server
+
+
+def worker_for(
+    sessions: sessionmaker[Session], clock: FakeClock, mail: MailServer
+) -> tuple[DeliveryWorker, EmailSender]:
+    limits = Unlimited(RateSettings(), clock=clock)
+    sender = EmailSender(
+        mail.url,
+        FROM,
+        limits=limits,
+        public_url="https://status.isp.example",
+        site_name="ISP Stato servizi",
+    )
+    worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
+    return worker, sender
+
+
+def deliver(worker: DeliveryWorker, sender: EmailSender) -> None:
+    async def main() -> None:
+        try:
+            await worker.drain()
+        finally:
+            await sender.close()
+
+    asyncio.run(main())
+
+
+def test_each_update_is_one_mail_threaded_under_the_opening_in_the_channels_language(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@cliente.example --lang it")
+    worker, sender = worker_for(sessions, clock, mail)
+    incident = make_incident(ctx, HOSTILE, message="Verifiche in corso <b>ora</b>")
+    clock.advance(minutes=5)
+    run(ctx, f'update {incident} "Causa individuata"')
+    clock.advance(minutes=5)
+    run(ctx, f'resolve {incident} "Tutto ok"')
+    deliver(worker, sender)
+
+    opening, update, closing = mail.arrived
+    assert [m.message["Subject"] for m in mail.arrived] == [
+        f"[Apertura] {HOSTILE}",
+        f"[Aggiornamento] {HOSTILE}",
+        f"[Chiusura] {HOSTILE}",
+    ]
+    assert opening.sender == FROM
+    assert opening.recipients == ["noc@cliente.example"]
+    assert opening.message["From"] == f"ISP Stato servizi <{FROM}>"
+    assert opening.message["Auto-Submitted"] == "auto-generated"
+    assert opening.message["In-Reply-To"] is None
+    root = opening.message["Message-ID"]
+    assert root.endswith("@isp.example>")
+    for later in (update, closing):
+        assert later.message["In-Reply-To"] == root
+        assert later.message["References"] == root
+    assert opening.message.get_content_type() == "multipart/alternative"
+    text, html = opening.part("plain"), opening.part("html")
+    assert HOSTILE in text
+    assert "Verifiche in corso <b>ora</b>" in text
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Posta &amp; web" in html
+    assert "Verifiche in corso &lt;b&gt;ora&lt;/b&gt;" in html
+    link = f"https://status.isp.example/incidents/{incident}"
+    assert f"Stato dei servizi: {link}" in text
+    assert f'<a href="{link}">' in html
+    assert mail.connections == 1  # three messages, one kept connection
+
+
+def test_a_correction_is_a_reply_marked_as_such_in_english_too(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@customer.example --lang en")
+    worker, sender = worker_for(sessions, clock, mail)
+    incident = make_incident(ctx, "Mail delays", message="Investigating")
+    run(ctx, f'update {incident} "Cause fuond"')
+    deliver(worker, sender)
+    run(ctx, f'edit {incident} "Cause found"')
+    worker, sender = worker_for(sessions, clock, mail)
+    deliver(worker, sender)
+
+    opening, update, correction = mail.arrived
+    assert opening.message["Subject"] == "[Opened] Mail delays"
+    assert correction.message["Subject"] == "[Correction] Mail delays"
+    assert correction.message["In-Reply-To"] == update.message["Message-ID"]
+    assert correction.message["References"] == (
+        f"{opening.message['Message-ID']} {update.message['Message-ID']}"
+    )
+    body = correction.part("plain")
+    assert body.startswith("The earlier message was corrected; this is the right text:")
+    assert "Cause found" in body
+    assert "(corrected)" in body
+
+
+def test_a_bounced_address_disables_only_its_channel(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email gone@cliente.example")
+    run(ctx, "channels add email noc@cliente.example")
+    mail.refused["gone@cliente.example"] = "550 5.1.1 No such user"
+    worker, sender = worker_for(sessions, clock, mail)
+    make_incident(ctx)
+    deliver(worker, sender)
+
+    assert [m.recipients for m in mail.arrived] == [["noc@cliente.example"]]
+    with sessions() as session:
+        channels = session.exec(select(Channel).order_by(col(Channel.id))).all()
+        assert [c.enabled for c in channels] == [False, True]
+        assert channels[0].disabled_reason == "the address bounced: 550 5.1.1 No such user"
+
+
+def test_a_deferral_is_retried_and_the_mail_arrives_once(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@cliente.example")
+    mail.deferred.append("421 4.7.0 Try again later")
+    worker, sender = worker_for(sessions, clock, mail)
+    make_incident(ctx)
+    deliver(worker, sender)
+    assert mail.arrived == []
+    assert list(states(sessions).values()) == [DeliveryState.FAILED]
+    clock.advance(minutes=1)
+    worker, sender = worker_for(sessions, clock, mail)
+    deliver(worker, sender)
+    assert len(mail.arrived) == 1
+    assert list(states(sessions).values()) == [DeliveryState.SENT]
+
+
+def test_channels_add_email_checks_the_address(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with pytest.raises(UsageError, match="is not an e-mail address: give one like noc@"):
+        run(make_context(sessions, clock), "channels add email noc.example.com")
+
+
+def test_with_no_smtp_settings_mail_is_off_and_the_log_says_what_turns_it_on(
+    engine: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlalchemy as sa
+
+    from storage.engine import make_session_factory
+
+    assert isinstance(engine, sa.Engine)
+    settings = Settings(_env_file=None)
+    with caplog.at_level(logging.INFO, logger="bot.delivery.setup"):
+        worker = build_worker(settings, Database(engine, make_session_factory(engine)))
+    assert Platform.EMAIL not in worker.senders
+    assert "no sender for email" in caplog.text
+    assert "set SMTP_URL and MAIL_FROM" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("values", "told"),
+    [
+        ({"smtp_url": "http://mail.example"}, "SMTP_URL must look like smtp://"),
+        ({"smtp_url": "smtp://mail.example:port"}, "port that is not a number"),
+        ({"mail_from": "status"}, "MAIL_FROM 'status' is not an e-mail address"),
+    ],
+)
+def test_bad_mail_settings_are_refused_with_what_to_write(
+    values: dict[str, str], told: str
+) -> None:
+    with pytest.raises(ValidationError, match=told):
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_the_smtp_password_is_kept_out_of_logs() -> None:
+    url = "smtp://herald:s3cr%40t-pw@mail.example:587"
+    settings = Settings(_env_file=None, smtp_url=url)
+    assert {"s3cr@t-pw", "s3cr%40t-pw"} <= set(settings.secrets())
+
+
+def test_channels_test_sends_a_plain_test_message(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    from bot.delivery.probe import send_test
+
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@cliente.example")
+    with sessions() as session:
+        channel = session.exec(select(Channel)).one()
+    settings = Settings(_env_file=None, smtp_url=mail.url, mail_from=FROM)
+    answer = asyncio.run(send_test(settings, channel))
+    assert answer.startswith("accepted: ")
+    [test] = mail.arrived
+    assert test.recipients == ["noc@cliente.example"]
+    assert "Messaggio di prova da Herald" in test.part("plain")

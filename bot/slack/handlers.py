@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 FORM_SECONDS = 1.8
 STILL_SAVING = "Still working on it (the database is slow); the outcome will follow here."
 QUEUED = "Herald is busy: your command waits its turn behind others; the outcome will follow here."
+TOO_MANY = (
+    "You have many commands waiting their turn already; this one was not run. "
+    "Send it again once their answers are in."
+)
 NOT_RUN = (
     "Herald could not run your command in time (it was stopping, or too busy), "
     "so nothing was done; send it again."
@@ -177,10 +181,11 @@ class SlackHandlers:
             received=self.clock(),
         )
         if _opens_a_form(job.text, Clock(self.zone, job.received)):
-            # Its trigger_id is good for 3 s: no waiting behind other people's commands.
+            # Its trigger_id is good for 3 s: no waiting behind others' commands, nor the
+            # person's own (a form only opens; what it saves comes back as a submission).
             await self.command(job, told_late=False)
-        else:
-            self.backlog.put(job)
+        elif not self.backlog.put(job):
+            await self.answers.tell(job.caller, TOO_MANY)
 
     async def command(self, job: SlashCommand, *, told_late: bool) -> None:
         """A modal for `open` without a title, else the command language; any failure is

@@ -196,14 +196,108 @@ def test_shutdown_tells_whoever_is_left_and_lets_the_running_command_finish(
         assert desk.started == [Job("a", 1)]
         assert desk.finished == [Job("a", 1)]
         assert desk.dropped == [Job("a", 2), Job("a", 3)]
-        queue.put(Job("b", 1))  # acknowledged after the drain began: told, not run
+        queue.put(Job("b", 1))  # after shutdown: nobody left to tell, so it is logged
         await settle()
-        assert desk.dropped[-1] == Job("b", 1)
+        assert Job("b", 1) not in desk.started
 
     with caplog.at_level(logging.WARNING, logger="bot.frontend.backlog"):
         asyncio.run(main())
     assert "2 acknowledged commands not run" in caplog.text
+    assert "a command arrived after shutdown" in caplog.text
     assert "cut off" not in caplog.text
+
+
+def test_a_command_late_and_then_dropped_at_shutdown_is_told_once_that_it_was_dropped() -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        queue.put(Job("a", 1))
+        queue.put(Job("b", 1))
+        await settle()
+        clock.now += 3.0
+        queue.sweep()  # b's late notice is queued, not yet sent
+        told = desk.tell_dropped
+
+        async def tell_then_finish(job: Job) -> None:
+            await told(job)
+            desk.open.set()
+
+        desk.tell_dropped = tell_then_finish  # type: ignore[method-assign]
+        await queue.drain(timeout=1.0)
+        assert desk.dropped == [Job("b", 1)]
+        assert desk.late in ([], [Job("b", 1)])  # sent before the drop, or skipped
+        assert desk.finished == [Job("a", 1)]
+
+    asyncio.run(main())
+
+
+def test_a_person_past_their_share_is_refused_and_others_are_not() -> None:
+    async def main() -> None:
+        desk = Desk()
+        queue = Backlog(desk, lambda job: job.person, late_after=2.5, expire_after=60, per_person=2)
+        assert queue.put(Job("a", 1))
+        assert queue.put(Job("a", 2))
+        assert not queue.put(Job("a", 3))
+        assert queue.put(Job("b", 1))
+        await queue.close()
+
+    asyncio.run(main())
+
+
+def test_taken_past_the_deadline_before_any_sweep_counts_as_late() -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        queue = backlog(desk, clock, running=1)
+        queue.put(Job("a", 1))
+        queue.put(Job("b", 1))
+        await settle()
+        clock.now += 3.0
+        desk.open.set()
+        await settle()
+        assert desk.told_late == [False, True]
+        assert desk.late == []  # no sweep ran: nothing was said, nothing misleading either
+        await queue.close()
+
+    asyncio.run(main())
+
+
+def test_a_command_cancelled_from_inside_leaves_its_person_able_to_queue_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        desk, clock = Desk(), Clock()
+        desk.open.set()
+        run = desk.run
+
+        async def cancelled_once(job: Job, *, told_late: bool) -> None:
+            if job.number == 1:
+                raise asyncio.CancelledError
+            await run(job, told_late=told_late)
+
+        desk.run = cancelled_once  # type: ignore[method-assign]
+        queue = backlog(desk, clock, running=1)
+        queue.put(Job("a", 1))
+        await settle()
+        queue.put(Job("a", 2))
+        await settle()
+        assert desk.finished == [Job("a", 2)]
+        await queue.close()
+
+    with caplog.at_level(logging.ERROR, logger="bot.frontend.backlog"):
+        asyncio.run(main())
+    assert "cancelled from inside" in caplog.text
+
+
+def test_a_drain_before_any_command_leaves_no_task_behind() -> None:
+    async def main() -> None:
+        queue = backlog(Desk(), Clock(), running=2)
+        await queue.drain(timeout=0)
+        queue.put(Job("a", 1))
+        await settle()
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        assert tasks == set()
+
+    asyncio.run(main())
 
 
 def test_an_unused_backlog_drains_and_closes_at_once() -> None:

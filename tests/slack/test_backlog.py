@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.slack.handlers import NOT_RUN, QUEUED, SlashCommand
+from bot.slack.handlers import NOT_RUN, QUEUED, TOO_MANY, SlashCommand
 from tests.slack.helpers import SlackWorld, wait_until
 
 RunCommand = Callable[..., Coroutine[Any, Any, None]]
@@ -128,3 +128,17 @@ def test_at_shutdown_whoever_still_waits_is_told_nothing_was_done(world: SlackWo
     for url in waiting:
         assert NOT_RUN in world.answer_text(url)
     assert [incident.title for incident in world.incidents()] == ["Web lento 1"]
+
+
+def test_a_person_with_too_many_commands_waiting_is_told_at_once(world: SlackWorld) -> None:
+    release, taken = _hold_commands(world)
+    assert world.front is not None
+    world.front.handlers.backlog.per_person = 1
+    world.command('open "Primo" --sev 3')
+    assert wait_until(lambda: len(taken) == 1)
+    world.command('open "Secondo" --sev 3')  # waits: the one allowed
+    _, refused = world.command('open "Terzo" --sev 3')
+    assert TOO_MANY in world.answer_text(refused)
+    release.set()
+    assert wait_until(lambda: len(world.incidents()) == 2)
+    assert [incident.title for incident in world.incidents()] == ["Primo", "Secondo"]

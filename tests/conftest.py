@@ -49,6 +49,9 @@ def postgres_engine() -> Iterator[sa.Engine]:
 def _truncate(engine: sa.Engine) -> None:
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as connection:
+        # A session an earlier test left open (its transaction holding a lock) would make
+        # TRUNCATE wait for ever: fail that test's successor loudly instead.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 

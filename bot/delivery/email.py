@@ -4,19 +4,29 @@ connection (aiosmtplib); STARTTLS where the server offers it, or TLS from the st
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from markupsafe import Markup, escape
 
-from bot.delivery.errors import ChannelGone, DeliveryError, Rejected, Unavailable
+from bot.delivery.errors import ChannelGone, DeliveryError, Paused, Rejected, Unavailable
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
+from bot.delivery.mail_pace import ServerPace
 from bot.settings import Settings
 from commands import phrases
 from storage.models import Platform, utcnow
+
+# Deliveries of one update to several addresses that fall due within this much of each
+# other go in one message (the worker sends them concurrently).
+COLLECT_SECONDS = 0.05
+TOO_MANY_RECIPIENTS = 452
 
 
 def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
@@ -29,6 +39,7 @@ def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
         limits=limits,
         public_url=settings.public_url,
         site_name=settings.site_name,
+        max_recipients=settings.smtp_max_recipients,
     )
 
 
@@ -36,19 +47,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def message_id(job: DeliveryJob, domain: str) -> str:
-    """The same id on every attempt of one delivery, so a receiver can drop a repeat."""
-    return (
-        f"<herald.{job.incident_id}.{job.update_id}.{job.revision}"
-        f".{job.destination.channel_id}@{domain}>"
-    )
-
-
-def compose(job: DeliveryJob, *, mail_from: str, site_name: str, public_url: str) -> EmailMessage:
-    """The message for one delivery: plain text and HTML from the same public post."""
+def compose(
+    job: DeliveryJob,
+    *,
+    mail_from: str,
+    site_name: str,
+    public_url: str,
+    message_id: str,
+    to: str,
+) -> EmailMessage:
+    """The message for a delivery: plain text and HTML from the same public post."""
     post = job.post
     locale = post.locale
-    domain = mail_from.rpartition("@")[2]
     link = f"{public_url.rstrip('/')}/incidents/{job.incident_id}"
     follow = phrases.FOLLOW_ONLINE[locale].format(url=link)
     label = phrases.CORRECTION[locale] if job.is_correction else post.label
@@ -56,9 +66,9 @@ def compose(job: DeliveryJob, *, mail_from: str, site_name: str, public_url: str
     message = EmailMessage()
     message["Subject"] = f"[{_one_line(label)}] {_one_line(post.title)}"
     message["From"] = formataddr((_one_line(site_name), mail_from))
-    message["To"] = job.destination.address
+    message["To"] = to
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = message_id(job, domain)
+    message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = locale
     thread = [ref for ref in (job.root.ref, job.own_ref if job.is_correction else None) if ref]
@@ -86,8 +96,17 @@ def _html(lead: str | None, headline: str, text: str, link: str, follow: str, lo
     return str(Markup("\n").join(parts))
 
 
+@dataclass
+class _Batch:
+    """Deliveries of one message to different addresses, collected for one transaction."""
+
+    entries: list[tuple[DeliveryJob, asyncio.Future[str]]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
 class EmailSender:
-    """Sends each delivery as one message to its channel's address over a kept connection."""
+    """Sends each update as one message to up to `max_recipients` channels at a time over a
+    kept connection; keeps to the pace a server asks for with 452 (see mail_pace)."""
 
     def __init__(
         self,
@@ -97,7 +116,9 @@ class EmailSender:
         limits: RateLimits,
         public_url: str,
         site_name: str,
+        max_recipients: int = 50,
         timeout: float = 30,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "localhost"
@@ -112,24 +133,100 @@ class EmailSender:
             timeout=timeout,
         )
         self.mail_from = mail_from
+        self.domain = mail_from.rpartition("@")[2]
         self.limits = limits
         self.public_url = public_url
         self.site_name = site_name
+        self.max_recipients = max_recipients
+        self.pace = ServerPace(self.host, clock=clock)
         self._lock = asyncio.Lock()  # one conversation at a time on the one connection
+        self._open: dict[tuple[object, ...], _Batch] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def scope(self, destination: Destination) -> str:
         """A pause holds back everything sent through this SMTP server."""
         return f"email:{self.host}"
 
     async def send(self, job: DeliveryJob) -> str | None:
-        """Send the update (or its correction, as a reply); return the Message-ID."""
+        """Send the update (or its correction, as a reply) with the same update's other
+        e-mail deliveries due now; return the Message-ID."""
         if job.is_root_refresh:
             return None  # nothing to edit in a mailbox
-        message = compose(
-            job, mail_from=self.mail_from, site_name=self.site_name, public_url=self.public_url
-        )
-        await self._deliver(job.destination, message)
-        return str(message["Message-ID"])
+        key = _same_message(job)
+        batch = self._open.get(key)
+        if batch is None:
+            batch = self._open[key] = _Batch()
+            batch.timer = asyncio.get_running_loop().call_later(
+                COLLECT_SECONDS, self._flush_soon, key
+            )
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        batch.entries.append((job, answer))
+        if len(batch.entries) >= self.max_recipients:
+            self._flush_soon(key)
+        return await answer
+
+    def _flush_soon(self, key: tuple[object, ...]) -> None:
+        batch = self._open.pop(key, None)
+        if batch is None:
+            return
+        if batch.timer is not None:
+            batch.timer.cancel()
+        task = asyncio.create_task(self._flush(batch.entries))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, entries: list[tuple[DeliveryJob, asyncio.Future[str]]]) -> None:
+        try:
+            await self._send_batch(entries)
+        except DeliveryError as error:
+            for _, answer in entries:
+                if not answer.done():
+                    answer.set_exception(error)
+        except BaseException as error:
+            for _, answer in entries:
+                if not answer.done():
+                    answer.set_exception(Unavailable(f"e-mail not sent: {type(error).__name__}"))
+            if not isinstance(error, Exception):
+                raise
+
+    async def _send_batch(self, entries: list[tuple[DeliveryJob, asyncio.Future[str]]]) -> None:
+        first = entries[0][0]
+        scope = self.scope(first.destination)
+        async with self.limits.turn(Platform.EMAIL, "", scope), self._lock:
+            # A send given up by the worker (its time-out) while it waited is not sent.
+            entries = [(job, answer) for job, answer in entries if not answer.done()]
+            if not entries:
+                return
+            first = entries[0][0]
+            allowed, until = self.pace.take(len(entries))
+            for _, answer in entries[allowed:]:
+                assert until is not None
+                answer.set_exception(Paused("the SMTP server's pace (452)", until=until))
+            entries = entries[:allowed]
+            if not entries:
+                return
+            ident = (
+                f"<herald.{first.incident_id}.{first.update_id}.{first.revision}"
+                f".{first.delivery_id}.{first.attempts}@{self.domain}>"
+            )
+            addresses = [job.destination.address for job, _ in entries]
+            message = compose(
+                first,
+                mail_from=self.mail_from,
+                site_name=self.site_name,
+                public_url=self.public_url,
+                message_id=ident,
+                to=addresses[0] if len(addresses) == 1 else "undisclosed-recipients:;",
+            )
+            outcomes = await self._transaction(message, addresses)
+        for job, answer in entries:
+            outcome = outcomes.get(job.destination.address)
+            if answer.done():
+                continue  # given up meanwhile: at most this one is sent again later
+            if outcome is None:
+                answer.set_result(ident)
+            else:
+                answer.set_exception(outcome)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a plain test message."""
@@ -140,47 +237,96 @@ class EmailSender:
         message["Date"] = format_datetime(utcnow())
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(text)
-        return await self._deliver(destination, message)
-
-    async def _deliver(self, destination: Destination, message: EmailMessage) -> str:
-        scope = self.scope(destination)
-        async with self.limits.turn(Platform.EMAIL, destination.address, scope), self._lock:
-            try:
-                return await self._send_once(destination, message)
-            except aiosmtplib.SMTPServerDisconnected:
-                pass  # the kept connection was closed by the server while idle: once more
-            try:
-                return await self._send_once(destination, message)
-            except aiosmtplib.SMTPServerDisconnected:
-                raise Unavailable(f"SMTP server {self.host} hung up") from None
-
-    async def _send_once(self, destination: Destination, message: EmailMessage) -> str:
-        try:
-            if not self._client.is_connected:
-                await self._client.connect()
-            _, answer = await self._client.send_message(
-                message, sender=self.mail_from, recipients=[destination.address]
+        async with self.limits.turn(Platform.EMAIL, "", self.scope(destination)), self._lock:
+            outcome = (await self._transaction(message, [destination.address])).get(
+                destination.address
             )
+        if outcome is not None:
+            raise outcome
+        return f"accepted by {self.host}"
+
+    async def _transaction(
+        self, message: EmailMessage, addresses: list[str]
+    ) -> dict[str, DeliveryError | None]:
+        """One SMTP transaction; what became of each address (None: accepted). A server
+        that closed the kept connection while idle is tried once more."""
+        try:
+            return await self._once(message, addresses)
+        except aiosmtplib.SMTPServerDisconnected:
+            pass
+        try:
+            return await self._once(message, addresses)
+        except aiosmtplib.SMTPServerDisconnected:
+            raise Unavailable(f"SMTP server {self.host} hung up") from None
+
+    async def _once(
+        self, message: EmailMessage, addresses: list[str]
+    ) -> dict[str, DeliveryError | None]:
+        client = self._client
+        outcomes: dict[str, DeliveryError | None] = {}
+        accepted: list[str] = []
+        try:
+            if not client.is_connected:
+                await client.connect()
+            await client.mail(self.mail_from)
+            for number, address in enumerate(addresses):
+                try:
+                    await client.rcpt(address)
+                except aiosmtplib.SMTPRecipientRefused as refused:
+                    if refused.code == TOO_MANY_RECIPIENTS:
+                        # Stop adding: what was accepted goes now, the rest at the pace
+                        # the server has just shown, never to anyone twice.
+                        self.pace.accepted(len(accepted))
+                        until = self.pace.too_many()
+                        later = Paused(f"{refused.code} too many recipients", until=until)
+                        outcomes.update(dict.fromkeys(addresses[number:], later))
+                        break
+                    outcomes[address] = _refusal(refused)
+                else:
+                    accepted.append(address)
+            else:
+                self.pace.accepted(len(accepted))
+            if not accepted:
+                await client.rset()
+                return outcomes
+            await client.data(message.as_bytes(policy=SMTP_POLICY))
         except aiosmtplib.SMTPServerDisconnected:
             raise
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            self._client.close()  # a new conversation next time, whatever state this one is in
-            raise _refusal(refused.recipients[0]) from None
         except aiosmtplib.SMTPResponseException as error:
-            self._client.close()
-            raise _failure(error.code, error.message) from None
+            client.close()  # a new conversation next time, whatever state this one is in
+            failed = _failure(error.code, error.message)
+            return {**outcomes, **dict.fromkeys(accepted or addresses, failed)}
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            self._client.close()
+            client.close()
             raise Unavailable(f"SMTP server {self.host}: {type(error).__name__}") from None
-        return f"accepted: {_one_line(answer)[:120]}"
+        outcomes.update(dict.fromkeys(accepted, None))
+        return outcomes
 
     async def close(self) -> None:
-        """Say goodbye to the SMTP server, if connected."""
+        """Send what is being collected, then say goodbye to the SMTP server."""
+        for key in list(self._open):
+            self._flush_soon(key)
+        if self._flushing:
+            await asyncio.wait(set(self._flushing))
         if self._client.is_connected:
             try:
                 await self._client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 self._client.close()
+
+
+def _same_message(job: DeliveryJob) -> tuple[object, ...]:
+    """Deliveries with the same key get the same message: the same update (and revision),
+    language, and thread (the opening's Message-ID, and for a correction the corrected
+    message's)."""
+    return (
+        job.update_id,
+        job.revision,
+        job.post.locale,
+        job.is_root,
+        job.root.ref,
+        job.own_ref if job.is_correction else None,
+    )
 
 
 def _refusal(refused: aiosmtplib.SMTPRecipientRefused) -> DeliveryError:

@@ -20,6 +20,7 @@ from bot.delivery.setup import build_worker
 from bot.delivery.worker import DeliveryWorker
 from bot.settings import Settings
 from commands.errors import UsageError
+from storage.channels import create_channel
 from storage.models import Channel, DeliveryState, Platform
 from tests.delivery.helpers import states
 from tests.factories import ROME, FakeClock, make_context, make_incident, run
@@ -219,7 +220,51 @@ def test_channels_test_sends_a_plain_test_message(
         channel = session.exec(select(Channel)).one()
     settings = Settings(_env_file=None, smtp_url=mail.url, mail_from=FROM)
     answer = asyncio.run(send_test(settings, channel))
-    assert answer.startswith("accepted: ")
+    assert answer == "accepted by 127.0.0.1"
     [test] = mail.arrived
     assert test.recipients == ["noc@cliente.example"]
     assert "Messaggio di prova da Herald" in test.part("plain")
+
+
+@pytest.mark.slow
+def test_a_server_that_takes_100_recipients_a_minute_gets_all_500_once_and_one_452(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with sessions() as session, session.begin():
+        for number in range(500):
+            create_channel(
+                session=session,
+                platform=Platform.EMAIL,
+                address=f"cliente{number:03d}@posta{number % 7}.example",
+                locale="it",
+                min_severity=None,
+                components=[],
+            )
+    mail.per_minute, mail.clock = 100, clock
+    ctx = make_context(sessions, clock)
+    limits = Unlimited(RateSettings(), clock=clock)
+    sender = EmailSender(
+        mail.url, FROM, limits=limits, public_url="https://s.example", site_name="S", clock=clock
+    )
+    worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
+    make_incident(ctx)
+
+    async def main() -> int:
+        minutes = 0
+        try:
+            while DeliveryState.PENDING in states(sessions).values() and minutes < 15:
+                await worker.drain()
+                clock.advance(seconds=61)
+                minutes += 1
+        finally:
+            await sender.close()
+        return minutes
+
+    minutes = asyncio.run(main())
+    received = [address for arrived in mail.arrived for address in arrived.recipients]
+    assert len(received) == 500
+    assert len(set(received)) == 500  # nobody twice
+    assert mail.too_many == 1  # the first 452 taught Herald the pace
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+    assert max(len(arrived.recipients) for arrived in mail.arrived) <= 50
+    assert minutes <= 6  # 100 a minute: five minutes of sending, and the one that found out

@@ -4,7 +4,9 @@ an address for good, defer the next messages, or count connections."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from types import TracebackType
@@ -36,6 +38,11 @@ class MailServer:
     deferred: list[str] = field(default_factory=list)  # answers to the next DATA: "421 …"
     arrived: list[Arrived] = field(default_factory=list)
     connections: int = 0
+    # Like Office 365: this many recipients a minute by `clock`, then 452 to the rest.
+    per_minute: int | None = None
+    clock: Callable[[], datetime] | None = None
+    too_many: int = 0  # 452s answered
+    _window: tuple[datetime, int] | None = None  # its start, recipients taken in it
 
     def __post_init__(self) -> None:
         with socket.socket() as probe:
@@ -60,8 +67,23 @@ class MailServer:
     ) -> str:
         if address in self.refused:
             return self.refused[address]
+        if self.per_minute is not None and not self._within_the_minute():
+            self.too_many += 1
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    def _within_the_minute(self) -> bool:
+        assert self.clock is not None
+        assert self.per_minute is not None
+        now = self.clock()
+        if self._window is None or now - self._window[0] >= timedelta(minutes=1):
+            self._window = (now, 0)
+        start, taken = self._window
+        if taken >= self.per_minute:
+            return False
+        self._window = (start, taken + 1)
+        return True
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.deferred:

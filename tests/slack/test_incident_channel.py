@@ -258,4 +258,5 @@ def test_a_customer_channel_named_as_the_incident_channel_becomes_it(world: Slac
     with world.database.sessions() as session:
         [channel] = [c for c in channel_store.list_internal_channels(session=session) if c.enabled]
     assert channel.address == CUSTOMERS
-    assert len(channel_store.list_channels(session=world.database.sessions())) == 2
+    with world.database.sessions() as session:
+        assert len(channel_store.list_channels(session=session)) == 2

@@ -1,0 +1,67 @@
+"""How many recipients an SMTP server takes: unknown until it answers `452 4.5.3` (too
+many recipients), then learned from what it accepted in the minute before and kept to.
+
+Office 365 and others count recipients per sender per minute, and refuse the rest of a
+message's RCPTs with 452 once past. Herald then stops, sends what was accepted, and sends
+the rest in windows of a minute holding no more recipients than the server took in the
+minute before its 452: no second 452 for the same limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+log = logging.getLogger(__name__)
+
+# A second more than the server's minute, so its window has surely turned.
+WINDOW = timedelta(seconds=61)
+
+
+class ServerPace:
+    """Recipients one SMTP server may take now, in windows of a minute once it said 452."""
+
+    def __init__(self, host: str, *, clock: Callable[[], datetime]) -> None:
+        self.host = host
+        self.clock = clock
+        self.per_window: int | None = None  # None: no 452 yet, no limit known
+        self.window_end: datetime | None = None
+        self._left = 0
+        self._accepted: deque[datetime] = deque()
+
+    def take(self, wanted: int) -> tuple[int, datetime | None]:
+        """How many of `wanted` recipients may go now, and when the next window opens."""
+        if self.per_window is None:
+            return wanted, None
+        now = self.clock()
+        if self.window_end is None or now >= self.window_end:
+            self.window_end = now + WINDOW
+            self._left = self.per_window
+        allowed = min(wanted, self._left)
+        self._left -= allowed
+        return allowed, self.window_end
+
+    def accepted(self, count: int) -> None:
+        """The server accepted `count` recipients just now."""
+        now = self.clock()
+        self._accepted.extend([now] * count)
+        while self._accepted and now - self._accepted[0] > WINDOW:
+            self._accepted.popleft()
+
+    def too_many(self) -> datetime:
+        """The server said 452: learn its pace from the minute before; return when the
+        rest may go."""
+        now = self.clock()
+        recent = sum(1 for when in self._accepted if now - when <= WINDOW)
+        self.per_window = max(1, recent)
+        self.window_end = now + WINDOW
+        self._left = 0
+        log.warning(
+            "SMTP server %s refused more recipients (452) after %d in a minute: "
+            "the rest go at that pace, a minute at a time",
+            self.host,
+            recent,
+        )
+        return self.window_end

@@ -340,7 +340,8 @@ class Settings(BaseSettings):
         ]
         if self.smtp_url is not None:
             password = urlsplit(self.smtp_url.get_secret_value()).password
-            values.extend([password, unquote(password)] if password else [])
+            if password and len(unquote(password)) >= STRONG_PASSWORD:
+                values.extend([password, unquote(password)])
         url = make_url(self.sqlalchemy_url)  # checked by _supported_database
         passwords = [url.password, *(url.query.get(key) for key in PASSWORD_PARAMETERS)]
         # A short password ("postgres") would blank that word in every line; inside a URL,

@@ -427,10 +427,11 @@ def _components_remove(r: _Reader) -> v.Command:
 
 
 def _channel_address(platform: Platform, address: str) -> str:
-    refusal = spec(platform).address.refusal(address)
+    rule = spec(platform).address
+    refusal = rule.refusal(address)
     if refusal is not None:
         raise UsageError(refusal)
-    return address
+    return rule.written(address)
 
 
 def _channels_add(r: _Reader) -> v.Command:

@@ -35,8 +35,16 @@ class AddressRule:
     # Where an address may carry a credential (a webhook's path and query often do),
     # chat rooms, logs and alerts show its host only.
     credential_inside: bool = False
-    # A person's address (an e-mail): shown with its first letter and domain only.
+    # A person's address (an e-mail): shown with its first letter and domain only, and
+    # its domain written in lower case (one mailbox, one channel).
     personal: bool = False
+
+    def written(self, address: str) -> str:
+        """The address as stored: an e-mail's domain in lower case."""
+        if not self.personal:
+            return address
+        local, _, domain = address.rpartition("@")
+        return f"{local}@{domain.lower()}"
 
     def refusal(self, address: str) -> str | None:
         """None for a well-written address; else the one line that says what to type."""
@@ -178,7 +186,12 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
         platform=Platform.EMAIL,
         name="e-mail",
         address=AddressRule(
-            re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+            re.compile(
+                r"(?=[^@]{1,64}@)(?=.{1,254}$)"
+                r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+            ),
             "an e-mail address",
             "give one like noc@example.com",
             "ADDRESS",

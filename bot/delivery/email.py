@@ -4,6 +4,7 @@ connection (aiosmtplib); STARTTLS where the server offers it, or TLS from the st
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -129,7 +130,7 @@ class EmailSender:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             use_tls=tls,
-            start_tls=None if not tls else False,  # None: STARTTLS when the server offers it
+            start_tls=_start_tls(tls, self.host, bool(parts.username)),
             timeout=timeout,
         )
         self.mail_from = mail_from
@@ -205,9 +206,10 @@ class EmailSender:
             entries = entries[:allowed]
             if not entries:
                 return
+            # Its first delivery names it: the same on a retry of that delivery.
             ident = (
                 f"<herald.{first.incident_id}.{first.update_id}.{first.revision}"
-                f".{first.delivery_id}.{first.attempts}@{self.domain}>"
+                f".{first.delivery_id}@{self.domain}>"
             )
             addresses = [job.destination.address for job, _ in entries]
             message = compose(
@@ -249,14 +251,16 @@ class EmailSender:
         self, message: EmailMessage, addresses: list[str]
     ) -> dict[str, DeliveryError | None]:
         """One SMTP transaction; what became of each address (None: accepted). A server
-        that closed the kept connection while idle is tried once more."""
+        that closed the kept connection while it was idle is tried once more; one that
+        hangs up once the message went is not (it may have taken it)."""
         try:
             return await self._once(message, addresses)
-        except aiosmtplib.SMTPServerDisconnected:
-            pass
+        except _HungUp as hung_up:
+            if hung_up.message_sent:
+                raise Unavailable(f"SMTP server {self.host} hung up after the message") from None
         try:
             return await self._once(message, addresses)
-        except aiosmtplib.SMTPServerDisconnected:
+        except _HungUp:
             raise Unavailable(f"SMTP server {self.host} hung up") from None
 
     async def _once(
@@ -265,6 +269,7 @@ class EmailSender:
         client = self._client
         outcomes: dict[str, DeliveryError | None] = {}
         accepted: list[str] = []
+        sending = False
         try:
             if not client.is_connected:
                 await client.connect()
@@ -273,7 +278,7 @@ class EmailSender:
                 try:
                     await client.rcpt(address)
                 except aiosmtplib.SMTPRecipientRefused as refused:
-                    if refused.code == TOO_MANY_RECIPIENTS:
+                    if _too_many_recipients(refused):
                         # Stop adding: what was accepted goes now, the rest at the pace
                         # the server has just shown, never to anyone twice.
                         self.pace.accepted(len(accepted))
@@ -289,12 +294,13 @@ class EmailSender:
             if not accepted:
                 await client.rset()
                 return outcomes
+            sending = True
             await client.data(message.as_bytes(policy=SMTP_POLICY))
         except aiosmtplib.SMTPServerDisconnected:
-            raise
+            raise _HungUp(message_sent=sending) from None
         except aiosmtplib.SMTPResponseException as error:
             client.close()  # a new conversation next time, whatever state this one is in
-            failed = _failure(error.code, error.message)
+            failed = _failure(error.code, error.message, at_data=sending)
             return {**outcomes, **dict.fromkeys(accepted or addresses, failed)}
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             client.close()
@@ -315,6 +321,16 @@ class EmailSender:
                 self._client.close()
 
 
+def _start_tls(tls: bool, host: str, login: bool) -> bool | None:
+    """STARTTLS: required before a login to another machine, so nobody who strips the
+    server's offer of it reads the password; else used when the server offers it."""
+    if tls:
+        return False  # TLS from the start (smtps)
+    if login and host not in ("localhost", "127.0.0.1", "::1"):
+        return True
+    return None
+
+
 def _same_message(job: DeliveryJob) -> tuple[object, ...]:
     """Deliveries with the same key get the same message: the same update (and revision),
     language, and thread (the opening's Message-ID, and for a correction the corrected
@@ -329,14 +345,51 @@ def _same_message(job: DeliveryJob) -> tuple[object, ...]:
     )
 
 
+class _HungUp(Exception):
+    """The server closed the connection; `message_sent` if it may have taken the message."""
+
+    def __init__(self, *, message_sent: bool) -> None:
+        super().__init__("hung up")
+        self.message_sent = message_sent
+
+
+_ADDRESS = re.compile(r"([A-Za-z0-9._%+'=!#$&*/?^`{|}~-])[A-Za-z0-9._%+'=!#$&*/?^`{|}~-]*@")
+# RFC 3463 codes for "this mailbox does not exist or cannot take mail": only these disable
+# a channel; a refusal about the sender (5.7.x: relay, authentication, policy) does not.
+_NO_SUCH_MAILBOX = re.compile(r"^5\.1\.\d|^5\.2\.1")
+
+
+def _masked(text: str) -> str:
+    """A server's words with every address in them shown as n…@domain."""
+    return _ADDRESS.sub(r"\1…@", _one_line(text))
+
+
+def _too_many_recipients(refused: aiosmtplib.SMTPRecipientRefused) -> bool:
+    """452 4.5.3 (or a bare 452): too many recipients, the pace to learn; a 452 4.3.1
+    (the server short of storage) is an ordinary deferral."""
+    words = refused.message.split()
+    return refused.code == TOO_MANY_RECIPIENTS and (
+        not words or not words[0][:1].isdigit() or words[0] == "4.5.3"
+    )
+
+
 def _refusal(refused: aiosmtplib.SMTPRecipientRefused) -> DeliveryError:
-    if 500 <= refused.code < 600:
-        return ChannelGone(f"the address bounced: {refused.code} {_one_line(refused.message)}")
-    return Unavailable(f"recipient deferred: {refused.code} {_one_line(refused.message)}")
+    said = f"{refused.code} {_masked(refused.message)}"
+    enhanced = refused.message.split()[0] if refused.message.split() else ""
+    if refused.code in (550, 551, 553) and (
+        _NO_SUCH_MAILBOX.match(enhanced) or not enhanced[:1].isdigit()
+    ):
+        return ChannelGone(f"the address bounced: {said}")
+    return Unavailable(f"recipient not taken now: {said}")
 
 
-def _failure(code: int, text: str) -> DeliveryError:
-    said = f"{code} {_one_line(text)}"
-    if 400 <= code < 500 or code < 0:
-        return Unavailable(f"SMTP said {said}")
-    return Rejected(f"SMTP refused the message: {said}")
+def _failure(code: int, text: str, *, at_data: bool) -> DeliveryError:
+    """A refusal of the whole message. Only the message's own content or size refused at
+    DATA (5.6.x, 552) is final; a refusal of the login or the sender (a setting gone
+    wrong: 530, 535, 5.7.x) is retried until the delivery's horizon, never dead at once."""
+    said = f"{code} {_masked(text)}"
+    words = text.split()
+    content = at_data and (code == 552 or (bool(words) and words[0].startswith("5.6.")))
+    if content:
+        return Rejected(f"SMTP refused the message: {said}")
+    return Unavailable(f"SMTP said {said}")

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # A second more than the server's minute, so its window has surely turned.
 WINDOW = timedelta(seconds=61)
+# An hour after the last 452 the limit learned is forgotten, since the server's may have
+# grown: at most one 452 an hour to find out again.
+FORGET_AFTER = timedelta(hours=1)
 
 
 class ServerPace:
@@ -30,12 +33,17 @@ class ServerPace:
         self.window_end: datetime | None = None
         self._left = 0
         self._accepted: deque[datetime] = deque()
+        self._said_452: datetime | None = None
 
     def take(self, wanted: int) -> tuple[int, datetime | None]:
         """How many of `wanted` recipients may go now, and when the next window opens."""
-        if self.per_window is None:
-            return wanted, None
         now = self.clock()
+        if self._said_452 is not None and now - self._said_452 >= FORGET_AFTER:
+            self.per_window = self.window_end = self._said_452 = None
+        if self.per_window is None:
+            if self.window_end is not None and now < self.window_end:
+                return 0, self.window_end  # a 452 with nothing learned: a minute's wait
+            return wanted, None
         if self.window_end is None or now >= self.window_end:
             self.window_end = now + WINDOW
             self._left = self.per_window
@@ -52,10 +60,13 @@ class ServerPace:
 
     def too_many(self) -> datetime:
         """The server said 452: learn its pace from the minute before; return when the
-        rest may go."""
+        rest may go. With nothing accepted in that minute (another process used the
+        allowance, or this one just started) nothing is learned: it waits a minute."""
         now = self.clock()
+        self._said_452 = now
         recent = sum(1 for when in self._accepted if now - when <= WINDOW)
-        self.per_window = max(1, recent)
+        if recent:
+            self.per_window = recent if self.per_window is None else min(recent, self.per_window)
         self.window_end = now + WINDOW
         self._left = 0
         log.warning(

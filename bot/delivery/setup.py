@@ -129,7 +129,14 @@ def build_worker(
     limits = limits or build_limits(settings, database, clock, name)
     senders = build_senders(settings, limits)
     for platform, one in PLATFORMS.items():
-        if platform not in senders:
+        missing = [n.upper() for n in one.switched_on_by if getattr(settings, n) is None]
+        if platform not in senders and len(missing) < len(one.switched_on_by):
+            log.warning(
+                "%s is half set up: set %s too, or its deliveries wait in the outbox",
+                one.name,
+                " and ".join(missing),
+            )
+        elif platform not in senders:
             log.info(
                 "no sender for %s: its deliveries wait in the outbox (%s to send them)",
                 platform.value,

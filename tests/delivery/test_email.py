@@ -9,18 +9,21 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from bot.database import Database
-from bot.delivery.email import EmailSender
+from bot.delivery.email import EmailSender, _start_tls
 from bot.delivery.limits import RateSettings, Unlimited
+from bot.delivery.mail_pace import ServerPace
 from bot.delivery.setup import build_worker
 from bot.delivery.worker import DeliveryWorker
 from bot.settings import Settings
-from commands.errors import UsageError
+from commands.errors import Refused, UsageError
 from storage.channels import create_channel
+from storage.engine import make_session_factory
 from storage.models import Channel, DeliveryState, Platform
 from tests.delivery.helpers import states
 from tests.factories import ROME, FakeClock, make_context, make_incident, run
@@ -173,13 +176,8 @@ def test_channels_add_email_checks_the_address(
 
 
 def test_with_no_smtp_settings_mail_is_off_and_the_log_says_what_turns_it_on(
-    engine: object, caplog: pytest.LogCaptureFixture
+    engine: sa.Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import sqlalchemy as sa
-
-    from storage.engine import make_session_factory
-
-    assert isinstance(engine, sa.Engine)
     settings = Settings(_env_file=None)
     with caplog.at_level(logging.INFO, logger="bot.delivery.setup"):
         worker = build_worker(settings, Database(engine, make_session_factory(engine)))
@@ -203,10 +201,12 @@ def test_bad_mail_settings_are_refused_with_what_to_write(
         Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
-def test_the_smtp_password_is_kept_out_of_logs() -> None:
-    url = "smtp://herald:s3cr%40t-pw@mail.example:587"
+def test_the_smtp_password_is_kept_out_of_logs_unless_too_short_to_be_told_from_words() -> None:
+    url = "smtp://herald:l0ng%40enough-pw@mail.example:587"
     settings = Settings(_env_file=None, smtp_url=url)
-    assert {"s3cr@t-pw", "s3cr%40t-pw"} <= set(settings.secrets())
+    assert {url, "l0ng@enough-pw", "l0ng%40enough-pw"} <= set(settings.secrets())
+    short = Settings(_env_file=None, smtp_url="smtp://herald:mail@mail.example")
+    assert "mail" not in short.secrets()  # would blank the word in every line; the URL is in
 
 
 def test_channels_test_sends_a_plain_test_message(
@@ -268,3 +268,104 @@ def test_a_server_that_takes_100_recipients_a_minute_gets_all_500_once_and_one_4
     assert set(states(sessions).values()) == {DeliveryState.SENT}
     assert max(len(arrived.recipients) for arrived in mail.arrived) <= 50
     assert minutes <= 6  # 100 a minute: five minutes of sending, and the one that found out
+
+
+@pytest.mark.parametrize(
+    ("refusal", "where"),
+    [
+        ("554 5.7.1 Relay access denied", "refused"),
+        ("452 4.3.1 Insufficient system storage", "refused"),
+        ("530 5.7.0 Authentication required", "sender_refused"),
+    ],
+)
+def test_a_refusal_about_the_sender_or_the_server_disables_nothing_and_is_retried(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock, refusal: str, where: str
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@cliente.example")
+    if where == "refused":
+        mail.refused["noc@cliente.example"] = refusal
+    else:
+        mail.sender_refused = refusal
+    worker, sender = worker_for(sessions, clock, mail)
+    make_incident(ctx)
+    deliver(worker, sender)
+    assert list(states(sessions).values()) == [DeliveryState.FAILED]
+    with sessions() as session:
+        assert session.exec(select(Channel)).one().enabled
+    mail.refused.clear()
+    mail.sender_refused = None
+    clock.advance(minutes=1)
+    worker, sender = worker_for(sessions, clock, mail)
+    deliver(worker, sender)
+    assert len(mail.arrived) == 1
+
+
+def test_a_bounce_reason_shows_no_full_address(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email mario.rossi@cliente.example")
+    mail.refused["mario.rossi@cliente.example"] = (
+        "550 5.1.1 <mario.rossi@cliente.example>: Recipient address rejected"
+    )
+    worker, sender = worker_for(sessions, clock, mail)
+    make_incident(ctx)
+    deliver(worker, sender)
+    with sessions() as session:
+        channel = session.exec(select(Channel)).one()
+    assert not channel.enabled
+    assert channel.disabled_reason is not None
+    assert "mario.rossi" not in channel.disabled_reason
+    assert "m…@cliente.example" in channel.disabled_reason
+
+
+@pytest.mark.parametrize("address", [".noc@x.example", "noc..ops@x.example", "noc@-x.example"])
+def test_addresses_servers_would_refuse_are_refused_when_added(
+    sessions: sessionmaker[Session], clock: FakeClock, address: str
+) -> None:
+    with pytest.raises(UsageError, match="is not an e-mail address"):
+        run(make_context(sessions, clock), f"channels add email {address}")
+
+
+def test_one_mailbox_is_one_channel_whatever_the_case_of_its_domain(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email Noc@Cliente.EXAMPLE")
+    with pytest.raises(Refused, match="already a channel"):
+        run(ctx, "channels add email Noc@cliente.example")
+
+
+def test_a_452_with_nothing_accepted_waits_a_minute_and_a_learned_pace_is_forgotten() -> None:
+    clock = FakeClock()
+    pace = ServerPace("mail.example", clock=clock)
+    until = pace.too_many()  # nothing accepted in the minute before: nothing learned
+    assert pace.per_window is None
+    assert pace.take(50) == (0, until)
+    clock.advance(seconds=62)
+    assert pace.take(50) == (50, None)
+    pace.accepted(30)
+    pace.too_many()
+    assert pace.per_window == 30
+    clock.advance(hours=1, seconds=1)
+    assert pace.take(50) == (50, None)  # an hour on: the server may take more now
+
+
+def test_a_login_to_another_machine_requires_starttls() -> None:
+    assert _start_tls(False, "smtp.isp.example", True) is True
+    assert _start_tls(False, "smtp.isp.example", False) is None  # used when offered
+    assert _start_tls(False, "127.0.0.1", True) is None
+    assert _start_tls(True, "smtp.isp.example", True) is False  # smtps: TLS from the start
+
+
+def test_half_the_mail_settings_is_a_warning_that_names_the_other_half(
+    engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(_env_file=None, smtp_url="smtp://mail.example")
+    with caplog.at_level(logging.INFO, logger="bot.delivery.setup"):
+        build_worker(settings, Database(engine, make_session_factory(engine)))
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (
+        "e-mail is half set up: set MAIL_FROM too, or its deliveries wait in the outbox"
+    )

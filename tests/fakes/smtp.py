@@ -36,6 +36,7 @@ class MailServer:
 
     refused: dict[str, str] = field(default_factory=dict)  # address -> "550 …"
     deferred: list[str] = field(default_factory=list)  # answers to the next DATA: "421 …"
+    sender_refused: str | None = None  # the answer to every MAIL FROM: "530 5.7.0 …"
     arrived: list[Arrived] = field(default_factory=list)
     connections: int = 0
     # Like Office 365: this many recipients a minute by `clock`, then 452 to the rest.
@@ -61,6 +62,15 @@ class MailServer:
         self.connections += 1
         session.host_name = hostname
         return responses
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.sender_refused is not None:
+            return self.sender_refused
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

@@ -50,7 +50,10 @@ from tests.fakes.slack import FakeSlack
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"
 INCIDENTS = "C0INCIDENTS"
-USERS = [f"U0BENCH{n:02d}" for n in range(10)]
+# 300 openings a second come from many people: each person's commands run one at a time
+# and no more than 50 of theirs may wait (bot/frontend/backlog.py), so ten people at 30 a
+# second each would be refused, not measured.
+USERS = [f"U0BENCH{n:03d}" for n in range(500)]
 BARE = "bare bolt app"
 RUN = secrets.token_hex(4)
 WARM_UP = 20

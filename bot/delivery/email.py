@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
@@ -28,6 +28,9 @@ from storage.models import Platform, utcnow
 # other go in one message (the worker sends them concurrently).
 COLLECT_SECONDS = 0.05
 TOO_MANY_RECIPIENTS = 452
+# Mail cannot be edited, so every correction is one more mail: one held this long gathers
+# the edits made meanwhile into one (unless something else waits to go behind it).
+CORRECTION_SETTLE = timedelta(minutes=3)
 
 
 def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
@@ -139,6 +142,7 @@ class EmailSender:
         self.public_url = public_url
         self.site_name = site_name
         self.max_recipients = max_recipients
+        self.clock = clock
         self.pace = ServerPace(self.host, clock=clock)
         self._lock = asyncio.Lock()  # one conversation at a time on the one connection
         self._open: dict[tuple[object, ...], _Batch] = {}
@@ -153,6 +157,12 @@ class EmailSender:
         e-mail deliveries due now; return the Message-ID."""
         if job.is_root_refresh:
             return None  # nothing to edit in a mailbox
+        if job.is_correction:
+            if job.superseded:
+                return None  # a later edit's correction mail carries the final text
+            settled = job.queued_at + CORRECTION_SETTLE
+            if not job.others_waiting and self.clock() < settled:
+                raise Paused("a correction waits for more edits", until=settled)
         key = _same_message(job)
         batch = self._open.get(key)
         if batch is None:

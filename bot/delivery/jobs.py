@@ -117,6 +117,10 @@ class DeliveryJob:
     progress: str | None = None
     posted: list[str] = field(default_factory=list, compare=False)
     facts: IncidentFacts | None = None
+    # For a correction: a later edit of the same update is queued for this channel (its
+    # message will carry the final text), and anything at all is queued behind this one.
+    superseded: bool = False
+    others_waiting: bool = False
 
     @property
     def is_correction(self) -> bool:
@@ -195,10 +199,12 @@ def load_job(
             started_at=started,
         )
         own_ref = None
+        superseded = others_waiting = False
         if delivery.revision > 0:
             own_ref = outbox.get_sent_ref(
                 session=session, channel_id=channel.id, update_id=update.id
             )
+            superseded, others_waiting = outbox.waiting_behind(session=session, delivery=delivery)
         return DeliveryJob(
             delivery_id=delivery_id,
             attempts=delivery.attempts,
@@ -229,6 +235,8 @@ def load_job(
             ),
             is_root=root is None or root[0] == update.id,
             own_ref=own_ref,
+            superseded=superseded,
+            others_waiting=others_waiting,
             resolved=incident.status.is_closed,
             progress=delivery.remote_ref if delivery.revision == 0 else None,
             facts=_facts(incident, update, names)

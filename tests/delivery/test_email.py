@@ -49,6 +49,7 @@ def worker_for(
         limits=limits,
         public_url="https://status.isp.example",
         site_name="ISP Stato servizi",
+        clock=clock,
     )
     worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
     return worker, sender
@@ -116,6 +117,10 @@ def test_a_correction_is_a_reply_marked_as_such_in_english_too(
     run(ctx, f'update {incident} "Cause fuond"')
     deliver(worker, sender)
     run(ctx, f'edit {incident} "Cause found"')
+    worker, sender = worker_for(sessions, clock, mail)
+    deliver(worker, sender)
+    assert len(mail.arrived) == 2  # the correction waits a few minutes for more edits
+    clock.advance(minutes=3)
     worker, sender = worker_for(sessions, clock, mail)
     deliver(worker, sender)
 
@@ -369,3 +374,37 @@ def test_half_the_mail_settings_is_a_warning_that_names_the_other_half(
     assert warning.getMessage() == (
         "e-mail is half set up: set MAIL_FROM too, or its deliveries wait in the outbox"
     )
+
+
+def test_edits_minutes_apart_become_one_correction_mail_with_the_final_text(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@customer.example --lang en")
+    incident = make_incident(ctx, "Mail delays", message="Investigating")
+    deliver(*worker_for(sessions, clock, mail))
+    for text in ("Investigatin", "Investigating the relay", "Investigating the relays"):
+        clock.advance(minutes=1)
+        run(ctx, f'edit {incident} "{text}"')
+        deliver(*worker_for(sessions, clock, mail))
+    assert len(mail.arrived) == 1
+    clock.advance(minutes=3)
+    deliver(*worker_for(sessions, clock, mail))
+    _, correction = mail.arrived
+    assert correction.message["Subject"] == "[Correction] Mail delays"
+    assert "Investigating the relays" in correction.part("plain")
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_correction_does_not_hold_back_the_update_behind_it(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@customer.example --lang en")
+    incident = make_incident(ctx, "Mail delays", message="Investigatin")
+    deliver(*worker_for(sessions, clock, mail))
+    run(ctx, f'edit {incident} "Investigating"')
+    run(ctx, f'update {incident} "Cause found"')
+    deliver(*worker_for(sessions, clock, mail))
+    subjects = [m.message["Subject"] for m in mail.arrived]
+    assert subjects == ["[Opened] Mail delays", "[Correction] Mail delays", "[Update] Mail delays"]

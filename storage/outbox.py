@@ -192,15 +192,16 @@ def get_sent_ref(*, session: Session, channel_id: int, update_id: int) -> str | 
 def waiting_behind(*, session: Session, delivery: Delivery) -> tuple[bool, bool]:
     """What waits after this delivery on its channel: (a later revision of the same
     update, anything at all)."""
-    later = session.exec(
-        select(Delivery.update_id, Delivery.revision)
+    behind = (
+        select(Delivery.id)
         .where(Delivery.channel_id == delivery.channel_id, col(Delivery.id) > delivery.id)
         .where(col(Delivery.state).in_(OPEN_STATES))
-        .order_by(col(Delivery.id))
-        .limit(100)
-    ).all()
-    newer = any(u == delivery.update_id and r > delivery.revision for u, r in later)
-    return newer, bool(later)
+    )
+    newer = behind.where(
+        Delivery.update_id == delivery.update_id, col(Delivery.revision) > delivery.revision
+    )
+    row = session.exec(select(behind.exists(), newer.exists())).one()
+    return bool(row[1]), bool(row[0])
 
 
 def disable_channel(*, session: Session, channel_id: int, reason: str) -> Channel | None:

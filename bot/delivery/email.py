@@ -31,6 +31,7 @@ TOO_MANY_RECIPIENTS = 452
 # Mail cannot be edited, so every correction is one more mail: one held this long gathers
 # the edits made meanwhile into one (unless something else waits to go behind it).
 CORRECTION_SETTLE = timedelta(minutes=3)
+CORRECTION_RECHECK = timedelta(seconds=15)
 
 
 def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
@@ -44,6 +45,7 @@ def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
         public_url=settings.public_url,
         site_name=settings.site_name,
         max_recipients=settings.smtp_max_recipients,
+        clock=limits.clock,  # the worker's: a correction's age is read against it
     )
 
 
@@ -160,9 +162,13 @@ class EmailSender:
         if job.is_correction:
             if job.superseded:
                 return None  # a later edit's correction mail carries the final text
+            now = self.clock()
             settled = job.queued_at + CORRECTION_SETTLE
-            if not job.others_waiting and self.clock() < settled:
-                raise Paused("a correction waits for more edits", until=settled)
+            if not job.others_waiting and now < settled:
+                # Looked at again every little while: an update queued behind it meanwhile
+                # must not wait the whole three minutes.
+                until = min(settled, now + CORRECTION_RECHECK)
+                raise Paused("a correction waits for more edits", until=until)
         key = _same_message(job)
         batch = self._open.get(key)
         if batch is None:
@@ -363,10 +369,13 @@ class _HungUp(Exception):
         self.message_sent = message_sent
 
 
-_ADDRESS = re.compile(r"([A-Za-z0-9._%+'=!#$&*/?^`{|}~-])[A-Za-z0-9._%+'=!#$&*/?^`{|}~-]*@")
-# RFC 3463 codes for "this mailbox does not exist or cannot take mail": only these disable
-# a channel; a refusal about the sender (5.7.x: relay, authentication, policy) does not.
-_NO_SUCH_MAILBOX = re.compile(r"^5\.1\.\d|^5\.2\.1")
+_ADDRESS = re.compile(r"([^\s<>\"@:;,(])[^\s<>\"@:;,(]*@")
+# RFC 3463 codes for "this mailbox does not exist": only these disable a channel; a
+# refusal about the sender (5.1.7, 5.1.8, 5.7.x: relay, authentication, policy) does not.
+_NO_SUCH_MAILBOX = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"})
+# Without an enhanced code, a 550 must say so in words, and say nothing of the sender.
+_MAILBOX_WORDS = ("unknown", "no such", "does not exist", "mailbox unavailable", "not found")
+_NOT_THE_MAILBOX = ("sender", "relay", "rcpthosts", "prohibit", "policy", "blocked")
 
 
 def _masked(text: str) -> str:
@@ -374,21 +383,31 @@ def _masked(text: str) -> str:
     return _ADDRESS.sub(r"\1…@", _one_line(text))
 
 
+def _enhanced(text: str) -> str:
+    words = text.split()
+    return words[0] if words and words[0][:1].isdigit() else ""
+
+
 def _too_many_recipients(refused: aiosmtplib.SMTPRecipientRefused) -> bool:
-    """452 4.5.3 (or a bare 452): too many recipients, the pace to learn; a 452 4.3.1
-    (the server short of storage) is an ordinary deferral."""
-    words = refused.message.split()
-    return refused.code == TOO_MANY_RECIPIENTS and (
-        not words or not words[0][:1].isdigit() or words[0] == "4.5.3"
-    )
+    """452 4.5.3, or a bare 452 that speaks of recipients: too many, the pace to learn; a
+    452 4.3.1 (the server short of storage) is an ordinary deferral."""
+    if refused.code != TOO_MANY_RECIPIENTS:
+        return False
+    enhanced = _enhanced(refused.message)
+    return enhanced == "4.5.3" or (not enhanced and "recipient" in refused.message.lower())
 
 
 def _refusal(refused: aiosmtplib.SMTPRecipientRefused) -> DeliveryError:
     said = f"{refused.code} {_masked(refused.message)}"
-    enhanced = refused.message.split()[0] if refused.message.split() else ""
-    if refused.code in (550, 551, 553) and (
-        _NO_SUCH_MAILBOX.match(enhanced) or not enhanced[:1].isdigit()
-    ):
+    enhanced = _enhanced(refused.message)
+    words = refused.message.lower()
+    about_the_mailbox = refused.code in (550, 551, 553) and not any(
+        w in words for w in _NOT_THE_MAILBOX
+    )
+    missing = enhanced in _NO_SUCH_MAILBOX or (
+        not enhanced and any(w in words for w in _MAILBOX_WORDS)
+    )
+    if about_the_mailbox and missing:
         return ChannelGone(f"the address bounced: {said}")
     return Unavailable(f"recipient not taken now: {said}")
 

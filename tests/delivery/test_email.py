@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 
+import aiosmtplib
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -15,7 +16,14 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from bot.database import Database
-from bot.delivery.email import EmailSender, _start_tls
+from bot.delivery.email import (
+    EmailSender,
+    _refusal,
+    _start_tls,
+    _too_many_recipients,
+    build_sender,
+)
+from bot.delivery.errors import ChannelGone
 from bot.delivery.limits import RateSettings, Unlimited
 from bot.delivery.mail_pace import ServerPace
 from bot.delivery.setup import build_worker
@@ -408,3 +416,67 @@ def test_a_correction_does_not_hold_back_the_update_behind_it(
     deliver(*worker_for(sessions, clock, mail))
     subjects = [m.message["Subject"] for m in mail.arrived]
     assert subjects == ["[Opened] Mail delays", "[Correction] Mail delays", "[Update] Mail delays"]
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "gone"),
+    [
+        (550, "5.1.1 <m.rossi@x.example>: Recipient address rejected: User unknown", True),
+        (550, "Requested action not taken: mailbox unavailable", True),
+        (550, "5.2.1 The email account that you tried to reach is disabled", True),
+        (553, "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", False),
+        (550, "Relaying denied", False),
+        (550, "Administrative prohibition", False),
+        (553, "5.1.8 <noreply@isp.example>: Sender address rejected: Domain not found", False),
+        (550, "5.1.0 <noreply@isp.example>: Sender address rejected", False),
+        (550, "5.7.1 Message blocked", False),
+        (554, "5.7.1 Relay access denied", False),
+        (451, "4.7.1 Greylisted, try again later", False),
+    ],
+)
+def test_only_a_mailbox_that_does_not_exist_disables_a_channel(
+    code: int, text: str, gone: bool
+) -> None:
+    refusal = _refusal(aiosmtplib.SMTPRecipientRefused(code, text, "m.rossi@x.example"))
+    assert isinstance(refusal, ChannelGone) is gone
+    assert "m.rossi@" not in refusal.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "pace"),
+    [
+        ("4.5.3 Too many recipients", True),
+        ("Too many recipients", True),
+        ("4.3.1 Insufficient system storage", False),
+        ("Insufficient system storage", False),
+    ],
+)
+def test_only_a_452_about_recipients_teaches_a_pace(text: str, pace: bool) -> None:
+    assert _too_many_recipients(aiosmtplib.SMTPRecipientRefused(452, text, "a@x.example")) is pace
+
+
+def test_a_held_correction_is_looked_at_again_soon_so_an_update_behind_it_goes(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@customer.example --lang en")
+    incident = make_incident(ctx, "Mail delays", message="Investigatin")
+    deliver(*worker_for(sessions, clock, mail))
+    run(ctx, f'edit {incident} "Investigating"')
+    deliver(*worker_for(sessions, clock, mail))  # held: nothing behind it yet
+    clock.advance(seconds=10)
+    run(ctx, f'resolve {incident} "Fixed"')
+    clock.advance(seconds=6)  # 16 s after the edit: looked at again, the resolve waits behind
+    deliver(*worker_for(sessions, clock, mail))
+    subjects = [m.message["Subject"] for m in mail.arrived]
+    assert subjects == [
+        "[Opened] Mail delays",
+        "[Correction] Mail delays",
+        "[Resolved] Mail delays",
+    ]
+
+
+def test_the_sender_reads_a_corrections_age_on_the_workers_clock(clock: FakeClock) -> None:
+    settings = Settings(_env_file=None, smtp_url="smtp://127.0.0.1:25", mail_from=FROM)
+    sender = build_sender(settings, Unlimited(RateSettings(), clock=clock))
+    assert sender.clock is clock

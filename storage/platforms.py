@@ -83,8 +83,6 @@ class Rates:
     most_per_second: int | None = None
     # Seconds between two requests to one chat, by its address; None: no such limit.
     destination_interval: Callable[[str], float | None] = lambda address: None
-    # The setting that changes per_second, if any.
-    pace_setting: str | None = None
     # One bot token shared by every worker process: one worker at a time sends (a lease).
     shared: bool = False
 
@@ -139,7 +137,6 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
             per_second=29.0,
             most_per_second=30,
             destination_interval=_telegram_interval,
-            pace_setting="telegram_messages_per_second",
             shared=True,
         ),
         switched_on_by=("telegram_bot_token",),
@@ -160,7 +157,6 @@ PLATFORMS: dict[Platform, PlatformSpec] = {
             per_second=4.8,
             most_per_second=5,
             destination_interval=lambda address: 1.1,
-            pace_setting="slack_messages_per_second",
             shared=True,
         ),
         switched_on_by=("slack_bot_token",),

@@ -31,12 +31,11 @@ SenderBuilder = Callable[[Settings, RateLimits], Sender]
 
 
 def rate_settings(settings: Settings) -> RateSettings:
-    """Herald's own pace per platform."""
+    """Herald's own pace per bot token: the registry's, but where a setting changes it."""
     return RateSettings(
         {
-            platform: getattr(settings, one.rates.pace_setting)
-            for platform, one in PLATFORMS.items()
-            if one.rates.pace_setting is not None
+            Platform.TELEGRAM: settings.telegram_messages_per_second,
+            Platform.SLACK: settings.slack_messages_per_second,
         }
     )
 

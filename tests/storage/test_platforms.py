@@ -33,7 +33,6 @@ def test_every_platform_has_one_description_whose_sender_and_settings_exist() ->
     for platform, one in PLATFORMS.items():
         assert one.platform is platform
         assert set(one.switched_on_by) <= fields, platform
-        assert one.rates.pace_setting is None or one.rates.pace_setting in fields
         module, _, function = one.sender.partition(":")
         build = getattr(importlib.import_module(module), function)
         assert list(inspect.signature(build).parameters) == ["settings", "limits"]
@@ -95,3 +94,6 @@ def test_paces_come_from_the_registry_unless_set() -> None:
     assert RateSettings.most_per_second(Platform.SLACK) == 5
     slower = rate_settings(Settings(_env_file=None, slack_messages_per_second=2.0))
     assert slower.platform_interval(Platform.SLACK) == pytest.approx(0.5)
+    slower = rate_settings(Settings(_env_file=None, telegram_messages_per_second=10.0))
+    assert slower.platform_interval(Platform.TELEGRAM) == pytest.approx(0.1)
+    assert slower.platform_interval(Platform.WEBHOOK) == pytest.approx(1 / 20)

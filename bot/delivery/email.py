@@ -1,5 +1,5 @@
 """E-mail: one message per public update, threaded per incident, over one reused SMTP
-connection (aiosmtplib); STARTTLS where the server offers it, or TLS from the start."""
+connection (aiosmtplib); STARTTLS (required before a login), or TLS from the start."""
 
 from __future__ import annotations
 
@@ -69,13 +69,8 @@ def compose(
     follow = phrases.FOLLOW_ONLINE[locale].format(url=link)
     label = phrases.CORRECTION[locale] if job.is_correction else post.label
     lead = phrases.CORRECTION_TEXT[locale] if job.is_correction else None
-    message = EmailMessage()
-    message["Subject"] = f"[{_one_line(label)}] {_one_line(post.title)}"
-    message["From"] = formataddr((_one_line(site_name), mail_from))
-    message["To"] = to
-    message["Date"] = format_datetime(utcnow())
+    message = _addressed(f"[{_one_line(label)}] {_one_line(post.title)}", site_name, mail_from, to)
     message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = locale
     thread = [ref for ref in (job.root.ref, job.own_ref if job.is_correction else None) if ref]
     if thread and not (job.is_root and not job.is_correction):
@@ -84,6 +79,17 @@ def compose(
     text = post.as_text()
     message.set_content("\n\n".join(part for part in (lead, text, follow) if part))
     message.add_alternative(_html(lead, post.headline, text, link, follow, locale), subtype="html")
+    return message
+
+
+def _addressed(subject: str, site_name: str, mail_from: str, to: str) -> EmailMessage:
+    """A message with the headers every mail from Herald has."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = formataddr((_one_line(site_name), mail_from))
+    message["To"] = to
+    message["Date"] = format_datetime(utcnow())
+    message["Auto-Submitted"] = "auto-generated"
     return message
 
 
@@ -195,14 +201,15 @@ class EmailSender:
     async def _flush(self, entries: list[tuple[DeliveryJob, asyncio.Future[str]]]) -> None:
         try:
             await self._send_batch(entries)
-        except DeliveryError as error:
-            for _, answer in entries:
-                if not answer.done():
-                    answer.set_exception(error)
         except BaseException as error:
+            failure = (
+                error
+                if isinstance(error, DeliveryError)
+                else Unavailable(f"e-mail not sent: {type(error).__name__}")
+            )
             for _, answer in entries:
                 if not answer.done():
-                    answer.set_exception(Unavailable(f"e-mail not sent: {type(error).__name__}"))
+                    answer.set_exception(failure)
             if not isinstance(error, Exception):
                 raise
 
@@ -248,12 +255,8 @@ class EmailSender:
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a plain test message."""
-        message = EmailMessage()
-        message["Subject"] = f"[Herald] {_one_line(text)[:60]}"
-        message["From"] = formataddr((_one_line(self.site_name), self.mail_from))
-        message["To"] = destination.address
-        message["Date"] = format_datetime(utcnow())
-        message["Auto-Submitted"] = "auto-generated"
+        subject = f"[Herald] {_one_line(text)[:60]}"
+        message = _addressed(subject, self.site_name, self.mail_from, destination.address)
         message.set_content(text)
         async with self.limits.turn(Platform.EMAIL, "", self.scope(destination)), self._lock:
             outcome = (await self._transaction(message, [destination.address])).get(

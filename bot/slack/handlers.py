@@ -87,23 +87,24 @@ class SlashCommand:
     retry: str  # x-slack-retry-num, for the log of a redelivery
     started: float  # monotonic, for the deadline of the answer
     received: datetime  # the clock its dates are read against
+    command: v.Command | None = None  # already parsed when the ack had to (see _reading)
 
 
-def _opens_a_form(text: str, clock: Clock) -> bool:
-    """True for `/incident` alone or `open` without a title: they answer with a form."""
+def _reading(text: str, clock: Clock) -> tuple[bool, v.Command | None]:
+    """Whether the text answers with a form (`/incident` alone, `open` without a title),
+    and, for an `open` that had to be parsed to tell, the command it reads as."""
     words = text.split(None, 1)
     if not words:
-        return True
+        return True, None
     if words[0].lower().lstrip("/") != "open":
-        return False
+        return False, None
     try:
-        parse(text, clock=clock)
+        return False, parse(text, clock=clock)
     except UsageError:
         try:
-            return open_prefill(text, clock) is not None
+            return open_prefill(text, clock) is not None, None
         except UsageError:
-            return False
-    return False
+            return False, None
 
 
 class _Turns:
@@ -173,14 +174,18 @@ class SlackHandlers:
         """`/incident TEXT`: acknowledged at once, then run in its turn (see Backlog)."""
         started = self.monotonic()
         await ack()
+        text = plain_text(str(body.get("text") or ""))
+        received = self.clock()
+        form, command = _reading(text, Clock(self.zone, received))
         job = SlashCommand(
             caller=caller_of(body),
-            text=plain_text(str(body.get("text") or "")),
+            text=text,
             retry=request.headers.get("x-slack-retry-num", [""])[0],
             started=started,
-            received=self.clock(),
+            received=received,
+            command=command,
         )
-        if _opens_a_form(job.text, Clock(self.zone, job.received)):
+        if form:
             # Its trigger_id is good for 3 s: no waiting behind others' commands, nor the
             # person's own (a form only opens; what it saves comes back as a submission).
             await self.command(job, told_late=False)
@@ -211,7 +216,7 @@ class SlackHandlers:
             await self._open_form(caller, None, started)
             return
         try:
-            command = parse(text, clock=clock)
+            command = job.command if job.command is not None else parse(text, clock=clock)
         except UsageError as error:
             refusal = error
             try:

@@ -28,11 +28,11 @@ class Outage:
             return
         assert self.path is not None
         # Open connections keep reading a file whatever happens to its name or mode, as
-        # a running server's do; new ones must fail. A directory in the file's place is
-        # unreadable to SQLite even for root, whom chmod 000 would not stop.
+        # a running server's do; new ones must fail. A link into a folder that does not
+        # exist cannot be opened or created even by root, whom chmod 000 would not stop.
         self.engine.dispose()
-        self.path.rename(self.path.with_name(self.path.name + ".away"))
-        self.path.mkdir()
+        self.path.rename(self._away)
+        self.path.symlink_to(self.path.with_name(self.path.name + ".nowhere") / "herald.db")
 
     def end(self) -> None:
         """The database is back."""
@@ -40,11 +40,16 @@ class Outage:
             self.proxy.restore()
             return
         assert self.path is not None
-        self.path.rmdir()
-        self.path.with_name(self.path.name + ".away").rename(self.path)
-        # A connection opened between the two steps made a new, empty file at the path
-        # and keeps it; pooled, it would answer "no such table" from then on.
+        # One rename over the link: were the path ever empty, a connection opening then
+        # would create an empty database there, in WAL mode, and its -wal and -shm files
+        # would be the real database's too; closing, it deletes them under the writers.
+        self._away.replace(self.path)
         self.engine.dispose()
+
+    @property
+    def _away(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(self.path.name + ".away")
 
 
 @contextlib.contextmanager

@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     mail_from: str | None = None
     smtp_max_recipients: int = Field(default=50, ge=1, le=1000)
+    smtp_domain_per_minute: int = Field(default=1000, ge=0)
 
     metrics_token: SecretStr | None = None
     web_concurrency: int = Field(default=1, ge=1, le=MAX_WEB_PROCESSES)

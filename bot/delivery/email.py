@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
+from typing import assert_never
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -19,7 +20,19 @@ from markupsafe import Markup, escape
 from bot.delivery.errors import ChannelGone, DeliveryError, Paused, Rejected, Unavailable
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
-from bot.delivery.mail_pace import ServerPace
+from bot.delivery.mail_pace import DomainBudget, ServerPace
+from bot.delivery.operations import (
+    EditMessages,
+    Operation,
+    Outcome,
+    PostCorrection,
+    PostOpening,
+    Progress,
+    RefreshOpening,
+    ReplyInThread,
+    Sent,
+    outcome_of,
+)
 from bot.settings import Settings
 from commands import phrases
 from storage.models import Platform, utcnow
@@ -45,6 +58,7 @@ def build_sender(settings: Settings, limits: RateLimits) -> EmailSender:
         public_url=settings.public_url,
         site_name=settings.site_name,
         max_recipients=settings.smtp_max_recipients,
+        domain_per_minute=settings.smtp_domain_per_minute,
         clock=limits.clock,  # the worker's: a correction's age is read against it
     )
 
@@ -56,26 +70,28 @@ def _one_line(text: str) -> str:
 def compose(
     job: DeliveryJob,
     *,
+    thread: tuple[str, ...],
+    correction: bool,
     mail_from: str,
     site_name: str,
     public_url: str,
     message_id: str,
     to: str,
 ) -> EmailMessage:
-    """The message for a delivery: plain text and HTML from the same public post."""
+    """The message for a delivery: plain text and HTML from the same public post; a reply
+    to the last Message-ID of `thread`, a correction of it if `correction`."""
     post = job.post
     locale = post.locale
     link = f"{public_url.rstrip('/')}/incidents/{job.incident_id}"
     follow = phrases.FOLLOW_ONLINE[locale].format(url=link)
-    label = phrases.CORRECTION[locale] if job.is_correction else post.label
-    lead = phrases.CORRECTION_TEXT[locale] if job.is_correction else None
+    label = phrases.CORRECTION[locale] if correction else post.label
+    lead = phrases.CORRECTION_TEXT[locale] if correction else None
     message = _addressed(f"[{_one_line(label)}] {_one_line(post.title)}", site_name, mail_from, to)
     message["Message-ID"] = message_id
     message["Content-Language"] = locale
-    thread = [ref for ref in (job.root.ref, job.own_ref if job.is_correction else None) if ref]
-    if thread and not (job.is_root and not job.is_correction):
+    if thread:
         message["In-Reply-To"] = thread[-1]
-        message["References"] = " ".join(dict.fromkeys(thread))
+        message["References"] = " ".join(thread)
     text = post.as_text()
     message.set_content("\n\n".join(part for part in (lead, text, follow) if part))
     message.add_alternative(_html(lead, post.headline, text, link, follow, locale), subtype="html")
@@ -108,11 +124,16 @@ def _html(lead: str | None, headline: str, text: str, link: str, follow: str, lo
     return str(Markup("\n").join(parts))
 
 
+_Entry = tuple[DeliveryJob, asyncio.Future[str]]
+
+
 @dataclass
 class _Batch:
     """Deliveries of one message to different addresses, collected for one transaction."""
 
-    entries: list[tuple[DeliveryJob, asyncio.Future[str]]] = field(default_factory=list)
+    thread: tuple[str, ...]
+    correction: bool
+    entries: list[_Entry] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
 
@@ -129,6 +150,7 @@ class EmailSender:
         public_url: str,
         site_name: str,
         max_recipients: int = 50,
+        domain_per_minute: int = 0,
         timeout: float = 30,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -152,6 +174,7 @@ class EmailSender:
         self.max_recipients = max_recipients
         self.clock = clock
         self.pace = ServerPace(self.host, clock=clock)
+        self.domains = DomainBudget(domain_per_minute, clock=clock)
         self._lock = asyncio.Lock()  # one conversation at a time on the one connection
         self._open: dict[tuple[object, ...], _Batch] = {}
         self._flushing: set[asyncio.Task[None]] = set()
@@ -160,25 +183,31 @@ class EmailSender:
         """A pause holds back everything sent through this SMTP server."""
         return f"email:{self.host}"
 
-    async def send(self, job: DeliveryJob) -> str | None:
+    async def perform(self, operation: Operation, progress: Progress) -> Outcome:
         """Send the update (or its correction, as a reply) with the same update's other
-        e-mail deliveries due now; return the Message-ID."""
-        if job.is_root_refresh:
-            return None  # nothing to edit in a mailbox
-        if job.is_correction:
-            if job.superseded:
-                return None  # a later edit's correction mail carries the final text
-            now = self.clock()
-            settled = job.queued_at + CORRECTION_SETTLE
-            if not job.others_waiting and now < settled:
-                # Looked at again every little while: an update queued behind it meanwhile
-                # must not wait the whole three minutes.
-                until = min(settled, now + CORRECTION_RECHECK)
-                raise Paused("a correction waits for more edits", until=until)
-        key = _same_message(job)
+        e-mail deliveries due now; its Message-ID is the reference kept."""
+        return await outcome_of(self._mail(operation))
+
+    async def _mail(self, operation: Operation) -> Sent:
+        job = operation.job
+        match operation:
+            case PostOpening():
+                thread: tuple[str, ...] = ()
+            case ReplyInThread(thread=root):
+                thread = (root,) if root else ()
+            case PostCorrection(thread=thread):
+                if job.superseded:
+                    return Sent()  # a later edit's correction mail carries the final text
+                self._hold(job)
+            case EditMessages() | RefreshOpening():
+                raise Rejected("a mail already sent cannot be edited")
+            case _:
+                assert_never(operation)
+        correction = isinstance(operation, PostCorrection)
+        key = (type(operation), job.update_id, job.revision, job.post.locale, thread)
         batch = self._open.get(key)
         if batch is None:
-            batch = self._open[key] = _Batch()
+            batch = self._open[key] = _Batch(thread, correction)
             batch.timer = asyncio.get_running_loop().call_later(
                 COLLECT_SECONDS, self._flush_soon, key
             )
@@ -186,7 +215,17 @@ class EmailSender:
         batch.entries.append((job, answer))
         if len(batch.entries) >= self.max_recipients:
             self._flush_soon(key)
-        return await answer
+        return Sent(await answer)
+
+    def _hold(self, job: DeliveryJob) -> None:
+        """Keep a correction back a few minutes, for the edits that often follow the first."""
+        now = self.clock()
+        settled = job.queued_at + CORRECTION_SETTLE
+        if not job.others_waiting and now < settled:
+            # Looked at again every little while: an update queued behind it meanwhile
+            # must not wait the whole three minutes.
+            until = min(settled, now + CORRECTION_RECHECK)
+            raise Paused("a correction waits for more edits", until=until)
 
     def _flush_soon(self, key: tuple[object, ...]) -> None:
         batch = self._open.pop(key, None)
@@ -194,41 +233,37 @@ class EmailSender:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.create_task(self._flush(batch.entries))
+        task = asyncio.create_task(self._flush(batch))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _flush(self, entries: list[tuple[DeliveryJob, asyncio.Future[str]]]) -> None:
+    async def _flush(self, batch: _Batch) -> None:
         try:
-            await self._send_batch(entries)
+            await self._send_batch(batch)
         except BaseException as error:
             failure = (
                 error
                 if isinstance(error, DeliveryError)
                 else Unavailable(f"e-mail not sent: {type(error).__name__}")
             )
-            for _, answer in entries:
+            for _, answer in batch.entries:
                 if not answer.done():
                     answer.set_exception(failure)
             if not isinstance(error, Exception):
                 raise
 
-    async def _send_batch(self, entries: list[tuple[DeliveryJob, asyncio.Future[str]]]) -> None:
-        first = entries[0][0]
+    async def _send_batch(self, batch: _Batch) -> None:
+        first = batch.entries[0][0]
         scope = self.scope(first.destination)
         async with self.limits.turn(Platform.EMAIL, "", scope), self._lock:
             # A send given up by the worker (its time-out) while it waited is not sent.
-            entries = [(job, answer) for job, answer in entries if not answer.done()]
+            entries = [(job, answer) for job, answer in batch.entries if not answer.done()]
+            if not entries:
+                return
+            entries = self._within_budgets(entries)
             if not entries:
                 return
             first = entries[0][0]
-            allowed, until = self.pace.take(len(entries))
-            for _, answer in entries[allowed:]:
-                assert until is not None
-                answer.set_exception(Paused("the SMTP server's pace (452)", until=until))
-            entries = entries[:allowed]
-            if not entries:
-                return
             # Its first delivery names it: the same on a retry of that delivery.
             ident = (
                 f"<herald.{first.incident_id}.{first.update_id}.{first.revision}"
@@ -237,6 +272,8 @@ class EmailSender:
             addresses = [job.destination.address for job, _ in entries]
             message = compose(
                 first,
+                thread=batch.thread,
+                correction=batch.correction,
                 mail_from=self.mail_from,
                 site_name=self.site_name,
                 public_url=self.public_url,
@@ -252,6 +289,22 @@ class EmailSender:
                 answer.set_result(ident)
             else:
                 answer.set_exception(outcome)
+
+    def _within_budgets(self, entries: list[_Entry]) -> list[_Entry]:
+        """The entries the recipient domains' budgets and the server's pace let go now;
+        the others are answered when they may go."""
+        fits, later = self.domains.take([job.destination.address for job, _ in entries])
+        for (_, answer), fit in zip(entries, fits, strict=True):
+            if not fit:
+                assert later is not None
+                answer.set_exception(Paused("the recipient domain's budget", until=later))
+        entries = [entry for entry, fit in zip(entries, fits, strict=True) if fit]
+        allowed, until = self.pace.take(len(entries))
+        self.domains.give_back([job.destination.address for job, _ in entries[allowed:]])
+        for _, answer in entries[allowed:]:
+            assert until is not None
+            answer.set_exception(Paused("the SMTP server's pace (452)", until=until))
+        return entries[:allowed]
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a plain test message."""
@@ -348,20 +401,6 @@ def _start_tls(tls: bool, host: str, login: bool) -> bool | None:
     if login and host not in ("localhost", "127.0.0.1", "::1"):
         return True
     return None
-
-
-def _same_message(job: DeliveryJob) -> tuple[object, ...]:
-    """Deliveries with the same key get the same message: the same update (and revision),
-    language, and thread (the opening's Message-ID, and for a correction the corrected
-    message's)."""
-    return (
-        job.update_id,
-        job.revision,
-        job.post.locale,
-        job.is_root,
-        job.root.ref,
-        job.own_ref if job.is_correction else None,
-    )
 
 
 class _HungUp(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -111,11 +111,8 @@ class DeliveryJob:
     is_root: bool
     own_ref: str | None
     resolved: bool
-    # The parts of a long post an earlier attempt already posted (its retry goes on
-    # after them), and the message sets this attempt has posted so far, latest last:
-    # whatever stops the attempt (a 429, a time-out, a crash), they are kept.
+    # The parts of a long post an earlier attempt already posted: its retry goes on after them.
     progress: str | None = None
-    posted: list[str] = field(default_factory=list, compare=False)
     facts: IncidentFacts | None = None
     # For a correction: a later edit of the same update is queued for this channel (its
     # message will carry the final text), and anything at all is queued behind this one.

@@ -76,3 +76,47 @@ class ServerPace:
             recent,
         )
         return self.window_end
+
+
+def domain_of(address: str) -> str:
+    """The part after the @, which names the receiving organisation's mail servers."""
+    return address.rpartition("@")[2].lower()
+
+
+class DomainBudget:
+    """Recipients at one domain per minute, whichever server relays them: a receiving
+    organisation's servers count what reaches them from one sender, and a burst past
+    their count is deferred or marked as spam, not refused where Herald could see it."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], datetime]) -> None:
+        self.per_minute = per_minute  # 0: no budget
+        self.clock = clock
+        self._windows: dict[str, tuple[datetime, int]] = {}  # domain: (window end, left)
+
+    def take(self, addresses: list[str]) -> tuple[list[bool], datetime | None]:
+        """Which of `addresses` may go now (their budget is spent), and when the first of
+        the others' windows opens again."""
+        if not self.per_minute:
+            return [True] * len(addresses), None
+        now = self.clock()
+        self._windows = {d: w for d, w in self._windows.items() if w[0] > now}
+        allowed: list[bool] = []
+        later: datetime | None = None
+        for address in addresses:
+            domain = domain_of(address)
+            end, left = self._windows.get(domain, (now + WINDOW, self.per_minute))
+            if left > 0:
+                self._windows[domain] = (end, left - 1)
+                allowed.append(True)
+            else:
+                allowed.append(False)
+                later = end if later is None else min(later, end)
+        return allowed, later
+
+    def give_back(self, addresses: list[str]) -> None:
+        """Recipients taken but not sent after all: their places are free again."""
+        for address in addresses:
+            domain = domain_of(address)
+            window = self._windows.get(domain)
+            if window is not None:
+                self._windows[domain] = (window[0], min(self.per_minute, window[1] + 1))

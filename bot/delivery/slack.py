@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, assert_never
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -24,6 +24,18 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
+from bot.delivery.operations import (
+    EditMessages,
+    Operation,
+    Outcome,
+    PostCorrection,
+    PostOpening,
+    Progress,
+    RefreshOpening,
+    ReplyInThread,
+    Sent,
+    outcome_of,
+)
 from bot.delivery.slack_format import mrkdwn_escape, post_message, root_message
 from bot.settings import Settings
 from bot.slack.http import SlackHttp
@@ -145,11 +157,11 @@ class SlackSender:
         return f"{response['channel']}/{response['ts']}"
 
     async def _update(
-        self, destination: Destination, ref: str | None, text: str, blocks: list[dict[str, Any]]
-    ) -> None:
+        self, destination: Destination, ref: str, text: str, blocks: list[dict[str, Any]]
+    ) -> Sent:
         parts = split_ref(ref)
         if parts is None:
-            return
+            return Sent()
         channel, ts = parts
         try:
             await self._call(
@@ -159,6 +171,7 @@ class SlackSender:
         except Rejected as error:
             if error.reason not in HARMLESS_EDIT:
                 raise
+        return Sent()
 
     def _root(self, job: DeliveryJob) -> tuple[str, list[dict[str, Any]]]:
         if job.destination.is_internal and job.facts is not None:
@@ -170,31 +183,33 @@ class SlackSender:
             return incident_reply(job)
         return post_message(job.post)
 
-    async def send(self, job: DeliveryJob) -> str | None:
-        """Post the update (root or thread reply), or edit it for a correction."""
+    async def perform(self, operation: Operation, progress: Progress) -> Outcome:
+        """Post the opening or a thread reply, or edit a message already posted."""
+        return await outcome_of(self._carry_out(operation))
+
+    async def _carry_out(self, operation: Operation) -> Sent:
+        job = operation.job
         destination = job.destination
-        if job.is_root_refresh:
-            if not job.is_root:
-                text, blocks = self._root(job)
-                await self._update(destination, job.root.ref, text, blocks)
-            return None
-        if job.is_correction:
-            text, blocks = self._root(job) if job.is_root else self._reply(job)
-            await self._update(
-                destination, job.root.ref if job.is_root else job.own_ref, text, blocks
-            )
-            return None
-        if job.is_root:
-            text, blocks = self._root(job)
-            return await self._post(destination, text, blocks, None)
-        thread = split_ref(job.root.ref)
-        text, blocks = self._reply(job)
-        # Only those following a thread hear of its replies; a nudge is for the responders
-        # who are not watching this one, so it is also shown in the channel.
-        broadcast = destination.is_internal and job.update_kind == UpdateKind.NUDGE
-        return await self._post(
-            destination, text, blocks, thread[1] if thread else None, broadcast=broadcast
-        )
+        match operation:
+            case PostOpening():
+                return Sent(await self._post(destination, *self._root(job), None))
+            case ReplyInThread(thread=thread):
+                parts = split_ref(thread)
+                # Only those following a thread hear of its replies; a nudge is for the
+                # responders who are not watching this one, so it is also shown in the channel.
+                broadcast = destination.is_internal and job.update_kind == UpdateKind.NUDGE
+                ts = parts[1] if parts else None
+                return Sent(
+                    await self._post(destination, *self._reply(job), ts, broadcast=broadcast)
+                )
+            case RefreshOpening(ref=ref) | EditMessages(ref=ref, opening=True):
+                return await self._update(destination, ref, *self._root(job))
+            case EditMessages(ref=ref):
+                return await self._update(destination, ref, *self._reply(job))
+            case PostCorrection():
+                raise Rejected("Slack messages are corrected by editing them")
+            case _:
+                assert_never(operation)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

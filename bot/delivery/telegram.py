@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
@@ -30,7 +30,18 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
-from bot.delivery.senders import MessagesChanged
+from bot.delivery.operations import (
+    EditMessages,
+    Operation,
+    Outcome,
+    PostCorrection,
+    PostOpening,
+    Progress,
+    RefreshOpening,
+    ReplyInThread,
+    Sent,
+    outcome_of,
+)
 from bot.delivery.telegram_format import post_html, root_html, visible
 from bot.settings import Settings
 from bot.telegram.buttons import incident_keyboard, update_keyboard
@@ -212,35 +223,38 @@ class TelegramSender:
     async def _rewrite(
         self,
         job: DeliveryJob,
-        ref: str | None,
+        ref: str,
         texts: list[str],
-        markup: InlineKeyboardMarkup | None = None,
-    ) -> str | None:
+        markup: InlineKeyboardMarkup | None,
+        progress: Progress,
+    ) -> Sent:
         """Make the messages in `ref` read `texts`: edit, then post or remove the difference."""
         address = job.destination.address
         ids = _ids(ref)
         if not ids:
-            return None
+            return Sent()
         for index, (message_id, text) in enumerate(zip(ids, texts, strict=False)):
             await self._edit(address, message_id, text, markup if index == 0 else None)
         for text in texts[len(ids) :]:
             message = await self._post(address, text, ids[0])
             ids.append(message.message_id)
-            job.posted.append(MessagesChanged(_ref(ids)))
+            progress(_ref(ids))
         for message_id in ids[len(texts) :]:
             await self._delete(address, message_id)
         if len(texts) == len(_ids(ref)):
-            return None
-        return MessagesChanged(_ref(ids[: len(texts)]))
+            return Sent()
+        return Sent(_ref(ids[: len(texts)]), moved=True)
 
     async def _post_all(
-        self, job: DeliveryJob, texts: list[str], markup: InlineKeyboardMarkup | None = None
-    ) -> str:
+        self,
+        job: DeliveryJob,
+        texts: list[str],
+        markup: InlineKeyboardMarkup | None,
+        reply_to: int | None,
+        progress: Progress,
+    ) -> Sent:
         """Post the parts of a post in order, going on after any already posted."""
         sent = _ids(job.progress)
-        # A responders' ops chat has no thread of the incident: each nudge stands alone.
-        alone = job.is_root or job.destination.is_ops
-        reply_to = None if alone else _first_id(job.root.ref)
         for text in texts[len(sent) :]:
             message = await self._post(
                 job.destination.address,
@@ -249,8 +263,8 @@ class TelegramSender:
                 markup if not sent else None,
             )
             sent.append(message.message_id)
-            job.posted.append(_ref(sent))
-        return _ref(sent)
+            progress(_ref(sent))
+        return Sent(_ref(sent))
 
     def _root(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
         facts = job.facts
@@ -261,6 +275,8 @@ class TelegramSender:
 
     def _reply(self, job: DeliveryJob) -> tuple[list[str], InlineKeyboardMarkup | None]:
         facts = job.facts
+        if job.destination.is_ops:
+            return self._nudge(job)
         if job.destination.is_internal and facts is not None:
             if job.update_kind == UpdateKind.NUDGE:
                 return self._nudge(job)
@@ -272,23 +288,25 @@ class TelegramSender:
         is_open = facts is not None and not facts.status.is_closed
         return nudge_html(job), update_keyboard(job.incident_id) if is_open else None
 
-    async def send(self, job: DeliveryJob) -> str | None:
-        """Post the update (as the thread's root or a reply), or edit it for a correction."""
-        if job.destination.is_ops:
-            texts, markup = self._nudge(job)
-            if job.is_correction:
-                return await self._rewrite(job, job.own_ref, texts, markup)
-            return await self._post_all(job, texts, markup)
-        if job.is_root_refresh or (job.is_correction and job.is_root):
-            if job.is_root_refresh and job.is_root:
-                return None
-            texts, markup = self._root(job)
-            return await self._rewrite(job, job.root.ref, texts, markup)
-        if job.is_correction:
-            texts, markup = self._reply(job)
-            return await self._rewrite(job, job.own_ref, texts, markup)
-        texts, markup = self._root(job) if job.is_root else self._reply(job)
-        return await self._post_all(job, texts, markup)
+    async def perform(self, operation: Operation, progress: Progress) -> Outcome:
+        """Post the opening or a reply, or edit messages already posted."""
+        return await outcome_of(self._carry_out(operation, progress))
+
+    async def _carry_out(self, operation: Operation, progress: Progress) -> Sent:
+        job = operation.job
+        match operation:
+            case PostOpening():
+                return await self._post_all(job, *self._root(job), None, progress)
+            case ReplyInThread(thread=thread):
+                return await self._post_all(job, *self._reply(job), _first_id(thread), progress)
+            case RefreshOpening(ref=ref) | EditMessages(ref=ref, opening=True):
+                return await self._rewrite(job, ref, *self._root(job), progress)
+            case EditMessages(ref=ref):
+                return await self._rewrite(job, ref, *self._reply(job), progress)
+            case PostCorrection():
+                raise Rejected("Telegram messages are corrected by editing them")
+            case _:
+                assert_never(operation)
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a test message."""

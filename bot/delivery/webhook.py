@@ -20,6 +20,7 @@ from bot.delivery.errors import (
 )
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits
+from bot.delivery.operations import Operation, Outcome, Progress, Sent, outcome_of
 from bot.logs import REDACTOR
 from bot.settings import Settings
 from storage.models import Platform
@@ -94,13 +95,13 @@ class WebhookSender:
         """A 429 pauses the receiving host."""
         return "webhook:" + (urlsplit(destination.address).hostname or destination.address)
 
-    async def _post(self, destination: Destination, payload: dict[str, Any], kind: str) -> str:
+    async def _post(self, destination: Destination, payload: dict[str, Any]) -> Sent:
         _keep_out_of_logs(destination)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Herald-Webhook/1",
-            "X-Herald-Event": kind,
+            "X-Herald-Event": str(payload["type"]),
             SIGNATURE_HEADER: sign(destination.secret or "", int(time.time()), body),
         }
         async with self.limits.turn(Platform.WEBHOOK, destination.address, self.scope(destination)):
@@ -112,7 +113,7 @@ class WebhookSender:
                 raise Unavailable(f"{type(error).__name__}: {error}") from error
         status = response.status_code
         if 200 <= status < 300:
-            return f"HTTP {status}"
+            return Sent(f"HTTP {status}")
         if status == 429:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             await self.limits.pause(self.scope(destination), retry_after)
@@ -123,17 +124,15 @@ class WebhookSender:
             raise Unavailable(f"HTTP {status}")
         raise Rejected(f"HTTP {status}: {response.text[:200]}")
 
-    async def send(self, job: DeliveryJob) -> str | None:
+    async def perform(self, operation: Operation, progress: Progress) -> Outcome:
         """POST the event for this update or correction."""
-        if job.is_root_refresh:
-            return None
-        payload = event(job, self.public_url)
-        return await self._post(job.destination, payload, str(payload["type"]))
+        payload = event(operation.job, self.public_url)
+        return await outcome_of(self._post(operation.job.destination, payload))
 
     async def probe(self, destination: Destination, text: str) -> str:
         """POST a test event."""
         payload = {"schema": SCHEMA, "type": "test", "text": text}
-        return await self._post(destination, payload, "test")
+        return str((await self._post(destination, payload)).ref)
 
     async def close(self) -> None:
         """Close the HTTP connections."""

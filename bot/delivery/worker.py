@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import sessionmaker
@@ -17,22 +17,24 @@ from sqlmodel import Session
 
 from bot.database import did_not_answer
 from bot.delivery import metrics
-from bot.delivery.errors import (
-    ChannelGone,
-    ChatMoved,
-    DeliveryError,
-    Paused,
-    RateLimited,
-    Rejected,
-)
 from bot.delivery.jobs import DeliveryJob, load_job
 from bot.delivery.limits import SEND_DEADLINE, RateLimits
+from bot.delivery.operations import (
+    Failed,
+    Fault,
+    NotYet,
+    Outcome,
+    RetryAfter,
+    Sent,
+    operation_for,
+)
 from bot.delivery.outage import Outage
-from bot.delivery.senders import MessagesChanged, Sender
+from bot.delivery.senders import Sender
 from storage import channels as channel_store
 from storage import outbox
 from storage.audit import create_audit_event
 from storage.models import Platform
+from storage.platforms import spec
 
 log = logging.getLogger(__name__)
 
@@ -179,34 +181,46 @@ class DeliveryWorker:
         if paused is not None:
             await self._release(job.delivery_id, paused)
             return
-        try:
-            async with asyncio.timeout(self.settings.send_timeout) as deadline:
-                token = SEND_DEADLINE.set(deadline)
-                try:
-                    ref = await sender.send(job)
-                finally:
-                    SEND_DEADLINE.reset(token)
-        except Paused as paused_by:
-            await self._keep_progress(job)
-            await self._release(job.delivery_id, paused_by.until)
-        except DeliveryError as error:
-            await self._failed(job, error)
-        except TimeoutError:
-            await self._failed(job, DeliveryError(f"no answer in {self.settings.send_timeout} s"))
-        except Exception:
-            await self._keep_progress(job)
-            raise
-        else:
-            now = self.clock()
-            await self._record(lambda s: self._sent(s, job, ref, now))
-            metrics.SENT.labels(platform.value).inc()
+        operation = operation_for(job, spec(platform).can)
+        posted: list[str] = []
+        outcome: Outcome = Sent()
+        if operation is not None:
+            try:
+                async with asyncio.timeout(self.settings.send_timeout) as deadline:
+                    token = SEND_DEADLINE.set(deadline)
+                    try:
+                        outcome = await sender.perform(operation, posted.append)
+                    finally:
+                        SEND_DEADLINE.reset(token)
+            except TimeoutError:
+                reason = f"no answer in {self.settings.send_timeout} s"
+                outcome = Failed(reason, Fault.UNAVAILABLE)
+            except Exception:
+                await self._keep_progress(job, posted)
+                raise
+        match outcome:
+            case Sent():
+                now = self.clock()
+                sent = outcome
+                await self._record(lambda s: self._sent(s, job, sent, now))
+                metrics.SENT.labels(platform.value).inc()
+            case NotYet(until=until):
+                await self._keep_progress(job, posted)
+                await self._release(job.delivery_id, until)
+            case RetryAfter():
+                await self._keep_progress(job, posted)
+                await self._rate_limited(job, outcome)
+            case Failed():
+                await self._failed(job, outcome, posted)
+            case _:
+                assert_never(outcome)
 
-    def _sent(self, session: Session, job: DeliveryJob, ref: str | None, at: datetime) -> None:
+    def _sent(self, session: Session, job: DeliveryJob, sent: Sent, at: datetime) -> None:
         recorded = outbox.record_sent(
-            session=session, delivery_id=job.delivery_id, remote_ref=ref, at=at
+            session=session, delivery_id=job.delivery_id, remote_ref=sent.ref, at=at
         )
-        if recorded and isinstance(ref, MessagesChanged):
-            self._move_messages(session, job, ref)
+        if recorded and sent.moved and sent.ref is not None:
+            self._move_messages(session, job, sent.ref)
 
     def _move_messages(self, session: Session, job: DeliveryJob, ref: str) -> None:
         """The edited update now lives in the messages of `ref` on this channel."""
@@ -217,10 +231,10 @@ class DeliveryWorker:
             ref=ref,
         )
 
-    async def _keep_progress(self, job: DeliveryJob) -> None:
+    async def _keep_progress(self, job: DeliveryJob, posted: list[str]) -> None:
         """Store the messages a post that stopped half-way already lives in."""
-        if job.posted:
-            await self._record(lambda s: self._save_progress(s, job, job.posted[-1]))
+        if posted:
+            await self._record(lambda s: self._save_progress(s, job, posted[-1]))
 
     def _save_progress(self, session: Session, job: DeliveryJob, progress: str) -> None:
         if job.revision == 0:
@@ -230,44 +244,48 @@ class DeliveryWorker:
         elif outbox.holds_claim(session=session, delivery_id=job.delivery_id, worker=self.name):
             self._move_messages(session, job, progress)
 
-    async def _failed(self, job: DeliveryJob, error: DeliveryError) -> None:
-        if not isinstance(error, ChatMoved):  # parts posted in the old chat stay there
-            await self._keep_progress(job)
+    async def _rate_limited(self, job: DeliveryJob, limited: RetryAfter) -> None:
         platform = job.destination.platform.value
-        metrics.FAILED.labels(platform, type(error).__name__).inc()
+        metrics.FAILED.labels(platform, "rate_limited").inc()
+        # The senders pause the scope themselves as they read the 429, to stop the
+        # requests still waiting; the worker does it only for one that did not.
+        until = self.limits.paused_until(limited.scope) or await self.limits.pause(
+            limited.scope, limited.seconds
+        )
+        log.warning("%s: %s; pausing %s until %s", platform, limited.reason, limited.scope, until)
+        metrics.RETRIED.labels(platform).inc()
+        await self._record(
+            lambda s: outbox.record_failure(
+                session=s,
+                delivery_id=job.delivery_id,
+                error=limited.reason,
+                next_attempt_at=until,
+                counts_as_attempt=False,
+                worker=self.name,
+            )
+        )
+
+    async def _failed(self, job: DeliveryJob, failed: Failed, posted: list[str]) -> None:
+        if failed.fault != Fault.MOVED:  # parts posted in the old chat stay there
+            await self._keep_progress(job, posted)
+        platform = job.destination.platform.value
+        metrics.FAILED.labels(platform, failed.fault.value).inc()
         now = self.clock()
         delivery_id = job.delivery_id
-        if isinstance(error, RateLimited):
-            # The senders pause the scope themselves as they read the 429, to stop the
-            # requests still waiting; the worker does it only for one that did not.
-            until = self.limits.paused_until(error.scope) or await self.limits.pause(
-                error.scope, error.retry_after
-            )
-            log.warning("%s: %s; pausing %s until %s", platform, error.reason, error.scope, until)
-            metrics.RETRIED.labels(platform).inc()
-            await self._record(
-                lambda s: outbox.record_failure(
-                    session=s,
-                    delivery_id=delivery_id,
-                    error=error.reason,
-                    next_attempt_at=until,
-                    counts_as_attempt=False,
-                    worker=self.name,
-                )
-            )
-        elif isinstance(error, ChatMoved):
-            log.info("channel %s moved to %s", job.destination.label, error.address)
-            await self._record(lambda s: self._move(s, job, error.address))
-        elif isinstance(error, ChannelGone):
-            await self._record(lambda s: self._disable(s, job, error.reason))
+        if failed.fault == Fault.MOVED and failed.address is not None:
+            address = failed.address
+            log.info("channel %s moved to %s", job.destination.label, address)
+            await self._record(lambda s: self._move(s, job, address))
+        elif failed.fault == Fault.CHANNEL_GONE:
+            await self._record(lambda s: self._disable(s, job, failed.reason))
             if self.alert is not None:
                 with contextlib.suppress(Exception):
                     await self.alert(
-                        f"Channel {job.destination.label} was disabled: {error.reason}. Its "
+                        f"Channel {job.destination.label} was disabled: {failed.reason}. Its "
                         f"updates wait; fix it, then: channels enable #{job.destination.channel_id}"
                     )
         else:
-            dead = isinstance(error, Rejected) or now - job.queued_at > self.settings.horizon
+            dead = failed.fault == Fault.REJECTED or now - job.queued_at > self.settings.horizon
             retry = now + timedelta(seconds=backoff(job.attempts + 1, self.settings))
             (metrics.DEAD if dead else metrics.RETRIED).labels(platform).inc()
             log.warning(
@@ -275,13 +293,13 @@ class DeliveryWorker:
                 delivery_id,
                 job.destination.label,
                 "is dead" if dead else f"failed, next try {retry:%H:%M:%S}",
-                error.reason,
+                failed.reason,
             )
             await self._record(
                 lambda s: outbox.record_failure(
                     session=s,
                     delivery_id=delivery_id,
-                    error=error.reason,
+                    error=failed.reason,
                     next_attempt_at=retry,
                     dead=dead,
                     worker=self.name,

@@ -11,14 +11,15 @@ from sqlmodel import Session, col, select
 from bot.delivery.errors import DeliveryError, RateLimited
 from bot.delivery.jobs import DeliveryJob, Destination
 from bot.delivery.limits import RateLimits, RateSettings, Unlimited
+from bot.delivery.operations import Operation, Outcome, Progress, RefreshOpening, Sent, failure
 from bot.delivery.worker import DeliveryWorker, WorkerSettings
 from storage.models import Channel, Delivery, DeliveryState, Platform, Update
 from tests.factories import ROME, FakeClock
 
 
 @dataclass
-class Sent:
-    """One call a sender received."""
+class Call:
+    """One operation a sender received."""
 
     address: str
     incident_id: int
@@ -34,22 +35,23 @@ class ScriptedSender:
 
     clock: FakeClock
     script: Callable[[DeliveryJob], DeliveryError | None] = lambda job: None
-    calls: list[tuple[float, Sent]] = field(default_factory=list)
+    calls: list[tuple[float, Call]] = field(default_factory=list)
     scope_key: str = "scripted"
     counter: int = 0
-    delivered: list[Sent] = field(default_factory=list)
-    refreshes: list[Sent] = field(default_factory=list)
+    delivered: list[Call] = field(default_factory=list)
+    refreshes: list[Call] = field(default_factory=list)
     limits: RateLimits | None = None
 
     def scope(self, destination: Destination) -> str:
         return self.scope_key
 
-    async def send(self, job: DeliveryJob) -> str | None:
+    async def perform(self, operation: Operation, progress: Progress) -> Outcome:
+        job = operation.job
         if self.limits is not None:
             await self.limits.acquire(
                 job.destination.platform, job.destination.address, self.scope_key
             )
-        sent = Sent(
+        sent = Call(
             job.destination.address,
             job.incident_id,
             job.post.update_number,
@@ -62,13 +64,13 @@ class ScriptedSender:
         if isinstance(error, RateLimited) and self.limits is not None:
             await self.limits.pause(error.scope, error.retry_after)  # as the real senders do
         if error is not None:
-            raise error
-        if job.is_root_refresh:
+            return failure(error)
+        if isinstance(operation, RefreshOpening):
             self.refreshes.append(sent)
-            return None
+            return Sent()
         self.delivered.append(sent)
         self.counter += 1
-        return None if job.revision != 0 else f"m{self.counter}"
+        return Sent(None if job.revision != 0 else f"m{self.counter}")
 
     async def probe(self, destination: Destination, text: str) -> str:
         return "ok"
@@ -76,7 +78,7 @@ class ScriptedSender:
     async def close(self) -> None:
         return None
 
-    def sent(self) -> list[Sent]:
+    def sent(self) -> list[Call]:
         return [s for _, s in self.calls]
 
 

@@ -25,7 +25,7 @@ from bot.delivery.email import (
 )
 from bot.delivery.errors import ChannelGone
 from bot.delivery.limits import RateSettings, Unlimited
-from bot.delivery.mail_pace import ServerPace
+from bot.delivery.mail_pace import DomainBudget, ServerPace
 from bot.delivery.setup import build_worker
 from bot.delivery.worker import DeliveryWorker
 from bot.settings import Settings
@@ -480,3 +480,67 @@ def test_the_sender_reads_a_corrections_age_on_the_workers_clock(clock: FakeCloc
     settings = Settings(_env_file=None, smtp_url="smtp://127.0.0.1:25", mail_from=FROM)
     sender = build_sender(settings, Unlimited(RateSettings(), clock=clock))
     assert sender.clock is clock
+
+
+def test_recipients_at_one_domain_keep_to_its_budget_and_the_other_domains_go_at_once(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    addresses = [f"utente{n:02d}@grande.example" for n in range(12)]
+    addresses += [f"noc{n}@piccolo.example" for n in range(3)]
+    with sessions() as session, session.begin():
+        for address in addresses:
+            create_channel(
+                session=session,
+                platform=Platform.EMAIL,
+                address=address,
+                locale="it",
+                min_severity=None,
+                components=[],
+            )
+    ctx = make_context(sessions, clock)
+    limits = Unlimited(RateSettings(), clock=clock)
+    sender = EmailSender(
+        mail.url,
+        FROM,
+        limits=limits,
+        public_url="https://s.example",
+        site_name="S",
+        domain_per_minute=5,
+        clock=clock,
+    )
+    worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
+    make_incident(ctx)
+
+    async def minute_by_minute() -> list[list[str]]:
+        minutes: list[list[str]] = []
+        try:
+            for _ in range(4):
+                before = len(mail.arrived)
+                await worker.drain()
+                minutes.append([r for a in mail.arrived[before:] for r in a.recipients])
+                clock.advance(seconds=61)
+        finally:
+            await sender.close()
+        return minutes
+
+    minutes = asyncio.run(minute_by_minute())
+    domains = [sorted({r.rpartition("@")[2] for r in minute}) for minute in minutes]
+    counts = [len(minute) for minute in minutes]
+    assert counts == [8, 5, 2, 0]  # 5 of grande's and all 3 of piccolo's, then 5, then 2
+    assert domains[0] == ["grande.example", "piccolo.example"]
+    assert domains[1:3] == [["grande.example"], ["grande.example"]]
+    received = [r for minute in minutes for r in minute]
+    assert sorted(received) == sorted(addresses)  # each once
+    assert set(states(sessions).values()) == {DeliveryState.SENT}
+
+
+def test_a_domains_places_not_used_after_all_are_given_back(clock: FakeClock) -> None:
+    budget = DomainBudget(2, clock=clock)
+    assert budget.take(["a@x.example", "b@X.example", "c@x.example"])[0] == [True, True, False]
+    budget.give_back(["b@x.example"])
+    fits, later = budget.take(["d@x.example", "e@x.example"])
+    assert fits == [True, False]
+    assert later is not None
+    clock.advance(seconds=61)
+    assert budget.take(["e@x.example", "f@x.example"]) == ([True, True], None)
+    assert DomainBudget(0, clock=clock).take(["a@x.example"] * 3) == ([True] * 3, None)

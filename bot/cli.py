@@ -28,6 +28,7 @@ log = logging.getLogger("herald")
 PROCESSES = ("serve", "web", "worker", "telegram", "db", "demo")
 DIGEST = "digest"
 DIGEST_USAGE = "herald digest [--week 2025-W05] [--chart FILE.png] [--send]"
+SUBSCRIBERS = "subscribers"
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
@@ -74,8 +75,9 @@ def _usage() -> str:
         "  telegram     read Telegram commands by polling (one process; others wait)\n"
         "  db upgrade   migrate the database          demo     load the sample incidents\n"
         "  digest [--week 2025-W05] [--chart FILE.png] [--send]\n"
-        "               print a week's digest and write its chart; --send posts it now\n\n"
-        + overview()
+        "               print a week's digest and write its chart; --send posts it now\n"
+        "  subscribers list | export | remove ADDRESS [--platform NAME]\n"
+        "               the people who subscribed themselves (CSV with export)\n\n" + overview()
     )
 
 
@@ -363,6 +365,10 @@ def _main(args: list[str]) -> int:
             return run_process(args, settings)
         if args[0] == DIGEST:
             return run_digest(args[1:], settings)
+        if args[0] == SUBSCRIBERS:
+            from bot.cli_subscribers import run_subscribers
+
+            return run_subscribers(args[1:], settings, _operator_context, _say)
         return run_chat_verb(args, settings)
     except HeraldError as error:
         return _refuse(error)

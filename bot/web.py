@@ -16,9 +16,13 @@ from starlette.routing import BaseRoute, Route
 
 from bot.body_limit import BodyLimit
 from bot.database import Database
+from bot.delivery.email import build_sender
+from bot.delivery.limits import RateLimits
+from bot.delivery.setup import rate_settings
 from bot.health import HealthCheck, database_check
 from bot.settings import Settings
 from bot.status.export import StatusExport
+from bot.status.subscribe import SubscribePages
 from bot.status.views import StatusSite
 from storage.models import utcnow
 
@@ -51,6 +55,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
                 await task
         if export is not None:
             export.close()
+        if app.state.subscriptions is not None:
+            await app.state.subscriptions.mailer.close()
 
 
 def create_app(
@@ -71,6 +77,13 @@ def create_app(
         lifespan=_lifespan,
     )
     app.state.status_site = site
+    app.state.subscriptions = None
+    if settings.smtp_url is not None and settings.mail_from is not None:
+        # Subscribing by e-mail needs mail to send: without SMTP the form is not offered.
+        mailer = build_sender(settings, RateLimits(rate_settings(settings), clock=clock))
+        pages = SubscribePages(settings, database, site.pages, mailer, clock=clock)
+        app.router.routes.extend(pages.routes())
+        app.state.subscriptions = pages
     directory = settings.status_export_dir
     app.state.status_export = StatusExport(site, directory) if directory is not None else None
     return app

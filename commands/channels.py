@@ -10,9 +10,10 @@ from commands import verbs as v
 from commands.context import Context, Reply
 from commands.errors import HeraldError, Refused
 from commands.lookup import get_components
+from commands.subscriber_admin import counts_lines, subscriber_counts
 from storage import audit as audit_store
 from storage import channels as channel_store
-from storage.models import Channel
+from storage.models import Channel, Owner
 from storage.platforms import PLATFORMS, spec
 
 _PLATFORM_WIDTH = max(len(p.value) for p in PLATFORMS) + 1  # a column, a space after
@@ -53,14 +54,20 @@ def _audit(ctx: Context, session: Session, action: str, channel: Channel) -> Non
 def list_channels(command: v.ListChannels, ctx: Context) -> Reply:
     """Every channel with its filters and whether it is enabled."""
     with ctx.sessions() as session:
-        channels = channel_store.list_channels(session=session)
+        channels = channel_store.list_channels(session=session, owner=Owner.OPERATOR)
         keys = channel_store.component_keys_by_channel(session=session)
+    people = counts_lines(subscriber_counts(ctx))
     if not channels:
         return Reply(
-            "No channels yet. Add one with: channels add telegram -1001234567890 --lang it"
+            "\n".join(
+                [
+                    "No channels yet. Add one with: channels add telegram -1001234567890 --lang it",
+                    *people,
+                ]
+            )
         )
     lines = [describe(c, keys.get(c.id or 0, [])) for c in channels]
-    return Reply("Channels:\n" + "\n".join(lines))
+    return Reply("\n".join(["Channels:", *lines, *people]))
 
 
 def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
@@ -101,19 +108,25 @@ def _is_id(text: str) -> bool:
 def find_channel(session: Session, target: str) -> Channel:
     """A channel named by `#id`, by its address, or by its bare id."""
     text = target.strip()
+    # Subscribers are people, managed at the CLI (herald subscribers): a chat room never
+    # names, tests or removes one, so no id walk there shows their addresses.
     if text.startswith("#") and _is_id(text[1:]):
         found = channel_store.get_channel(session=session, channel_id=int(text[1:]))
-        if found is not None:
+        if found is not None and not found.is_subscriber:
             return found
     else:
-        matches = channel_store.get_channel_by_address(session=session, address=text)
+        matches = [
+            c
+            for c in channel_store.get_channel_by_address(session=session, address=text)
+            if not c.is_subscriber
+        ]
         if len(matches) > 1:
             raise Refused(f"{text} is a channel on several platforms; name it by its #id.")
         if matches:
             return matches[0]
         if _is_id(text):
             found = channel_store.get_channel(session=session, channel_id=int(text))
-            if found is not None:
+            if found is not None and not found.is_subscriber:
                 return found
     raise Refused(f"There is no channel {text}; see the ids with: channels list")
 

@@ -29,7 +29,10 @@ DETAIL_LIMIT = 10
 
 
 def _shown_address(channel: Channel) -> str:
-    """A channel's address as `show` prints it to a chat room (a webhook by its host only)."""
+    """A channel's address as `show` prints it to a chat room (a webhook by its host only,
+    a subscriber's not at all)."""
+    if channel.is_subscriber:
+        return "subscriber"
     return spec(channel.platform).address.shown(channel.address)
 
 

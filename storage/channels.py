@@ -16,6 +16,7 @@ from storage.models import (
     Delivery,
     Incident,
     IncidentKind,
+    Owner,
     Platform,
     Update,
 )
@@ -26,9 +27,12 @@ from storage.platforms import PLATFORMS
 OPS_PLATFORMS = frozenset(p.value for p, one in PLATFORMS.items() if one.ops_chats)
 
 
-def list_channels(*, session: Session) -> Sequence[Channel]:
-    """Every channel, enabled or not, in the order they were added."""
-    return session.exec(select(Channel).order_by(col(Channel.id))).all()
+def list_channels(*, session: Session, owner: Owner | None = None) -> Sequence[Channel]:
+    """Every channel (of `owner`), enabled or not, in the order they were added."""
+    query = select(Channel)
+    if owner is not None:
+        query = query.where(Channel.owner == owner)
+    return session.exec(query.order_by(col(Channel.id))).all()
 
 
 def get_channel(*, session: Session, channel_id: int) -> Channel | None:

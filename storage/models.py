@@ -81,6 +81,14 @@ class Audience(enum.StrEnum):
     OPS = "ops"
 
 
+class Owner(enum.StrEnum):
+    """Who a channel belongs to: the operators (added with `channels add`, or set up by
+    Herald), or one person who subscribed themselves, whose address is theirs alone."""
+
+    OPERATOR = "operator"
+    SUBSCRIBER = "subscriber"
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -210,6 +218,10 @@ class Channel(SQLModel, table=True):
         default=Audience.PUBLIC,
         sa_column=_enum_column(Audience, nullable=False, server_default=Audience.PUBLIC.value),
     )
+    owner: Owner = Field(
+        default=Owner.OPERATOR,
+        sa_column=_enum_column(Owner, nullable=False, server_default=Owner.OPERATOR.value),
+    )
 
     @property
     def is_internal(self) -> bool:
@@ -220,6 +232,11 @@ class Channel(SQLModel, table=True):
     def is_ops(self) -> bool:
         """True for a responders' chat that gets only the nudges of incidents opened there."""
         return Audience(self.audience) == Audience.OPS
+
+    @property
+    def is_subscriber(self) -> bool:
+        """True for a person's own subscription, counted, never listed, for operators."""
+        return Owner(self.owner) == Owner.SUBSCRIBER
 
 
 class Delivery(SQLModel, table=True):
@@ -322,3 +339,26 @@ class ScheduledRun(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     outcome: str = Field(default="", sa_type=sa.Text)
+
+
+class SiteKey(SQLModel, table=True):
+    """A random key made once and shared by every process through the database: it signs
+    the links in subscription mails, so no setting has to be kept in step by hand."""
+
+    __tablename__ = "site_key"
+
+    name: str = Field(max_length=40, primary_key=True)
+    value: str = Field(max_length=200, repr=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MailRequest(SQLModel, table=True):
+    """A confirmation mail asked for, counted per address and per client (both hashed) to
+    keep the subscribe form from being used to flood someone's inbox."""
+
+    __tablename__ = "mail_request"
+    __table_args__ = (sa.Index("ix_mail_request_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

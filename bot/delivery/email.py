@@ -35,6 +35,8 @@ from bot.delivery.operations import (
 )
 from bot.settings import Settings
 from commands import phrases
+from commands.email_subscriptions import links
+from commands.subscriber_words import MAIL_WORDS
 from storage.models import Platform, utcnow
 
 # Deliveries of one update to several addresses that fall due within this much of each
@@ -92,9 +94,20 @@ def compose(
     if thread:
         message["In-Reply-To"] = thread[-1]
         message["References"] = " ".join(thread)
+    footer = None
+    if job.list_token is not None:
+        # A subscriber's own mail: RFC 2369's list headers and RFC 8058's one click.
+        manage, leave = links(public_url, job.list_token)
+        message["List-Id"] = f"{_one_line(site_name)} <updates.{mail_from.rpartition('@')[2]}>"
+        message["List-Unsubscribe"] = f"<{leave}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        footer = (MAIL_WORDS[locale].footer, manage)
     text = post.as_text()
-    message.set_content("\n\n".join(part for part in (lead, text, follow) if part))
-    message.add_alternative(_html(lead, post.headline, text, link, follow, locale), subtype="html")
+    ending = footer[0].format(link=footer[1]) if footer else None
+    message.set_content("\n\n".join(part for part in (lead, text, follow, ending) if part))
+    message.add_alternative(
+        _html(lead, post.headline, text, (link, follow), footer, locale), subtype="html"
+    )
     return message
 
 
@@ -109,16 +122,33 @@ def _addressed(subject: str, site_name: str, mail_from: str, to: str) -> EmailMe
     return message
 
 
-def _html(lead: str | None, headline: str, text: str, link: str, follow: str, locale: str) -> str:
+def _linked(sentence: str, link: str) -> Markup:
+    """A sentence with the link in it made a link, everything else escaped."""
+    return escape(sentence.format(link=link)).replace(
+        escape(link), Markup('<a href="{0}">{0}</a>').format(link)
+    )
+
+
+def _html(
+    lead: str | None,
+    headline: str,
+    text: str,
+    follow: tuple[str, str],
+    footer: tuple[str, str] | None,
+    locale: str,
+) -> str:
     lines = text.split("\n")
     body = Markup("<br>\n").join(escape(line) for line in lines[1:])
-    follow_html = escape(follow).replace(escape(link), Markup('<a href="{0}">{0}</a>').format(link))
+    link, sentence = follow
+    follow_html = _linked(sentence.replace(link, "{link}"), link)
+    ending = Markup("<p><small>{}</small></p>").format(_linked(*footer)) if footer else Markup("")
     parts = [
         Markup('<!doctype html>\n<html lang="{}"><body>').format(locale),
         Markup("<p><em>{}</em></p>").format(lead) if lead else Markup(""),
         Markup("<h2>{}</h2>").format(headline),
         Markup("<p>{}</p>").format(body),
         Markup("<p>{}</p>").format(follow_html),
+        ending,
         Markup("</body></html>\n"),
     ]
     return str(Markup("\n").join(parts))
@@ -204,7 +234,9 @@ class EmailSender:
             case _:
                 assert_never(operation)
         correction = isinstance(operation, PostCorrection)
-        key = (type(operation), job.update_id, job.revision, job.post.locale, thread)
+        # A subscriber's mail carries their own unsubscribe link: one recipient a message.
+        alone = job.destination.address if job.list_token is not None else None
+        key = (type(operation), job.update_id, job.revision, job.post.locale, thread, alone)
         batch = self._open.get(key)
         if batch is None:
             batch = self._open[key] = _Batch(thread, correction)
@@ -280,7 +312,12 @@ class EmailSender:
                 message_id=ident,
                 to=addresses[0] if len(addresses) == 1 else "undisclosed-recipients:;",
             )
-            outcomes = await self._transaction(message, addresses)
+            try:
+                outcomes = await self._transaction(message, addresses)
+            except BaseException:
+                self.domains.give_back(addresses)
+                raise
+            self.domains.give_back([a for a in addresses if outcomes.get(a) is not None])
         for job, answer in entries:
             outcome = outcomes.get(job.destination.address)
             if answer.done():
@@ -293,12 +330,13 @@ class EmailSender:
     def _within_budgets(self, entries: list[_Entry]) -> list[_Entry]:
         """The entries the recipient domains' budgets and the server's pace let go now;
         the others are answered when they may go."""
-        fits, later = self.domains.take([job.destination.address for job, _ in entries])
-        for (_, answer), fit in zip(entries, fits, strict=True):
-            if not fit:
-                assert later is not None
-                answer.set_exception(Paused("the recipient domain's budget", until=later))
-        entries = [entry for entry, fit in zip(entries, fits, strict=True) if fit]
+        waits = self.domains.take([job.destination.address for job, _ in entries])
+        for (_, answer), wait in zip(entries, waits, strict=True):
+            if wait is not None:
+                answer.set_exception(Paused("the recipient domain's budget", until=wait))
+        entries = [entry for entry, wait in zip(entries, waits, strict=True) if wait is None]
+        if not entries:
+            return []
         allowed, until = self.pace.take(len(entries))
         self.domains.give_back([job.destination.address for job, _ in entries[allowed:]])
         for _, answer in entries[allowed:]:
@@ -308,16 +346,18 @@ class EmailSender:
 
     async def probe(self, destination: Destination, text: str) -> str:
         """Send a plain test message."""
-        subject = f"[Herald] {_one_line(text)[:60]}"
-        message = _addressed(subject, self.site_name, self.mail_from, destination.address)
+        await self.send_notice(destination.address, f"[Herald] {_one_line(text)[:60]}", text)
+        return f"accepted by {self.host}"
+
+    async def send_notice(self, to: str, subject: str, text: str) -> None:
+        """A plain one-off mail to one person (a test, a subscription's confirmation);
+        raises DeliveryError when it was not taken."""
+        message = _addressed(subject, self.site_name, self.mail_from, to)
         message.set_content(text)
-        async with self.limits.turn(Platform.EMAIL, "", self.scope(destination)), self._lock:
-            outcome = (await self._transaction(message, [destination.address])).get(
-                destination.address
-            )
+        async with self.limits.turn(Platform.EMAIL, "", f"email:{self.host}"), self._lock:
+            outcome = (await self._transaction(message, [to])).get(to)
         if outcome is not None:
             raise outcome
-        return f"accepted by {self.host}"
 
     async def _transaction(
         self, message: EmailMessage, addresses: list[str]

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, func, select
 
+from commands.email_subscriptions import KEY_NAME, link_token
 from commands.wording import PublicPost, display_title, render_update, status_label
 from storage import components as component_store
-from storage import outbox
+from storage import outbox, site_keys
 from storage.models import (
     Audience,
     Channel,
@@ -37,6 +38,7 @@ class Destination:
     locale: str
     secret: str | None = None
     audience: Audience = Audience.PUBLIC
+    subscriber: bool = False  # a person's own address: never in logs or alerts
 
     @property
     def is_internal(self) -> bool:
@@ -52,7 +54,7 @@ class Destination:
     def label(self) -> str:
         """`#3 webhook https://hooks.example/…`, for logs and alerts: a webhook's path and
         query often carry its credential (Slack, Teams and Discord incoming webhooks do)."""
-        shown = spec(self.platform).address.shown(self.address)
+        shown = "subscriber" if self.subscriber else spec(self.platform).address.shown(self.address)
         return f"#{self.channel_id} {self.platform.value} {shown}"
 
 
@@ -118,6 +120,8 @@ class DeliveryJob:
     # message will carry the final text), and anything at all is queued behind this one.
     superseded: bool = False
     others_waiting: bool = False
+    # A subscriber's own links (manage, one-click unsubscribe), signed; None for others.
+    list_token: str | None = None
 
     @property
     def is_correction(self) -> bool:
@@ -214,6 +218,7 @@ def load_job(
                 locale=post.locale,
                 secret=channel.secret,
                 audience=Audience(channel.audience),
+                subscriber=channel.is_subscriber,
             ),
             incident_id=incident.id,
             incident_status=str(incident.status),
@@ -234,12 +239,20 @@ def load_job(
             own_ref=own_ref,
             superseded=superseded,
             others_waiting=others_waiting,
+            list_token=_list_token(session, channel),
             resolved=incident.status.is_closed,
             progress=delivery.remote_ref if delivery.revision == 0 else None,
             facts=_facts(incident, update, names)
             if channel.is_internal or channel.is_ops
             else None,
         )
+
+
+def _list_token(session: Session, channel: Channel) -> str | None:
+    if not channel.is_subscriber or channel.platform != Platform.EMAIL:
+        return None
+    key = site_keys.existing_site_key(session=session, name=KEY_NAME)
+    return None if key is None else link_token(key, channel)
 
 
 def _facts(incident: Incident, update: Update, components: list[str]) -> IncidentFacts:

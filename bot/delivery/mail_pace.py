@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # A second more than the server's minute, so its window has surely turned.
 WINDOW = timedelta(seconds=61)
+MINUTE = timedelta(minutes=1)
 # An hour after the last 452 the limit learned is forgotten, since the server's may have
 # grown: at most one 452 an hour to find out again.
 FORGET_AFTER = timedelta(hours=1)
@@ -84,39 +85,48 @@ def domain_of(address: str) -> str:
 
 
 class DomainBudget:
-    """Recipients at one domain per minute, whichever server relays them: a receiving
+    """Recipients at one domain in any minute, whichever server relays them: a receiving
     organisation's servers count what reaches them from one sender, and a burst past
-    their count is deferred or marked as spam, not refused where Herald could see it."""
+    their count is deferred or marked as spam, not refused where Herald could see it.
+
+    A place is taken when a recipient is put in a message and given back when the
+    server did not take them after all (refused, deferred, or the message not sent).
+    """
 
     def __init__(self, per_minute: int, *, clock: Callable[[], datetime]) -> None:
         self.per_minute = per_minute  # 0: no budget
         self.clock = clock
-        self._windows: dict[str, tuple[datetime, int]] = {}  # domain: (window end, left)
+        self._sent: dict[str, deque[datetime]] = {}  # per domain, the minute's places taken
 
-    def take(self, addresses: list[str]) -> tuple[list[bool], datetime | None]:
-        """Which of `addresses` may go now (their budget is spent), and when the first of
-        the others' windows opens again."""
+    def _recent(self, domain: str, now: datetime) -> deque[datetime]:
+        taken = self._sent.setdefault(domain, deque())
+        while taken and now - taken[0] >= MINUTE:
+            taken.popleft()
+        return taken
+
+    def take(self, addresses: list[str]) -> list[datetime | None]:
+        """For each address, None when it may go now (its place is taken), or when its
+        domain has a place again."""
         if not self.per_minute:
-            return [True] * len(addresses), None
+            return [None] * len(addresses)
         now = self.clock()
-        self._windows = {d: w for d, w in self._windows.items() if w[0] > now}
-        allowed: list[bool] = []
-        later: datetime | None = None
+        answers: list[datetime | None] = []
         for address in addresses:
-            domain = domain_of(address)
-            end, left = self._windows.get(domain, (now + WINDOW, self.per_minute))
-            if left > 0:
-                self._windows[domain] = (end, left - 1)
-                allowed.append(True)
+            taken = self._recent(domain_of(address), now)
+            if len(taken) < self.per_minute:
+                taken.append(now)
+                answers.append(None)
             else:
-                allowed.append(False)
-                later = end if later is None else min(later, end)
-        return allowed, later
+                answers.append(taken[len(taken) - self.per_minute] + MINUTE)
+        for domain in [d for d, taken in self._sent.items() if not taken]:
+            del self._sent[domain]
+        return answers
 
     def give_back(self, addresses: list[str]) -> None:
-        """Recipients taken but not sent after all: their places are free again."""
+        """Recipients whose place was taken but who were not sent to after all."""
+        if not self.per_minute:
+            return
         for address in addresses:
-            domain = domain_of(address)
-            window = self._windows.get(domain)
-            if window is not None:
-                self._windows[domain] = (window[0], min(self.per_minute, window[1] + 1))
+            taken = self._sent.get(domain_of(address))
+            if taken:
+                taken.pop()

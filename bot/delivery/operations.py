@@ -122,7 +122,8 @@ class NotYet:
 class Fault(enum.Enum):
     """Why a send failed, which decides what happens to the delivery and its channel."""
 
-    UNAVAILABLE = "unavailable"  # down, slow, refused: try again with back-off
+    UNAVAILABLE = "unavailable"  # down, refused, an error page: try again with back-off
+    TIMED_OUT = "timed_out"  # no answer in time (it may have gone): try again with back-off
     CHANNEL_GONE = "channel_gone"  # blocked, kicked, unknown mailbox: disable the channel
     MOVED = "moved"  # the chat has a new address: follow it
     REJECTED = "rejected"  # this message will never be accepted: the delivery is dead

@@ -194,7 +194,7 @@ class DeliveryWorker:
                         SEND_DEADLINE.reset(token)
             except TimeoutError:
                 reason = f"no answer in {self.settings.send_timeout} s"
-                outcome = Failed(reason, Fault.UNAVAILABLE)
+                outcome = Failed(reason, Fault.TIMED_OUT)
             except Exception:
                 await self._keep_progress(job, posted)
                 raise
@@ -266,19 +266,21 @@ class DeliveryWorker:
         )
 
     async def _failed(self, job: DeliveryJob, failed: Failed, posted: list[str]) -> None:
-        if failed.fault != Fault.MOVED:  # parts posted in the old chat stay there
+        moved_to = failed.address if failed.fault == Fault.MOVED else None
+        if moved_to is None:  # parts posted in the old chat stay there
             await self._keep_progress(job, posted)
         platform = job.destination.platform.value
         metrics.FAILED.labels(platform, failed.fault.value).inc()
         now = self.clock()
         delivery_id = job.delivery_id
-        if failed.fault == Fault.MOVED and failed.address is not None:
-            address = failed.address
-            log.info("channel %s moved to %s", job.destination.label, address)
-            await self._record(lambda s: self._move(s, job, address))
+        if moved_to is not None:
+            log.info("channel %s moved to %s", job.destination.label, moved_to)
+            await self._record(lambda s: self._move(s, job, moved_to))
         elif failed.fault == Fault.CHANNEL_GONE:
             await self._record(lambda s: self._disable(s, job, failed.reason))
-            if self.alert is not None:
+            # A subscriber who blocked the bot or whose mailbox is gone is no news for the
+            # responders: they see the count in `channels list`.
+            if self.alert is not None and not job.destination.subscriber:
                 with contextlib.suppress(Exception):
                     await self.alert(
                         f"Channel {job.destination.label} was disabled: {failed.reason}. Its "

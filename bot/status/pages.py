@@ -16,6 +16,7 @@ from bot.status.texts import SYMBOLS, TEXTS
 from commands import phrases
 from commands.public_view import PublicIncident
 from commands.status_page import StatusPage
+from commands.subscriber_words import MAIL_WORDS
 from commands.wording import LOCALES, stamp
 
 TEMPLATES = (
@@ -27,6 +28,7 @@ TEMPLATES = (
     "unavailable.html",
     "stale_note.html",
     "entry_content.html",
+    "subscribe.html",
 )
 # Where the note of a page served from its last rendering goes: the start of <main>.
 NOTE_AFTER = b'<main id="content" class="wrap">\n'
@@ -100,8 +102,9 @@ class PageContext:
 class Pages:
     """Renders the public HTML pages."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, by_mail: bool = False) -> None:
         self.environment = make_environment()
+        self.by_mail = by_mail  # e-mail is on: the page offers to subscribe
 
     def home(self, page: StatusPage, context: PageContext) -> str:
         """The status page."""
@@ -114,6 +117,7 @@ class Pages:
             **context.variables(),
             page=page,
             banner=banner,
+            by_mail=MAIL_WORDS[context.lang].title if self.by_mail else "",
             bars={bar.component.id: bar for bar in page.uptime},
         )
 
@@ -155,6 +159,12 @@ class Pages:
             return body
         cut = at + len(NOTE_AFTER)
         return body[:cut] + note.encode() + b"\n" + body[cut:]
+
+    def subscription(self, context: PageContext, **values: Any) -> str:
+        """A page of the e-mail subscription: its form, or what came of it."""
+        return self.environment.get_template("subscribe.html").render(
+            **context.variables(), **values
+        )
 
     def entry_content(self, incident: PublicIncident, context: PageContext) -> str:
         """An HTML fragment of an incident's timeline, for feed entries."""

@@ -80,7 +80,7 @@ class StatusSite:
         self.database = database
         self.clock = clock
         self.public_url = settings.public_url.rstrip("/")
-        self.pages = Pages()
+        self.pages = Pages(by_mail=settings.smtp_url is not None and settings.mail_from is not None)
         self.cache = RenderCache()
         self.watch = DataVersionWatch(
             self._read_version, recheck_seconds=recheck_seconds, is_outage=is_outage

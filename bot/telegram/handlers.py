@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
@@ -135,25 +135,25 @@ class TelegramHandlers:
 
     async def on_incident(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/incident COMMAND`: the command language, as in Slack and the CLI."""
-        message = await self._admitted(update)
+        message = await self.admitted(update)
         if message is None or message.from_user is None:
             return
         text = command_text(message)
         if not text:
-            await self._say(message, _help_pieces(message.from_user))
+            await self.say(message, help_pieces(message.from_user))
             return
         await self._run_text(message, message.from_user, text)
 
     async def on_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/summary [period]`: the managers' numbers."""
-        message = await self._admitted(update)
+        message = await self.admitted(update)
         if message is None or message.from_user is None:
             return
         await self._run_text(message, message.from_user, f"summary {command_text(message)}")
 
     async def on_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/status`: what customers see on the status page now."""
-        message = await self._admitted(update)
+        message = await self.admitted(update)
         if message is None or message.from_user is None:
             return
         locale = message.from_user.language_code
@@ -165,16 +165,16 @@ class TelegramHandlers:
             started=self.monotonic(),
         )
         if isinstance(status, Refusal):
-            await self._say(message, refusal_html(status))
+            await self.say(message, refusal_html(status))
             return
-        await self._say(message, status_html(status, public_url=self.public_url, zone=self.zone))
+        await self.say(message, status_html(status, public_url=self.public_url, zone=self.zone))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/help` and `/start`: the commands, and the person's Telegram id."""
-        message = await self._admitted(update)
+        message = await self.admitted(update)
         if message is None or message.from_user is None:
             return
-        await self._say(message, _help_pieces(message.from_user))
+        await self.say(message, help_pieces(message.from_user))
 
     # ---- the answer to an Update prompt
 
@@ -189,9 +189,9 @@ class TelegramHandlers:
         found = PROMPT.match(prompt.text or "")
         if found is None:
             return
-        if await self._admitted(update) is None:
+        if await self.admitted(update) is None:
             return
-        person = self._person(message.from_user, message)
+        person = self.person_in(message.from_user, message)
         asked = f"{prompt.chat_id}:{prompt.message_id}:{message.from_user.id}"
         was_asked = await look(
             self.runner,
@@ -201,19 +201,19 @@ class TelegramHandlers:
             changing=True,
         )
         if isinstance(was_asked, Refusal):
-            await self._say(message, refusal_html(was_asked))
+            await self.say(message, refusal_html(was_asked))
             return
         if not was_asked:
             # Replying is how people talk in a group: only the one asked posts by replying.
             return
         if message.date - prompt.date > PROMPT_AGE:
-            await self._say(message, [escape(PROMPT_EXPIRED)])
+            await self.say(message, [escape(PROMPT_EXPIRED)])
             return
         try:
             command = parse_update_text(int(found[1]), message.text or "")
         except UsageError as error:
             refusal = refusal_of(error, changing=True, front_end="Telegram")
-            await self._say(message, refusal_html(refusal))
+            await self.say(message, refusal_html(refusal))
             return
         key = f"{prompt.chat_id}:{prompt.message_id}"
         first = await look(
@@ -224,10 +224,10 @@ class TelegramHandlers:
             changing=True,
         )
         if isinstance(first, Refusal):
-            await self._say(message, refusal_html(first))
+            await self.say(message, refusal_html(first))
             return
         if not first:
-            await self._say(message, [escape(PROMPT_ANSWERED)])
+            await self.say(message, [escape(PROMPT_ANSWERED)])
             return
         await self._run(message, person, command)
 
@@ -241,25 +241,25 @@ class TelegramHandlers:
         press = buttons.read_press(query.data)
         message = query.message if isinstance(query.message, Message) else None
         if press is None or message is None:
-            await _answer_query(query, OLD_BUTTON)
+            await answer_query(query, OLD_BUTTON)
             return
         place = self.places.place_of(message.chat)
         if place in (Place.OTHER, Place.CHANNEL):
-            await _answer_query(query, "Herald takes commands only in its ops chats.")
+            await answer_query(query, "Herald takes commands only in its ops chats.")
             return
-        person = self._person(query.from_user, message)
+        person = self.person_in(query.from_user, message)
         if (
             press.action == buttons.SHOW
             and place == Place.PRIVATE
             and not await self.responders.includes(person.user_id)
         ):
-            await _answer_query(query, PRIVATE_SHOW)
+            await answer_query(query, PRIVATE_SHOW)
             return
         if press.action == buttons.SHOW:
             result = await answer(
                 self.runner, person, v.ShowIncident(press.incident_id), started=self.monotonic()
             )
-            await _answer_query(query, result.text if isinstance(result, Refusal) else "")
+            await answer_query(query, result.text if isinstance(result, Refusal) else "")
             if not isinstance(result, Refusal):
                 await self._tell(message, result, v.ShowIncident(press.incident_id))
             return
@@ -271,15 +271,15 @@ class TelegramHandlers:
                 else v.ResolveIncident(press.incident_id)
             )
             await self._refuse_change(person, attempted)
-            await _answer_query(
+            await answer_query(
                 query,
                 "Only responders can change incidents; "
                 + self.responders.grant_hint(person.user_id),
             )
             return
         if press.action == buttons.CANCEL:
-            await _answer_query(query, "Not resolved.")
-            await self._edit(message, "Not resolved.")
+            await answer_query(query, "Not resolved.")
+            await self.edit(message, "Not resolved.")
             return
         brief = await self._brief(query, person, press.incident_id)
         if brief is None:
@@ -303,11 +303,11 @@ class TelegramHandlers:
             changing=True,
         )
         if isinstance(brief, Refusal):
-            await _answer_query(query, brief.text)
+            await answer_query(query, brief.text)
             return None
         if brief.status.is_closed:
             status = brief.status.value.replace("_", " ")
-            await _answer_query(query, f"{ref(incident_id)} is already {status}.")
+            await answer_query(query, f"{ref(incident_id)} is already {status}.")
             return None
         return brief
 
@@ -320,7 +320,7 @@ class TelegramHandlers:
             "reply to this message with the text customers will read."
         )
         markup = ForceReply(selective=True, input_field_placeholder="What customers will read")
-        await _answer_query(query, "")
+        await answer_query(query, "")
         prompt = await self._send(
             message.chat_id, [text], reply_to=message.message_id, markup=markup
         )
@@ -343,7 +343,7 @@ class TelegramHandlers:
         self, query: CallbackQuery, message: Message, brief: IncidentBrief
     ) -> None:
         if brief.kind == IncidentKind.MAINTENANCE:
-            await _answer_query(
+            await answer_query(
                 query,
                 f"{ref(brief.incident_id)} is a maintenance; "
                 f"type /incident maintenance complete {ref(brief.incident_id)}.",
@@ -356,38 +356,38 @@ class TelegramHandlers:
             f"Customers will read that it is resolved. Tap to confirm within "
             f"{buttons.CONFIRM_SECONDS // 60} minutes."
         )
-        await _answer_query(query, "Tap again to confirm.")
+        await answer_query(query, "Tap again to confirm.")
         await self._send(message.chat_id, [text], reply_to=message.message_id, markup=markup)
 
     async def _confirmed(
         self, query: CallbackQuery, message: Message, person: Person, press: buttons.Press
     ) -> None:
         if press.asker != query.from_user.id:
-            await _answer_query(query, "Only who tapped Resolve can confirm; tap Resolve yourself.")
+            await answer_query(query, "Only who tapped Resolve can confirm; tap Resolve yourself.")
             return
         age = self.clock().timestamp() - (press.asked_at or 0)
         if not 0 <= age <= buttons.CONFIRM_SECONDS:
-            await _answer_query(query, "This confirmation expired; tap Resolve again.")
+            await answer_query(query, "This confirmation expired; tap Resolve again.")
             return
         command = v.ResolveIncident(press.incident_id)
         result = await answer(self.runner, person, command, started=self.monotonic())
         if isinstance(result, Refusal):
-            await _answer_query(query, result.text)
+            await answer_query(query, result.text)
             return
-        await _answer_query(query, f"{ref(press.incident_id)} resolved.")
+        await answer_query(query, f"{ref(press.incident_id)} resolved.")
         if not isinstance(result, SummaryView):
             pieces = reply_html(
                 result, public_url=self.public_url, incident_chat=self.incident_chat
             )
-            await self._edit(message, pieces[0])
+            await self.edit(message, pieces[0])
 
     # ---- the shared path
 
-    def _person(self, user: User, message: Message) -> Person:
+    def person_in(self, user: User, message: Message) -> Person:
         """Who is acting, and in which chat: an incident opened there is nudged there."""
         return person_of(user, self.places.origin_of(message.chat))
 
-    async def _admitted(self, update: Update) -> Message | None:
+    async def admitted(self, update: Update) -> Message | None:
         """The message, if Herald should act on it here and now; else answered or ignored."""
         message = update.message
         if message is None or message.from_user is None:
@@ -396,23 +396,23 @@ class TelegramHandlers:
         if place == Place.CHANNEL:
             return None
         if place == Place.OTHER:
-            await self._say(message, [escape(NOT_HERE.format(chat=message.chat_id))])
+            await self.say(message, [escape(NOT_HERE.format(chat=message.chat_id))])
             return None
         if message.date is not None and self.clock() - message.date > self.max_age:
             log.info(
                 "command from %s sent at %s not run: too old", message.from_user.id, message.date
             )
-            await self._say(message, [escape(stale_text(message.date, self.zone, self.clock()))])
+            await self.say(message, [escape(stale_text(message.date, self.zone, self.clock()))])
             return None
         return message
 
     async def _run_text(self, message: Message, user: User, text: str) -> None:
-        person = self._person(user, message)
+        person = self.person_in(user, message)
         try:
             command = parse(text, clock=Clock(self.zone, self.clock()))
         except UsageError as error:
             refusal = refusal_of(error, changing=False, front_end="Telegram")
-            await self._say(message, refusal_html(refusal))
+            await self.say(message, refusal_html(refusal))
             return
         await self._run(message, person, command)
 
@@ -425,7 +425,7 @@ class TelegramHandlers:
         ):
             await self._refuse_change(person, command)
             grant = self.responders.grant_hint(person.user_id)
-            await self._say(message, [escape(PRIVATE_ONLY_RESPONDERS.format(grant=grant))])
+            await self.say(message, [escape(PRIVATE_ONLY_RESPONDERS.format(grant=grant))])
             return
         if isinstance(command, v.ListChannels) and not await self.responders.includes(
             person.user_id
@@ -433,7 +433,7 @@ class TelegramHandlers:
             # Channel addresses are customers' chats and webhook credentials, not for a room.
             await self._refuse_change(person, command)
             grant = self.responders.grant_hint(person.user_id)
-            await self._say(message, [escape(CHANNELS_RESPONDERS.format(grant=grant))])
+            await self.say(message, [escape(CHANNELS_RESPONDERS.format(grant=grant))])
             return
         result = await answer(self.runner, person, command, started=self.monotonic())
         await self._tell(message, result, command)
@@ -446,10 +446,10 @@ class TelegramHandlers:
 
     async def _tell(self, message: Message, result: Answer, command: v.Command) -> None:
         if isinstance(result, Refusal):
-            await self._say(message, refusal_html(result))
+            await self.say(message, refusal_html(result))
             return
         if isinstance(result, SummaryView):
-            await self._say(message, summary_html(result, self.zone))
+            await self.say(message, summary_html(result, self.zone))
             return
         markup = None
         if (
@@ -459,11 +459,12 @@ class TelegramHandlers:
         ):
             markup = buttons.incident_keyboard(result.incident_id)
         pieces = reply_html(result, public_url=self.public_url, incident_chat=self.incident_chat)
-        await self._say(message, pieces, markup)
+        await self.say(message, pieces, markup)
 
-    async def _say(
+    async def say(
         self, message: Message, pieces: list[str], markup: InlineKeyboardMarkup | None = None
     ) -> None:
+        """Answer a message in its chat, as a reply to it; a failure is logged."""
         await self._send(message.chat_id, pieces, reply_to=message.message_id, markup=markup)
 
     async def _send(
@@ -496,17 +497,22 @@ class TelegramHandlers:
                 return None
         return sent[-1] if sent else None
 
-    async def _edit(self, message: Message, text: str) -> None:
-        async def edit() -> None:
+    async def edit(
+        self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Rewrite one of Herald's messages (its buttons too); a failure is logged."""
+
+        async def rewrite() -> None:
             await self.bot.edit_message_text(
                 text,
                 chat_id=message.chat_id,
                 message_id=message.message_id,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=markup,
             )
 
-        await _patiently(edit, f"edit in chat {message.chat_id}")
+        await _patiently(rewrite, f"edit in chat {message.chat_id}")
 
     async def tell_unfinished(
         self, chat_id: int | None, message_id: int | None, received_at: datetime
@@ -522,7 +528,7 @@ class TelegramHandlers:
         refusal = refusal_of(error, changing=False, front_end="Telegram")
         message = update.message if isinstance(update, Update) else None
         if message is not None and self.places.place_of(message.chat) in (Place.OPS, Place.PRIVATE):
-            await self._say(message, refusal_html(refusal))
+            await self.say(message, refusal_html(refusal))
 
 
 async def _patiently(call: Callable[[], Awaitable[None]], what: str) -> bool:
@@ -546,14 +552,21 @@ async def _patiently(call: Callable[[], Awaitable[None]], what: str) -> bool:
     return False
 
 
-async def _answer_query(query: CallbackQuery, text: str) -> None:
+async def answer_query(query: CallbackQuery, text: str) -> None:
+    """Answer a button press (Telegram's toast); a failure is logged."""
     try:
         await query.answer(text[:200] or None)
     except TelegramError as error:
         log.info("button press not answered: %s", str(error)[:200])
 
 
-def _help_pieces(user: User) -> list[str]:
+def your_id(user: User) -> str:
+    """The person's Telegram id, which an administrator adds to make them a responder."""
+    return f"Your Telegram id: <code>{user.id}</code>"
+
+
+def help_pieces(user: User, also: Sequence[str] = ()) -> list[str]:
+    """The responders' commands, `also` (escaped HTML), and the person's Telegram id."""
     commands = (
         "/incident COMMAND — open, update, resolve, show, list… (the same language as Slack "
         "and the CLI)\n/summary [today|week|month] — the numbers of a period\n"
@@ -563,6 +576,7 @@ def _help_pieces(user: User) -> list[str]:
         [
             f"<pre>{escape(overview(), quote=False)}</pre>",
             escape(commands, quote=False),
-            f"Your Telegram id: <code>{user.id}</code>",
+            *also,
+            your_id(user),
         ]
     )

@@ -40,7 +40,10 @@ from bot.telegram.access import ChatPlaces, TelegramResponders
 from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.intake import TelegramWebhook, UpdateIntake
 from bot.telegram.polling import POLL_SECONDS, Poller
+from bot.telegram.subscribers import FOLLOW, SubscriberHandlers
 from commands.errors import Refused
+from commands.subscriber_words import WORDS
+from commands.wording import LOCALES
 from storage.channels import list_channels
 from storage.models import Audience, Platform, utcnow
 
@@ -58,7 +61,11 @@ OPS_COMMANDS = (
     BotCommand("status", "what customers see on the status page now"),
     BotCommand("help", "the commands, and your Telegram id"),
 )
-EVERYONE_COMMANDS = OPS_COMMANDS[2:]
+
+
+def everyone_commands(locale: str) -> tuple[BotCommand, ...]:
+    """The private-chat menu, in a language Herald speaks."""
+    return tuple(BotCommand(name, text) for name, text in WORDS[locale].menu)
 
 
 @dataclass
@@ -170,18 +177,21 @@ class TelegramFrontEnd:
         """The command menu: everyone's in private chats, the full one in ops chats and for
         responders in private; a scope Telegram refuses (a chat without the bot) is logged."""
         bot = self.application.bot
-        scopes: list[tuple[BotCommandScope, tuple[BotCommand, ...]]] = [
-            (BotCommandScopeAllPrivateChats(), EVERYONE_COMMANDS)
+        private = BotCommandScopeAllPrivateChats()
+        scopes: list[tuple[BotCommandScope, tuple[BotCommand, ...], str | None]] = [
+            (private, everyone_commands("en"), None),
+            *((private, everyone_commands(lang), lang) for lang in LOCALES if lang != "en"),
         ]
         chats = [*self.settings.telegram_ops_chats, *self.settings.telegram_responders]
         if self.settings.telegram_incident_chat:
             chats.append(self.settings.telegram_incident_chat)
         scopes += [
-            (BotCommandScopeChat(chat_id(chat)), OPS_COMMANDS) for chat in dict.fromkeys(chats)
+            (BotCommandScopeChat(chat_id(chat)), OPS_COMMANDS, None)
+            for chat in dict.fromkeys(chats)
         ]
-        for scope, commands in scopes:
+        for scope, commands, language in scopes:
             try:
-                await bot.set_my_commands(list(commands), scope=scope)
+                await bot.set_my_commands(list(commands), scope=scope, language_code=language)
             except TelegramError as error:
                 log.info("Telegram command menu not set for %s: %s", scope, str(error)[:200])
 
@@ -259,10 +269,19 @@ def register(application: Application, handlers: TelegramHandlers) -> None:  # t
     application.add_handler(CommandHandler("incident", handlers.on_incident, filters=new))
     application.add_handler(CommandHandler("summary", handlers.on_summary, filters=new))
     application.add_handler(CommandHandler("status", handlers.on_status, filters=new))
-    application.add_handler(CommandHandler(["help", "start"], handlers.on_help, filters=new))
+    customers = SubscriberHandlers(handlers)
+    application.add_handler(CommandHandler("start", customers.on_start, filters=new))
+    application.add_handler(CommandHandler("help", customers.on_help, filters=new))
+    private = new & filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("subscribe", customers.on_subscribe, filters=private))
+    application.add_handler(
+        CommandHandler("unsubscribe", customers.on_unsubscribe, filters=private)
+    )
+    application.add_handler(CommandHandler("lang", customers.on_lang, filters=private))
     application.add_handler(
         MessageHandler(new & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply)
     )
+    application.add_handler(CallbackQueryHandler(customers.on_follow, pattern=f"^{FOLLOW}:"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_error_handler(handlers.on_error)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -48,8 +50,9 @@ def mail() -> Iterator[MailServer]:
 
 
 def worker_for(
-    sessions: sessionmaker[Session], clock: FakeClock, mail: MailServer
+    sessions: sessionmaker[Session], clock: FakeClock, mail: MailServer, **options: Any
 ) -> tuple[DeliveryWorker, EmailSender]:
+    """A worker on the fake clock whose one sender mails through `mail`."""
     limits = Unlimited(RateSettings(), clock=clock)
     sender = EmailSender(
         mail.url,
@@ -58,6 +61,7 @@ def worker_for(
         public_url="https://status.isp.example",
         site_name="ISP Stato servizi",
         clock=clock,
+        **options,
     )
     worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
     return worker, sender
@@ -498,17 +502,7 @@ def test_recipients_at_one_domain_keep_to_its_budget_and_the_other_domains_go_at
                 components=[],
             )
     ctx = make_context(sessions, clock)
-    limits = Unlimited(RateSettings(), clock=clock)
-    sender = EmailSender(
-        mail.url,
-        FROM,
-        limits=limits,
-        public_url="https://s.example",
-        site_name="S",
-        domain_per_minute=5,
-        clock=clock,
-    )
-    worker = DeliveryWorker(sessions, {Platform.EMAIL: sender}, limits, zone=ROME, clock=clock)
+    worker, sender = worker_for(sessions, clock, mail, domain_per_minute=5)
     make_incident(ctx)
 
     async def minute_by_minute() -> list[list[str]]:
@@ -534,13 +528,35 @@ def test_recipients_at_one_domain_keep_to_its_budget_and_the_other_domains_go_at
     assert set(states(sessions).values()) == {DeliveryState.SENT}
 
 
-def test_a_domains_places_not_used_after_all_are_given_back(clock: FakeClock) -> None:
+def test_a_domains_budget_counts_any_minute_and_places_not_used_are_given_back(
+    clock: FakeClock,
+) -> None:
     budget = DomainBudget(2, clock=clock)
-    assert budget.take(["a@x.example", "b@X.example", "c@x.example"])[0] == [True, True, False]
-    budget.give_back(["b@x.example"])
-    fits, later = budget.take(["d@x.example", "e@x.example"])
-    assert fits == [True, False]
-    assert later is not None
-    clock.advance(seconds=61)
-    assert budget.take(["e@x.example", "f@x.example"]) == ([True, True], None)
-    assert DomainBudget(0, clock=clock).take(["a@x.example"] * 3) == ([True] * 3, None)
+    first = clock.current
+    assert budget.take(["a@x.example", "b@y.example"]) == [None, None]
+    clock.advance(seconds=30)
+    waits = budget.take(["c@X.example", "d@x.example", "e@y.example"])
+    assert waits == [None, first + timedelta(minutes=1), None]  # each domain its own wait
+    budget.give_back(["c@x.example"])  # not sent after all
+    assert budget.take(["f@x.example"]) == [None]
+    clock.advance(seconds=31)  # a's place is a minute old; f's is not
+    assert budget.take(["g@x.example", "h@x.example"]) == [
+        None,
+        first + timedelta(seconds=30) + timedelta(minutes=1),
+    ]
+    assert DomainBudget(0, clock=clock).take(["a@x.example"] * 3) == [None] * 3
+
+
+def test_a_message_not_sent_gives_its_recipients_domain_places_back(
+    mail: MailServer, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = make_context(sessions, clock)
+    run(ctx, "channels add email noc@cliente.example")
+    run(ctx, "channels add email ops@cliente.example")
+    mail.refused["ops@cliente.example"] = "450 4.2.0 Greylisted, try again later"
+    worker, sender = worker_for(sessions, clock, mail, domain_per_minute=2)
+    make_incident(ctx)
+    deliver(worker, sender)
+    assert [a.recipients for a in mail.arrived] == [["noc@cliente.example"]]
+    # The greylisted recipient's place was given back: its retry is not held for a minute.
+    assert sender.domains.take(["x@cliente.example"]) == [None]

@@ -259,6 +259,11 @@ class FakeTelegram(RecordingServer):
         with self._lock:
             self._chat_for_test(chat_id).blocked = description
 
+    def unblock(self, chat_id: int | str) -> None:
+        """The person let the bot write again (they restarted it)."""
+        with self._lock:
+            self._chat_for_test(chat_id).blocked = None
+
     def migrate(self, chat_id: int, new_chat_id: int) -> None:
         """The group became a supergroup: calls to the old id answer 400 with migrate_to_chat_id."""
         with self._lock:

@@ -133,11 +133,24 @@ class TelegramWorld:
         [reply] = self.ask(chat, text, user=user, **options)
         return reply
 
-    def press(self, chat: int, message: Message, label: str, *, user: int = ALICE) -> str:
+    def press(
+        self,
+        chat: int,
+        message: Message,
+        label: str,
+        *,
+        user: int = ALICE,
+        language_code: str | None = None,
+    ) -> str:
         """Someone taps the button labelled `label` under a bot message; returns the query id."""
         data = button_data(message, label)
         update = self.fake.add_callback_query(
-            chat, message.message_id, data, user_id=user, first_name=NAMES.get(user)
+            chat,
+            message.message_id,
+            data,
+            user_id=user,
+            first_name=NAMES.get(user),
+            language_code=language_code,
         )
         self._push(update)
         return str(update["callback_query"]["id"])

@@ -44,10 +44,13 @@ def test_the_command_menu_is_set_per_scope(hooked: TelegramWorld) -> None:
         return [command["command"] for command in hooked.fake.commands(scope)]
 
     # set just after start-up: everyone's, then one per ops chat and per responder
-    assert wait_until(lambda: len(hooked.fake.calls("setMyCommands")) == 4)
+    assert wait_until(lambda: len(hooked.fake.calls("setMyCommands")) == 5)
     assert all(call.status == 200 for call in hooked.fake.calls("setMyCommands"))
     assert menu({"type": "chat", "chat_id": OPS}) == OPS_MENU
-    assert menu({"type": "all_private_chats"}) == ["status", "help"]
+    customers = ["start", "subscribe", "unsubscribe", "status", "lang", "help"]
+    assert menu({"type": "all_private_chats"}) == customers
+    italian = hooked.fake.commands({"type": "all_private_chats"}, language_code="it")
+    assert italian[0]["description"] == "lo stato attuale e i servizi da seguire"
     for responder in (ALICE, CAROL):  # responders' private chats offer them everything
         assert menu({"type": "chat", "chat_id": responder}) == OPS_MENU
     assert menu({"type": "chat", "chat_id": BOB}) == []

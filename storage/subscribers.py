@@ -1,0 +1,188 @@
+"""Queries for subscribers: channels people added for themselves, counted for operators."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from storage.deliveries import create_deliveries
+from storage.models import (
+    CLOSED_STATUSES,
+    Channel,
+    ChannelComponent,
+    Component,
+    Delivery,
+    DeliveryState,
+    Incident,
+    IncidentComponent,
+    Owner,
+    Platform,
+    Update,
+)
+
+
+def get_subscriber(*, session: Session, platform: Platform, address: str) -> Channel | None:
+    """The channel at this address (a subscriber's or not), or None; an e-mail address
+    matched whatever its case, since mailboxes ignore it."""
+    query = select(Channel).where(Channel.platform == platform)
+    if platform == Platform.EMAIL:
+        query = query.where(func.lower(Channel.address) == address.lower())
+    else:
+        query = query.where(Channel.address == address)
+    return session.exec(query.order_by(col(Channel.id))).first()
+
+
+def get_subscriber_by_id(*, session: Session, channel_id: int) -> Channel | None:
+    """The subscriber's channel with this id; None if it is gone or not a subscriber's."""
+    channel = session.get(Channel, channel_id)
+    return channel if channel is not None and channel.is_subscriber else None
+
+
+def followed_components(*, session: Session, channel_id: int) -> list[Component]:
+    """The components a channel filters on, in their order; empty: it follows them all."""
+    return list(
+        session.exec(
+            select(Component)
+            .join(ChannelComponent, col(ChannelComponent.component_id) == col(Component.id))
+            .where(ChannelComponent.channel_id == channel_id)
+            .order_by(col(Component.id))
+        ).all()
+    )
+
+
+def set_followed_components(
+    *, session: Session, channel_id: int, components: Sequence[Component]
+) -> None:
+    """Replace a channel's component filter (none: every component)."""
+    session.execute(
+        sa.delete(ChannelComponent).where(col(ChannelComponent.channel_id) == channel_id)
+    )
+    for component in components:
+        assert component.id is not None
+        session.add(ChannelComponent(channel_id=channel_id, component_id=component.id))
+
+
+def create_subscriber(
+    *, session: Session, platform: Platform, address: str, locale: str
+) -> Channel:
+    """A new subscriber's channel, following every component until told otherwise; one
+    made at the same moment by another request is the one returned."""
+    try:
+        with session.begin_nested():
+            channel = Channel(
+                platform=platform, address=address, locale=locale, owner=Owner.SUBSCRIBER
+            )
+            session.add(channel)
+    except sa.exc.IntegrityError:
+        found = get_subscriber(session=session, platform=platform, address=address)
+        assert found is not None
+        return found
+    return channel
+
+
+def count_subscribers(*, session: Session) -> dict[tuple[str, str | None], int]:
+    """Enabled subscribers by (platform, component key); None counts those following all."""
+    followers = select(ChannelComponent.channel_id)
+    rows = session.exec(
+        select(Channel.platform, Component.key, func.count())
+        .select_from(Channel)
+        .join(ChannelComponent, col(ChannelComponent.channel_id) == col(Channel.id))
+        .join(Component, col(Component.id) == col(ChannelComponent.component_id))
+        .where(Channel.owner == Owner.SUBSCRIBER, col(Channel.enabled).is_(True))
+        .group_by(Channel.platform, Component.key)
+    ).all()
+    counts: Counter[tuple[str, str | None]] = Counter()
+    for platform, key, count in rows:
+        counts[(str(platform), key)] += int(count)
+    everything = session.exec(
+        select(Channel.platform, func.count())
+        .where(Channel.owner == Owner.SUBSCRIBER, col(Channel.enabled).is_(True))
+        .where(col(Channel.id).not_in(followers))
+        .group_by(Channel.platform)
+    ).all()
+    for platform, count in everything:
+        counts[(str(platform), None)] += int(count)
+    return dict(counts)
+
+
+def count_enabled_subscribers(*, session: Session, enabled: bool = True) -> dict[str, int]:
+    """Subscribers receiving updates (or, not `enabled`, stopped: blocked or bounced), by
+    platform."""
+    rows = session.exec(
+        select(Channel.platform, func.count())
+        .where(Channel.owner == Owner.SUBSCRIBER, col(Channel.enabled).is_(enabled))
+        .group_by(Channel.platform)
+    ).all()
+    return {str(platform): int(count) for platform, count in rows}
+
+
+def list_subscribers(*, session: Session, platform: Platform | None = None) -> Sequence[Channel]:
+    """Every subscriber, oldest first (for operators' export, never for a public page)."""
+    query = select(Channel).where(Channel.owner == Owner.SUBSCRIBER)
+    if platform is not None:
+        query = query.where(Channel.platform == platform)
+    return session.exec(query.order_by(col(Channel.id))).all()
+
+
+def delete_subscriber(*, session: Session, channel: Channel) -> None:
+    """Forget a subscriber: the address itself, its filter and whatever waited for it."""
+    session.execute(
+        sa.delete(ChannelComponent).where(col(ChannelComponent.channel_id) == channel.id)
+    )
+    session.execute(sa.delete(Delivery).where(col(Delivery.channel_id) == channel.id))
+    session.delete(channel)
+
+
+def come_back(*, session: Session, channel: Channel, now: datetime) -> list[Delivery]:
+    """A subscriber who had blocked the bot is back: what waited meanwhile is dropped, and
+    the latest public update of each open incident they follow is queued, as it stands."""
+    assert channel.id is not None
+    channel.enabled = True
+    channel.disabled_reason = None
+    session.add(channel)
+    session.execute(
+        sa.delete(Delivery).where(
+            col(Delivery.channel_id) == channel.id,
+            col(Delivery.state).in_([DeliveryState.PENDING, DeliveryState.FAILED]),
+        )
+    )
+    wanted = {c.id for c in followed_components(session=session, channel_id=channel.id)}
+    latest: list[Update] = []
+    for incident in session.exec(
+        select(Incident).where(col(Incident.status).not_in(list(CLOSED_STATUSES)))
+    ).all():
+        touched = set(
+            session.exec(
+                select(IncidentComponent.component_id).where(
+                    IncidentComponent.incident_id == incident.id
+                )
+            ).all()
+        )
+        if wanted and not wanted & touched:
+            continue
+        update = session.exec(
+            select(Update)
+            .where(Update.incident_id == incident.id, col(Update.public).is_(True))
+            .order_by(col(Update.number).desc())
+        ).first()
+        if update is None:
+            continue
+        already = session.exec(
+            select(Delivery.id).where(
+                Delivery.update_id == update.id,
+                Delivery.channel_id == channel.id,
+                Delivery.revision == 0,
+            )
+        ).first()
+        if already is None:
+            latest.append(update)
+    queued: list[Delivery] = []
+    for update in latest:
+        queued += create_deliveries(
+            session=session, update=update, channels=[channel], revision=0, at=now
+        )
+    return queued

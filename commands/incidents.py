@@ -75,7 +75,7 @@ def reach(session: Session, update: Update) -> str:
         return "Internal: not sent to customers."
     assert update.id is not None
     # Edits of a thread's first message are rows of their own for a channel already counted.
-    count = len(delivery_store.list_channels_reached_by(session=session, update_id=update.id))
+    count = delivery_store.count_channels_reached_by(session=session, update_id=update.id)
     if count == 0:
         return "No channel follows it; it shows on the status page."
     return f"Queued for {count} channel{'s' * (count != 1)}."

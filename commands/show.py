@@ -21,6 +21,7 @@ from storage.models import (
     DeliveryState,
     IncidentKind,
     IncidentStatus,
+    Owner,
     UpdateKind,
 )
 from storage.platforms import spec
@@ -62,6 +63,12 @@ def _delivery_line(delivery: Delivery, channel: Channel | None, ctx: Context) ->
     return f"    → {where}{what}: {status}"
 
 
+def _subscribers_line(states: dict[DeliveryState, int]) -> str:
+    total = sum(states.values())
+    parts = ", ".join(f"{n} {state.value}" for state, n in sorted(states.items()))
+    return f"    → subscribers: {total} ({parts})"
+
+
 def _deliveries_of(
     deliveries: Sequence[Delivery], channels: dict[int, Channel], ctx: Context
 ) -> list[str]:
@@ -85,11 +92,15 @@ def show_incident(command: v.ShowIncident, ctx: Context) -> Reply:
             for c in component_store.list_components_of(session=session, incident_id=incident.id)
         ]
         timeline = update_store.list_updates(session=session, incident_id=incident.id)
+        update_ids = [u.id for u in timeline if u.id is not None]
         deliveries = delivery_store.list_deliveries_of_updates(
-            session=session, update_ids=[u.id for u in timeline if u.id is not None]
+            session=session, update_ids=update_ids
         )
+        people = delivery_store.count_subscriber_deliveries(session=session, update_ids=update_ids)
         channels = {
-            c.id: c for c in channel_store.list_channels(session=session) if c.id is not None
+            c.id: c
+            for c in channel_store.list_channels(session=session, owner=Owner.OPERATOR)
+            if c.id is not None
         }
     by_update: dict[int, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
@@ -117,7 +128,11 @@ def show_incident(command: v.ShowIncident, ctx: Context) -> Reply:
         )
         lines.extend("    " + line for line in post.body.splitlines())
         if update.public and update.id is not None:
-            lines.extend(_deliveries_of(by_update.get(update.id, []), channels, ctx))
+            sent = by_update.get(update.id, [])
+            if sent or update.id not in people:
+                lines.extend(_deliveries_of(sent, channels, ctx))
+            if update.id in people:
+                lines.append(_subscribers_line(people[update.id]))
     return Reply("\n".join(lines), incident_id=incident.id)
 
 

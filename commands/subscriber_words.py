@@ -133,7 +133,7 @@ MAIL_WORDS: dict[str, MailWords] = {
         address_label="Indirizzo e-mail",
         services_label="Servizi",
         services_hint="Nessuno scelto: tutti i servizi.",
-        language_label="Lingua",
+        language_label="Lingua degli aggiornamenti",
         subscribe_button="Iscriviti",
         sent="Se l'indirizzo può essere iscritto, riceverà tra poco un messaggio con un "
         "link: aprilo per confermare.",
@@ -169,7 +169,7 @@ MAIL_WORDS: dict[str, MailWords] = {
         address_label="E-mail address",
         services_label="Services",
         services_hint="None chosen: every service.",
-        language_label="Language",
+        language_label="Language of the updates",
         subscribe_button="Subscribe",
         sent="If the address can be subscribed, it will shortly get a message with a link: "
         "open it to confirm.",

@@ -105,7 +105,8 @@ def component_keys_by_channel(*, session: Session) -> dict[int, list[str]]:
 def list_followers(
     *, session: Session, incident: Incident, component_ids: set[int]
 ) -> Sequence[Channel]:
-    """Enabled channels that get this incident's public updates.
+    """Enabled operators' channels that get this incident's public updates (subscribers,
+    who may be many thousands, are queued by one statement: queue_for_subscribers).
 
     The internal incident channel follows every incident; a responders' ops chat follows
     none (it gets only nudges, see ops_channel_of). A public channel follows
@@ -116,7 +117,9 @@ def list_followers(
     closing.
     """
     channels = session.exec(
-        select(Channel).where(col(Channel.enabled).is_(True)).order_by(col(Channel.id))
+        select(Channel)
+        .where(col(Channel.enabled).is_(True), Channel.owner == Owner.OPERATOR)
+        .order_by(col(Channel.id))
     ).all()
     if not channels:
         return []

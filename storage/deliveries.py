@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.models import Channel, Delivery, DeliveryState, Update
+from storage.models import Channel, Delivery, DeliveryState, Owner, Update
 
 OUTBOX_CHANNEL = "herald_outbox"
 
@@ -45,25 +45,59 @@ def create_deliveries(
 def list_deliveries_of_updates(
     *, session: Session, update_ids: Sequence[int]
 ) -> Sequence[Delivery]:
-    """Every delivery of these updates, oldest first."""
+    """Every delivery of these updates to an operators' channel, oldest first."""
     if not update_ids:
         return []
+    operators = select(Channel.id).where(Channel.owner == Owner.OPERATOR)
     query = (
-        select(Delivery).where(col(Delivery.update_id).in_(update_ids)).order_by(col(Delivery.id))
+        select(Delivery)
+        .where(col(Delivery.update_id).in_(update_ids), col(Delivery.channel_id).in_(operators))
+        .order_by(col(Delivery.id))
     )
     return session.exec(query).all()
 
 
-def list_channels_reached_by(*, session: Session, update_id: int) -> Sequence[Channel]:
-    """Channels that were given (any revision of) this update."""
-    query = (
-        select(Channel)
-        .where(
-            col(Channel.id).in_(select(Delivery.channel_id).where(Delivery.update_id == update_id))
-        )
-        .order_by(col(Channel.id))
+def count_subscriber_deliveries(
+    *, session: Session, update_ids: Sequence[int]
+) -> dict[int, dict[DeliveryState, int]]:
+    """Per update, its deliveries to subscribers by state (they are counted, never listed)."""
+    if not update_ids:
+        return {}
+    subscribers = select(Channel.id).where(Channel.owner == Owner.SUBSCRIBER)
+    rows = session.exec(
+        select(Delivery.update_id, Delivery.state, func.count())
+        .where(col(Delivery.update_id).in_(update_ids), col(Delivery.channel_id).in_(subscribers))
+        .where(Delivery.revision == 0)
+        .group_by(col(Delivery.update_id), col(Delivery.state))
+    ).all()
+    counts: dict[int, dict[DeliveryState, int]] = {}
+    for update_id, state, count in rows:
+        counts.setdefault(int(update_id), {})[DeliveryState(state)] = int(count)
+    return counts
+
+
+def list_channels_reached_by(
+    *, session: Session, update_id: int, subscribers: bool = True
+) -> Sequence[Channel]:
+    """Channels that were given (any revision of) this update (operators' only, unless
+    `subscribers`)."""
+    query = select(Channel).where(
+        col(Channel.id).in_(select(Delivery.channel_id).where(Delivery.update_id == update_id))
     )
-    return session.exec(query).all()
+    if not subscribers:
+        query = query.where(Channel.owner == Owner.OPERATOR)
+    return session.exec(query.order_by(col(Channel.id))).all()
+
+
+def count_channels_reached_by(*, session: Session, update_id: int) -> int:
+    """How many channels were given (any revision of) this update."""
+    return int(
+        session.exec(
+            select(func.count(sa.distinct(col(Delivery.channel_id)))).where(
+                Delivery.update_id == update_id
+            )
+        ).one()
+    )
 
 
 def count_deliveries_by_state(*, session: Session) -> dict[DeliveryState, int]:

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.deliveries import create_deliveries
+from storage.deliveries import OUTBOX_CHANNEL, create_deliveries
 from storage.models import (
     CLOSED_STATUSES,
     Channel,
@@ -19,10 +19,15 @@ from storage.models import (
     DeliveryState,
     Incident,
     IncidentComponent,
+    IncidentKind,
     Owner,
     Platform,
     Update,
 )
+from storage.types import UTCDateTime
+
+# storage.updates.ROOT_REFRESH, which imports this module.
+ROOT_REFRESH_REVISION = -1
 
 
 def get_subscriber(*, session: Session, platform: Platform, address: str) -> Channel | None:
@@ -186,3 +191,88 @@ def come_back(*, session: Session, channel: Channel, now: datetime) -> list[Deli
             session=session, update=update, channels=[channel], revision=0, at=now
         )
     return queued
+
+
+def _following(incident: Incident, component_ids: set[int]) -> sa.ColumnElement[bool]:
+    """Subscribers who get this incident's public updates: the rule of list_followers,
+    as SQL, so thousands are queued by one statement."""
+    filtered = sa.exists().where(col(ChannelComponent.channel_id) == col(Channel.id))
+    touched = sa.exists().where(
+        col(ChannelComponent.channel_id) == col(Channel.id),
+        col(ChannelComponent.component_id).in_(sorted(component_ids)),
+    )
+    already = col(Channel.id).in_(
+        select(Delivery.channel_id)
+        .join(Update, col(Update.id) == col(Delivery.update_id))
+        .where(Update.incident_id == incident.id)
+    )
+    wanted: sa.ColumnElement[bool] = sa.or_(~filtered, touched)
+    if incident.kind == IncidentKind.INCIDENT and incident.severity is not None:
+        severe = sa.or_(
+            col(Channel.min_severity).is_(None), col(Channel.min_severity) >= incident.severity
+        )
+        wanted = sa.and_(wanted, severe)
+    return sa.and_(
+        col(Channel.owner) == Owner.SUBSCRIBER,
+        col(Channel.enabled).is_(True),
+        sa.or_(already, wanted),
+    )
+
+
+def _insert_for(
+    session: Session, update: Update, revision: int, at: datetime, which: sa.ColumnElement[bool]
+) -> int:
+    """One delivery of the update per channel `which` selects, in one statement."""
+    assert update.id is not None
+    rows = sa.select(
+        sa.literal(update.id),
+        col(Channel.id),
+        sa.literal(revision),
+        sa.literal(DeliveryState.PENDING.value),
+        sa.literal(0),
+        sa.literal(at, type_=UTCDateTime()),
+        sa.literal(at, type_=UTCDateTime()),
+    ).where(which)
+    columns = [
+        "update_id",
+        "channel_id",
+        "revision",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    result = session.execute(sa.insert(Delivery).from_select(columns, rows))
+    count = max(0, int(getattr(result, "rowcount", 0) or 0))
+    if count and session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    return count
+
+
+def queue_for_subscribers(
+    *,
+    session: Session,
+    update: Update,
+    incident: Incident,
+    component_ids: set[int],
+    at: datetime,
+    refresh_platforms: Sequence[Platform],
+) -> int:
+    """Queue a public update for every subscriber who follows its incident, and the edit
+    of their thread's first message on `refresh_platforms`; in the update's transaction,
+    so it is never saved without all of them. Returns how many got the update."""
+    which = _following(incident, component_ids)
+    count = _insert_for(session, update, 0, at, which)
+    if refresh_platforms:
+        editable = sa.and_(which, col(Channel.platform).in_(list(refresh_platforms)))
+        _insert_for(session, update, ROOT_REFRESH_REVISION, at, editable)
+    return count
+
+
+def queue_correction_for_subscribers(*, session: Session, update: Update, at: datetime) -> int:
+    """Queue a public update's correction for every subscriber it reached."""
+    reached = col(Channel.id).in_(
+        select(Delivery.channel_id).where(Delivery.update_id == update.id, Delivery.revision == 0)
+    )
+    which = sa.and_(col(Channel.owner) == Owner.SUBSCRIBER, col(Channel.enabled).is_(True), reached)
+    return _insert_for(session, update, update.revision, at, which)

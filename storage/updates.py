@@ -9,8 +9,9 @@ from sqlmodel import Session, col, func, select
 
 from storage.channels import list_followers, ops_channel_of
 from storage.deliveries import create_deliveries, list_channels_reached_by
-from storage.models import Channel, Incident, IncidentStatus, Update, UpdateKind
-from storage.platforms import spec
+from storage.models import Channel, Incident, IncidentStatus, Platform, Update, UpdateKind
+from storage.platforms import PLATFORMS, spec
+from storage.subscribers import queue_correction_for_subscribers, queue_for_subscribers
 
 # A delivery with this revision edits the thread's first message to show the current
 # status; being an outbox row, it is retried, ordered and never lost like any other.
@@ -88,6 +89,14 @@ def create_update(
         return update
     create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
     status_changed = _changes_the_root(session, update)
+    queue_for_subscribers(
+        session=session,
+        update=update,
+        incident=incident,
+        component_ids=component_ids,
+        at=at,
+        refresh_platforms=[p for p in PLATFORMS if _can_edit_opening(p)] if status_changed else [],
+    )
     # The incident channel's first message also shows severity and components, which any
     # public update may change; customers' first messages show only the status.
     threads = [
@@ -103,7 +112,11 @@ def create_update(
 
 def _edits_its_opening(channel: Channel) -> bool:
     """True where an incident's first message can be edited to show its new status."""
-    can = spec(channel.platform).can
+    return _can_edit_opening(Platform(channel.platform))
+
+
+def _can_edit_opening(platform: Platform) -> bool:
+    can = spec(platform).can
     return can.threads and can.edits
 
 
@@ -128,7 +141,9 @@ def correct_update(*, session: Session, update: Update, text: str, at: datetime)
     session.add(update)
     session.flush()
     assert update.id is not None
-    channels = list_channels_reached_by(session=session, update_id=update.id)
+    channels = list_channels_reached_by(session=session, update_id=update.id, subscribers=False)
+    if update.public:
+        queue_correction_for_subscribers(session=session, update=update, at=at)
     create_deliveries(
         session=session,
         update=update,

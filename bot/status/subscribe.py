@@ -252,7 +252,7 @@ class SubscribePages:
             notice=said,
             form="manage",
             action="/subscribe/manage",
-            leave_action="/subscribe/unsubscribe",
+            leave_action=f"/subscribe/unsubscribe?lang={lang}",
             token=token,
             address=address,
             # Following every service reads as none ticked, as the form's hint says.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -19,7 +21,8 @@ from commands.subscriptions import (
     welcome,
 )
 from storage import subscribers
-from storage.models import Channel, Delivery, DeliveryState, Platform
+from storage import updates as storage_updates
+from storage.models import Channel, Delivery, DeliveryState, Platform, Update
 from storage.outbox import disable_channel
 from tests.factories import FakeClock, make_component, make_context, make_incident, run
 
@@ -137,3 +140,84 @@ def test_chat_commands_never_name_or_touch_a_subscriber(ctx: Context) -> None:
             run(ctx, f"channels disable {target}")
     assert subscription(ctx, platform=TG, address=CHAT, locale="it").subscribed
     assert CHAT not in run(ctx, "channels list").text
+
+
+def _deliveries_of(ctx: Context, address: str) -> list[tuple[int, int]]:
+    """(update number, revision) of every delivery to the subscriber at `address`."""
+    with ctx.sessions() as session:
+        channel = subscribers.get_subscriber(session=session, platform=TG, address=address)
+        assert channel is not None
+        rows = session.exec(
+            select(Update.number, Delivery.revision)
+            .join(Delivery, col(Delivery.update_id) == col(Update.id))
+            .where(Delivery.channel_id == channel.id)
+            .order_by(col(Delivery.id))
+        ).all()
+    return [(int(n), int(r)) for n, r in rows]
+
+
+def test_subscribers_are_queued_by_the_same_rule_as_every_channel(ctx: Context) -> None:
+    subscribe(ctx, platform=TG, address="1", locale="it")  # every service
+    subscribe(ctx, platform=TG, address="2", locale="it", keys=["posta"])
+    subscribe(ctx, platform=TG, address="3", locale="it", keys=["web"])
+    subscribe(ctx, platform=TG, address="4", locale="it", keys=["posta"])
+    unsubscribe(ctx, platform=TG, address="4", locale="it", keys=["posta"])  # left
+    subscribe(ctx, platform=TG, address="5", locale="it", keys=["posta"])
+    with ctx.sessions() as session, session.begin():
+        five = subscribers.get_subscriber(session=session, platform=TG, address="5")
+        assert five is not None
+        assert five.id is not None
+        disable_channel(session=session, channel_id=five.id, reason="Forbidden: blocked")
+    incident = make_incident(ctx, components="posta")
+    assert _deliveries_of(ctx, "1") == [(1, 0)]
+    assert _deliveries_of(ctx, "2") == [(1, 0)]
+    assert _deliveries_of(ctx, "3") == []
+    with ctx.sessions() as session:
+        assert subscribers.get_subscriber(session=session, platform=TG, address="5") is not None
+    # Once following an incident, a subscriber follows it to its end, whatever it touches;
+    # a status change also rewrites their thread's first message (revision -1).
+    run(ctx, f"update INC-{incident} --status identified Trovata la causa")
+    run(ctx, f"edit INC-{incident} --update 2 Trovata la causa: un disco")
+    assert _deliveries_of(ctx, "2") == [(1, 0), (2, 0), (2, -1), (2, 1)]
+    assert _deliveries_of(ctx, "3") == []
+
+
+def test_the_answer_counts_subscribers_among_the_channels(ctx: Context) -> None:
+    for n in range(3):
+        subscribe(ctx, platform=TG, address=str(n), locale="it")
+    reply = run(ctx, 'open "Posta lenta" --sev 2 --components posta')
+    assert "Queued for 3 channels." in reply.text
+
+
+def test_show_counts_the_subscribers_an_update_went_to_and_names_none(ctx: Context) -> None:
+    for n in range(3):
+        subscribe(ctx, platform=TG, address=f"70000000{n}", locale="it")
+    incident = make_incident(ctx, components="posta")
+    shown = run(ctx, f"show INC-{incident}").text
+    assert "→ subscribers: 3 (3 pending)" in shown
+    assert "no channel follows it" not in shown
+    assert "700000001" not in shown
+
+
+def test_a_command_that_dies_while_queueing_subscribers_leaves_nothing_half_saved(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        subscribe(ctx, platform=TG, address=f"70000000{n}", locale="it")
+    real = subscribers.queue_for_subscribers
+
+    def dies_after_writing(**kwargs: Any) -> int:
+        real(**kwargs)  # every row written, the transaction not yet committed
+        raise KeyboardInterrupt  # the process is stopped half-way
+
+    monkeypatch.setattr(storage_updates, "queue_for_subscribers", dies_after_writing)
+    with pytest.raises(KeyboardInterrupt):
+        make_incident(ctx, components="posta")
+    monkeypatch.undo()
+    with ctx.sessions() as session:
+        assert session.exec(select(Delivery)).all() == []
+        assert session.exec(select(Update)).all() == []
+    make_incident(ctx, components="posta")  # sent again: each subscriber once
+    with ctx.sessions() as session:
+        rows = session.exec(select(Delivery.channel_id)).all()
+    assert len(rows) == len(set(rows)) == 5

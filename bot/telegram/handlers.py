@@ -400,7 +400,9 @@ class TelegramHandlers:
             return None
         if message.date is not None and self.clock() - message.date > self.max_age:
             log.info(
-                "command from %s sent at %s not run: too old", message.from_user.id, message.date
+                "command sent at %s in %s not run: too old",
+                message.date,
+                _chat_shown(message.chat_id),
             )
             await self.say(message, [escape(stale_text(message.date, self.zone, self.clock()))])
             return None
@@ -493,7 +495,7 @@ class TelegramHandlers:
                 )
                 sent.append(message)
 
-            if not await _patiently(send, f"answer in chat {chat_id}"):
+            if not await _patiently(send, f"answer in {_chat_shown(chat_id)}"):
                 return None
         return sent[-1] if sent else None
 
@@ -512,7 +514,7 @@ class TelegramHandlers:
                 reply_markup=markup,
             )
 
-        await _patiently(rewrite, f"edit in chat {message.chat_id}")
+        await _patiently(rewrite, f"edit in {_chat_shown(message.chat_id)}")
 
     async def tell_unfinished(
         self, chat_id: int | None, message_id: int | None, received_at: datetime
@@ -550,6 +552,12 @@ async def _patiently(call: Callable[[], Awaitable[None]], what: str) -> bool:
             log.warning("%s failed: %s", what, str(error)[:200])
             return False
     return False
+
+
+def _chat_shown(chat_id: int) -> str:
+    """A chat as logs show it: a group by its id, a person's private chat not at all (its
+    id is the person's, and may be a subscriber's address)."""
+    return f"chat {chat_id}" if chat_id < 0 else "a private chat"
 
 
 async def answer_query(query: CallbackQuery, text: str) -> None:

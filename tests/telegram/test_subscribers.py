@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.fakes.telegram import FakeTelegram
 from tests.telegram.helpers import BOB, TelegramWorld, button_labels
 
@@ -60,8 +64,9 @@ def test_commands_name_services_and_the_language_can_be_changed(
 
 
 def test_a_customer_who_blocked_the_bot_comes_back_to_the_open_incident_as_it_stands(
-    world: TelegramWorld, telegram: FakeTelegram
+    world: TelegramWorld, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     _setup(world, telegram)
     world.command(DAVE, "/subscribe", user=DAVE, language_code="it")
     telegram.block(DAVE, "Forbidden: bot was blocked by the user")
@@ -78,6 +83,8 @@ def test_a_customer_who_blocked_the_bot_comes_back_to_the_open_incident_as_it_st
     got = [m.plain for m in telegram.messages(DAVE)[before:]]
     assert len(got) == 1, got  # the latest update, not the whole backlog
     assert "Intervento in corso" in got[0]
+    assert "disabled" in caplog.text
+    assert str(DAVE) not in caplog.text  # a subscriber's address is in no log above DEBUG
 
 
 def test_subscription_commands_are_for_private_chats_only(world: TelegramWorld) -> None:

@@ -20,7 +20,6 @@ class SubscriberWords:
     language_set: str
     bad_language: str
     not_yours: str
-    every_service: str
     help: str
     menu: tuple[tuple[str, str], ...]  # Telegram's command menu in private chats
 
@@ -40,7 +39,6 @@ WORDS: dict[str, SubscriberWords] = {
         bad_language="Scrivi /lang it oppure /lang en.",
         not_yours="Questa chat riceve già gli aggiornamenti per conto degli operatori: "
         "iscriviti da un'altra chat.",
-        every_service="Tutti i servizi",
         help="/start — lo stato attuale e i servizi da seguire\n"
         "/subscribe [servizi] — segui quei servizi (tutti se non ne scrivi)\n"
         "/unsubscribe [servizi] — smetti di seguirli (senza servizi: smetti del tutto)\n"
@@ -70,7 +68,6 @@ WORDS: dict[str, SubscriberWords] = {
         bad_language="Send /lang it or /lang en.",
         not_yours="This chat already gets updates on the operators' behalf: subscribe from "
         "another chat.",
-        every_service="Every service",
         help="/start — the status now and the services to follow\n"
         "/subscribe [services] — follow those services (all of them when you name none)\n"
         "/unsubscribe [services] — stop following them (naming none: stop altogether)\n"

@@ -13,6 +13,7 @@ from commands.lookup import get_components
 from commands.subscriber_admin import counts_lines, subscriber_counts
 from storage import audit as audit_store
 from storage import channels as channel_store
+from storage import subscribers as subscriber_store
 from storage.models import Channel, Owner
 from storage.platforms import PLATFORMS, spec
 
@@ -73,8 +74,9 @@ def list_channels(command: v.ListChannels, ctx: Context) -> Reply:
 def add_channel(command: v.AddChannel, ctx: Context) -> Reply:
     """Add a channel that follows incidents from now on."""
     with ctx.sessions() as session, session.begin():
-        if channel_store.get_channel_by_address(
-            session=session, address=command.address, platform=command.platform
+        # An e-mail address whatever its case: one mailbox gets each mail once.
+        if subscriber_store.get_subscriber(
+            session=session, platform=command.platform, address=command.address
         ):
             raise Refused(
                 f"{command.platform.value} {command.address} is already a channel; "

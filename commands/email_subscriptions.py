@@ -186,18 +186,19 @@ def confirm(ctx: Context, token: str) -> tuple[int, Subscription]:
     """The link in the confirmation mail was followed and its button pressed: the
     subscription starts (once: a link used already is refused)."""
     data = _read(ctx, "confirm", token, CONFIRM_WITHIN)
-    if not isinstance(data.get("a"), str):
+    address, nonce = data.get("a"), data.get("n")
+    if not isinstance(address, str) or not isinstance(nonce, str):
         raise BadLink()
-    address = str(data["a"])
     raw_keys = data.get("c")
     keys = [str(k) for k in raw_keys] if isinstance(raw_keys, list) else []
     locale = pick_locale(str(data.get("l", "it")))
-    used = _hashed("used", token)
+    # The signed nonce, not the token's text, is what was used: base64 can be written
+    # more than one way, and each way would pass as a new link.
+    used = _hashed("used", nonce)
     now = ctx.now()
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions() as session:
         if site_keys.count_mail_requests(session=session, key=used, since=now - CONFIRM_WITHIN):
             raise BadLink()
-        site_keys.record_mail_request(session=session, keys=[used], at=now)
         existing = store.get_subscriber(session=session, platform=EMAIL, address=address)
         if existing is not None and not existing.is_subscriber:
             raise BadLink()  # an operator's list since: not the form's to change
@@ -206,7 +207,8 @@ def confirm(ctx: Context, token: str) -> tuple[int, Subscription]:
     if keys and not kept:
         raise Refused(MAIL_WORDS[locale].services_gone)
     now_following = choose(ctx, platform=EMAIL, address=address, locale=locale, keys=kept)
-    with ctx.sessions() as session:
+    with ctx.sessions() as session, session.begin():
+        site_keys.record_mail_request(session=session, keys=[used], at=now)
         channel = store.get_subscriber(session=session, platform=EMAIL, address=address)
         assert channel is not None
         assert channel.id is not None

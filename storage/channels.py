@@ -187,6 +187,7 @@ def ensure_internal_channel(
             platform=platform, address=address, locale=locale, audience=Audience.INTERNAL
         )
     current.audience = Audience.INTERNAL
+    current.owner = Owner.OPERATOR  # a subscriber's chat made the incident chat is theirs no more
     session.add(current)
     session.flush()
     retired = [

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from storage.deliveries import OUTBOX_CHANNEL, create_deliveries
 from storage.models import (
     CLOSED_STATUSES,
+    Audience,
     Channel,
     ChannelComponent,
     Component,
@@ -157,8 +158,13 @@ def come_back(*, session: Session, channel: Channel, now: datetime) -> list[Deli
     )
     wanted = {c.id for c in followed_components(session=session, channel_id=channel.id)}
     latest: list[Update] = []
+    # Locked, as a change to an incident locks it: an update saved meanwhile is either
+    # seen here as the latest, or queued for this subscriber, now enabled, by its own.
     for incident in session.exec(
-        select(Incident).where(col(Incident.status).not_in(list(CLOSED_STATUSES)))
+        select(Incident)
+        .where(col(Incident.status).not_in(list(CLOSED_STATUSES)))
+        .order_by(col(Incident.id))
+        .with_for_update()
     ).all():
         touched = set(
             session.exec(
@@ -214,6 +220,7 @@ def _following(incident: Incident, component_ids: set[int]) -> sa.ColumnElement[
         wanted = sa.and_(wanted, severe)
     return sa.and_(
         col(Channel.owner) == Owner.SUBSCRIBER,
+        col(Channel.audience) == Audience.PUBLIC,
         col(Channel.enabled).is_(True),
         sa.or_(already, wanted),
     )
@@ -261,10 +268,19 @@ def queue_for_subscribers(
     """Queue a public update for every subscriber who follows its incident, and the edit
     of their thread's first message on `refresh_platforms`; in the update's transaction,
     so it is never saved without all of them. Returns how many got the update."""
-    which = _following(incident, component_ids)
-    count = _insert_for(session, update, 0, at, which)
+    count = _insert_for(session, update, 0, at, _following(incident, component_ids))
     if refresh_platforms:
-        editable = sa.and_(which, col(Channel.platform).in_(list(refresh_platforms)))
+        # Exactly those just given the update: one who subscribed in between gets neither.
+        given = col(Channel.id).in_(
+            select(Delivery.channel_id).where(
+                Delivery.update_id == update.id, Delivery.revision == 0
+            )
+        )
+        editable = sa.and_(
+            col(Channel.owner) == Owner.SUBSCRIBER,
+            given,
+            col(Channel.platform).in_(list(refresh_platforms)),
+        )
         _insert_for(session, update, ROOT_REFRESH_REVISION, at, editable)
     return count
 

@@ -22,6 +22,7 @@ from commands.subscriptions import (
 )
 from storage import subscribers
 from storage import updates as storage_updates
+from storage.channels import ensure_internal_channel
 from storage.models import Channel, Delivery, DeliveryState, Platform, Update
 from storage.outbox import disable_channel
 from tests.factories import FakeClock, make_component, make_context, make_incident, run
@@ -142,20 +143,6 @@ def test_chat_commands_never_name_or_touch_a_subscriber(ctx: Context) -> None:
     assert CHAT not in run(ctx, "channels list").text
 
 
-def _deliveries_of(ctx: Context, address: str) -> list[tuple[int, int]]:
-    """(update number, revision) of every delivery to the subscriber at `address`."""
-    with ctx.sessions() as session:
-        channel = subscribers.get_subscriber(session=session, platform=TG, address=address)
-        assert channel is not None
-        rows = session.exec(
-            select(Update.number, Delivery.revision)
-            .join(Delivery, col(Delivery.update_id) == col(Update.id))
-            .where(Delivery.channel_id == channel.id)
-            .order_by(col(Delivery.id))
-        ).all()
-    return [(int(n), int(r)) for n, r in rows]
-
-
 def test_subscribers_are_queued_by_the_same_rule_as_every_channel(ctx: Context) -> None:
     subscribe(ctx, platform=TG, address="1", locale="it")  # every service
     subscribe(ctx, platform=TG, address="2", locale="it", keys=["posta"])
@@ -169,17 +156,17 @@ def test_subscribers_are_queued_by_the_same_rule_as_every_channel(ctx: Context) 
         assert five.id is not None
         disable_channel(session=session, channel_id=five.id, reason="Forbidden: blocked")
     incident = make_incident(ctx, components="posta")
-    assert _deliveries_of(ctx, "1") == [(1, 0)]
-    assert _deliveries_of(ctx, "2") == [(1, 0)]
-    assert _deliveries_of(ctx, "3") == []
+    assert _deliveries_of_any(ctx, "1") == [(1, 0)]
+    assert _deliveries_of_any(ctx, "2") == [(1, 0)]
+    assert _deliveries_of_any(ctx, "3") == []
     with ctx.sessions() as session:
         assert subscribers.get_subscriber(session=session, platform=TG, address="5") is not None
     # Once following an incident, a subscriber follows it to its end, whatever it touches;
     # a status change also rewrites their thread's first message (revision -1).
     run(ctx, f"update INC-{incident} --status identified Trovata la causa")
     run(ctx, f"edit INC-{incident} --update 2 Trovata la causa: un disco")
-    assert _deliveries_of(ctx, "2") == [(1, 0), (2, 0), (2, -1), (2, 1)]
-    assert _deliveries_of(ctx, "3") == []
+    assert _deliveries_of_any(ctx, "2") == [(1, 0), (2, 0), (2, -1), (2, 1)]
+    assert _deliveries_of_any(ctx, "3") == []
 
 
 def test_the_answer_counts_subscribers_among_the_channels(ctx: Context) -> None:
@@ -221,3 +208,32 @@ def test_a_command_that_dies_while_queueing_subscribers_leaves_nothing_half_save
     with ctx.sessions() as session:
         rows = session.exec(select(Delivery.channel_id)).all()
     assert len(rows) == len(set(rows)) == 5
+
+
+def test_a_subscribers_chat_made_the_incident_chat_is_the_operators_and_gets_notes(
+    ctx: Context,
+) -> None:
+    subscribe(ctx, platform=TG, address=CHAT, locale="it", keys=["web"])
+    with ctx.sessions() as session, session.begin():
+        channel, _ = ensure_internal_channel(
+            session=session, platform=TG, address=CHAT, locale="it"
+        )
+        assert not channel.is_subscriber
+    incident = make_incident(ctx, components="posta")  # not the old filter's component
+    run(ctx, f"note INC-{incident} Guardo i log")
+    assert [n for n, r in _deliveries_of_any(ctx, CHAT) if r == 0] == [1, 2]
+    with pytest.raises(Refused):
+        unsubscribe(ctx, platform=TG, address=CHAT, locale="it")  # not theirs to delete
+
+
+def _deliveries_of_any(ctx: Context, address: str) -> list[tuple[int, int]]:
+    """(update number, revision) of every delivery to the channel at `address`."""
+    with ctx.sessions() as session:
+        rows = session.exec(
+            select(Update.number, Delivery.revision)
+            .join(Delivery, col(Delivery.update_id) == col(Update.id))
+            .join(Channel, col(Channel.id) == col(Delivery.channel_id))
+            .where(Channel.address == address)
+            .order_by(col(Delivery.id))
+        ).all()
+    return [(int(n), int(r)) for n, r in rows]

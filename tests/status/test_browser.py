@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -38,22 +39,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def demo_site(tmp_path: Path) -> Iterator[str]:
-    """`herald demo` into a new SQLite file, then `herald web` on it; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
+def site_env(tmp_path: Path, base: str, **settings: str) -> dict[str, str]:
+    """The environment of a `herald` run on a new SQLite file in tmp_path, served at `base`."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))},
         "DATABASE_URL": f"sqlite:///{tmp_path / 'herald.db'}",
         "PUBLIC_URL": base,
         "SITE_NAME": "Stato dei servizi",
         "LOG_LEVEL": "WARNING",
+        **settings,
     }
-    demo = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert demo.returncode == 0, demo.stderr
+
+
+@contextlib.contextmanager
+def herald_web(tmp_path: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """`herald web` on `port` until it is healthy; yields its base URL, and at the end
+    checks that its log holds no traceback."""
+    base = f"http://127.0.0.1:{port}"
     web = subprocess.Popen(
         [sys.executable, "-m", "bot", "web", "--port", str(port)],
         cwd=tmp_path,
@@ -77,6 +79,19 @@ def demo_site(tmp_path: Path) -> Iterator[str]:
         web.terminate()
         _, log = web.communicate(timeout=20)
         assert "Traceback" not in log
+
+
+@pytest.fixture
+def demo_site(tmp_path: Path) -> Iterator[str]:
+    """`herald demo` into a new SQLite file, then `herald web` on it; yields its base URL."""
+    port = free_port()
+    env = site_env(tmp_path, f"http://127.0.0.1:{port}")
+    demo = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    with herald_web(tmp_path, port, env) as base:
+        yield base
 
 
 def test_demo_status_page_in_a_browser(demo_site: str, tmp_path: Path) -> None:

@@ -3,19 +3,16 @@ on, Debian's chromium driven by Playwright, the mails caught by the SMTP server 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 
 from tests.fakes.smtp import MailServer
-from tests.status.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.status.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, herald_web, site_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,47 +30,23 @@ def mail() -> Iterator[MailServer]:
 def site(tmp_path: Path, mail: MailServer) -> Iterator[str]:
     """`herald web` on a new SQLite file with two components and e-mail on."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))},
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'herald.db'}",
-        "PUBLIC_URL": base,
-        "SITE_NAME": "Stato dei servizi",
-        "LOG_LEVEL": "WARNING",
-        "SMTP_URL": mail.url,
-        "MAIL_FROM": "stato@isp.example",
-    }
-    for command in (["db", "upgrade"], ["components", "add", "posta", "Posta"]):
+    env = site_env(
+        tmp_path,
+        f"http://127.0.0.1:{port}",
+        SMTP_URL=mail.url,
+        MAIL_FROM="stato@isp.example",
+    )
+    for command in (
+        ["db", "upgrade"],
+        ["components", "add", "posta", "Posta"],
+        ["components", "add", "web", "Web"],
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "bot", *command], cwd=tmp_path, env=env, capture_output=True
         )
         assert done.returncode == 0, done.stderr
-    subprocess.run(
-        [sys.executable, "-m", "bot", "components", "add", "web", "Web"], cwd=tmp_path, env=env
-    )
-    web = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # Polls a real subprocess starting up; there is no clock to fake here.
-        deadline = time.monotonic() + 20
-        while True:
-            assert web.poll() is None, "herald web exited early"
-            assert time.monotonic() < deadline, "herald web did not become healthy"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with herald_web(tmp_path, port, env) as base:
         yield base
-    finally:
-        web.terminate()
-        _, log = web.communicate(timeout=20)
-        assert "Traceback" not in log
 
 
 def _link(mail: MailServer, path: str) -> str:

@@ -143,7 +143,7 @@ def delete_subscriber(*, session: Session, channel: Channel) -> None:
     session.delete(channel)
 
 
-def come_back(*, session: Session, channel: Channel, now: datetime) -> list[Delivery]:
+def come_back(*, session: Session, channel: Channel, now: datetime) -> int:
     """A subscriber who had blocked the bot is back: what waited meanwhile is dropped, and
     the latest public update of each open incident they follow is queued, as it stands."""
     assert channel.id is not None
@@ -191,12 +191,10 @@ def come_back(*, session: Session, channel: Channel, now: datetime) -> list[Deli
         ).first()
         if already is None:
             latest.append(update)
-    queued: list[Delivery] = []
-    for update in latest:
-        queued += create_deliveries(
-            session=session, update=update, channels=[channel], revision=0, at=now
-        )
-    return queued
+    return sum(
+        create_deliveries(session=session, update=update, channels=[channel], revision=0, at=now)
+        for update in latest
+    )
 
 
 def _following(incident: Incident, component_ids: set[int]) -> sa.ColumnElement[bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -164,94 +165,156 @@ def load_job(
     sessions: sessionmaker[Session], delivery_id: int, zone: ZoneInfo
 ) -> DeliveryJob | None:
     """Load a claimed delivery with its post rendered in the channel's locale."""
+    return load_jobs(sessions, [delivery_id], zone).get(delivery_id)
+
+
+# A parameter per delivery: under the 999 that older SQLite allows in one statement.
+DELIVERIES_PER_QUERY = 900
+
+
+def load_jobs(
+    sessions: sessionmaker[Session], delivery_ids: Sequence[int], zone: ZoneInfo
+) -> dict[int, DeliveryJob]:
+    """Load claimed deliveries, by id, each with its post rendered in its channel's locale.
+
+    A fan-out claims many deliveries of one update: what they share (the update, its
+    incident, the rendered posts) is read and rendered once for all of them.
+    """
+    jobs: dict[int, DeliveryJob] = {}
     with sessions() as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None:
-            return None
-        update = session.get(Update, delivery.update_id)
-        channel = session.get(Channel, delivery.channel_id)
-        assert update is not None
-        assert channel is not None
-        assert channel.id is not None
-        incident = session.get(Incident, update.incident_id)
-        assert incident is not None
-        assert incident.id is not None
-        assert update.id is not None
-        names = [
-            c.name
-            for c in component_store.list_components_of(session=session, incident_id=incident.id)
-        ]
-        started = _started_at(session, incident.id)
-        post = render_update(
-            incident, update, locale=channel.locale, zone=zone, components=names, started_at=started
-        )
-        root = outbox.get_thread_root(
-            session=session, channel_id=channel.id, incident_id=incident.id
-        )
-        root_update = update if root is None else session.get(Update, root[0])
-        assert root_update is not None
-        assert root_update.id is not None
-        root_post = render_update(
-            incident,
-            root_update,
-            locale=channel.locale,
-            zone=zone,
-            components=names,
-            started_at=started,
-        )
-        own_ref = None
-        superseded = others_waiting = False
-        if delivery.revision > 0:
-            own_ref = outbox.get_sent_ref(
-                session=session, channel_id=channel.id, update_id=update.id
+        shared = _Shared(session, zone)
+        for start in range(0, len(delivery_ids), DELIVERIES_PER_QUERY):
+            chosen = delivery_ids[start : start + DELIVERIES_PER_QUERY]
+            rows = session.exec(
+                select(Delivery, Channel)
+                .join(Channel, col(Channel.id) == col(Delivery.channel_id))
+                .where(col(Delivery.id).in_(chosen))
+            ).all()
+            for delivery, channel in rows:
+                assert delivery.id is not None
+                jobs[delivery.id] = _job(session, shared, delivery, channel)
+    return jobs
+
+
+class _Shared:
+    """What the deliveries of one batch share, read and rendered once per update and locale."""
+
+    def __init__(self, session: Session, zone: ZoneInfo) -> None:
+        self.session = session
+        self.zone = zone
+        self._about: dict[int, tuple[Update, Incident, list[str], datetime | None]] = {}
+        self._posts: dict[tuple[int, str], PublicPost] = {}
+        self._numbers: dict[int, int] = {}
+        self._key: tuple[str | None] | None = None
+
+    def about(self, update_id: int) -> tuple[Update, Incident, list[str], datetime | None]:
+        """The update, its incident, the incident's components and its maintenance start."""
+        found = self._about.get(update_id)
+        if found is None:
+            update = self.session.get(Update, update_id)
+            assert update is not None
+            incident = self.session.get(Incident, update.incident_id)
+            assert incident is not None
+            assert incident.id is not None
+            names = [
+                c.name
+                for c in component_store.list_components_of(
+                    session=self.session, incident_id=incident.id
+                )
+            ]
+            found = (update, incident, names, _started_at(self.session, incident.id))
+            self._about[update_id] = found
+        return found
+
+    def post(self, update_id: int, locale: str) -> PublicPost:
+        """The update's post in `locale`."""
+        post = self._posts.get((update_id, locale))
+        if post is None:
+            update, incident, names, started = self.about(update_id)
+            post = render_update(
+                incident,
+                update,
+                locale=locale,
+                zone=self.zone,
+                components=names,
+                started_at=started,
             )
-            superseded, others_waiting = outbox.waiting_behind(session=session, delivery=delivery)
-        return DeliveryJob(
-            delivery_id=delivery_id,
-            attempts=delivery.attempts,
-            revision=delivery.revision,
-            queued_at=delivery.created_at,
-            destination=Destination(
-                channel_id=channel.id,
-                platform=Platform(channel.platform),
-                address=channel.address,
-                locale=post.locale,
-                secret=channel.secret,
-                audience=Audience(channel.audience),
-                subscriber=channel.is_subscriber,
-            ),
-            incident_id=incident.id,
-            incident_status=str(incident.status),
-            severity=incident.severity,
-            update_id=update.id,
-            update_kind=UpdateKind(update.kind),
-            update_status=str(update.status),
-            public_number=_public_number(session, update),
-            post=post,
-            root=RootView(
-                post=root_post,
-                title=display_title(incident, locale=post.locale),
-                status=status_label(incident.status, locale=post.locale),
-                ref=None if root is None else root[1],
-                update_id=root_update.id,
-            ),
-            is_root=root is None or root[0] == update.id,
-            own_ref=own_ref,
-            superseded=superseded,
-            others_waiting=others_waiting,
-            list_token=_list_token(session, channel),
-            resolved=incident.status.is_closed,
-            progress=delivery.remote_ref if delivery.revision == 0 else None,
-            facts=_facts(incident, update, names)
-            if channel.is_internal or channel.is_ops
-            else None,
-        )
+            self._posts[(update_id, locale)] = post
+        return post
+
+    def public_number(self, update: Update) -> int:
+        """The update's position among its incident's public updates."""
+        assert update.id is not None
+        if update.id not in self._numbers:
+            self._numbers[update.id] = _public_number(self.session, update)
+        return self._numbers[update.id]
+
+    def site_key(self) -> str | None:
+        """The key subscribers' links are signed with, if one was made."""
+        if self._key is None:
+            self._key = (site_keys.existing_site_key(session=self.session, name=KEY_NAME),)
+        return self._key[0]
 
 
-def _list_token(session: Session, channel: Channel) -> str | None:
+def _job(session: Session, shared: _Shared, delivery: Delivery, channel: Channel) -> DeliveryJob:
+    update, incident, names, _ = shared.about(delivery.update_id)
+    assert channel.id is not None
+    assert incident.id is not None
+    assert update.id is not None
+    post = shared.post(update.id, channel.locale)
+    root = outbox.get_thread_root(session=session, channel_id=channel.id, incident_id=incident.id)
+    root_update_id = update.id if root is None else root[0]
+    root_post = shared.post(root_update_id, channel.locale)
+    own_ref = None
+    superseded = others_waiting = False
+    if delivery.revision > 0:
+        own_ref = outbox.get_sent_ref(session=session, channel_id=channel.id, update_id=update.id)
+        superseded, others_waiting = outbox.waiting_behind(session=session, delivery=delivery)
+    assert delivery.id is not None
+    return DeliveryJob(
+        delivery_id=delivery.id,
+        attempts=delivery.attempts,
+        revision=delivery.revision,
+        queued_at=delivery.created_at,
+        destination=Destination(
+            channel_id=channel.id,
+            platform=Platform(channel.platform),
+            address=channel.address,
+            locale=post.locale,
+            secret=channel.secret,
+            audience=Audience(channel.audience),
+            subscriber=channel.is_subscriber,
+        ),
+        incident_id=incident.id,
+        incident_status=str(incident.status),
+        severity=incident.severity,
+        update_id=update.id,
+        update_kind=UpdateKind(update.kind),
+        update_status=str(update.status),
+        public_number=shared.public_number(update),
+        post=post,
+        root=RootView(
+            post=root_post,
+            title=display_title(incident, locale=post.locale),
+            status=status_label(incident.status, locale=post.locale),
+            ref=None if root is None else root[1],
+            update_id=root_update_id,
+        ),
+        is_root=root is None or root[0] == update.id,
+        own_ref=own_ref,
+        superseded=superseded,
+        others_waiting=others_waiting,
+        list_token=_list_token(shared, channel),
+        resolved=incident.status.is_closed,
+        progress=delivery.remote_ref if delivery.revision == 0 else None,
+        facts=_facts(incident, update, names) if channel.is_internal or channel.is_ops else None,
+    )
+
+
+def _list_token(shared: _Shared, channel: Channel) -> str | None:
     if not channel.is_subscriber or channel.platform != Platform.EMAIL:
         return None
-    key = site_keys.existing_site_key(session=session, name=KEY_NAME)
+    key = shared.site_key()
     return None if key is None else link_token(key, channel)
 
 

@@ -127,6 +127,12 @@ class LeasedRateLimits(RateLimits):
             while not (await asyncio.wait({waiting}, timeout=WATCH_SECONDS))[0]:
                 if not self.holds(platform):
                     break
+        except BaseException:
+            # Cancelled (a send's deadline, a shutdown) as the turn came: it goes unused,
+            # and says so, or the requests a window behind it would wait for its answer.
+            if waiting.done() and not waiting.cancelled() and waiting.exception() is None:
+                waiting.result().landed()
+            raise
         finally:
             if not waiting.done():
                 waiting.cancel()

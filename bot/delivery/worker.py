@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.database import did_not_answer
 from bot.delivery import metrics
-from bot.delivery.jobs import DeliveryJob, load_job
+from bot.delivery.jobs import DeliveryJob, load_job, load_jobs
 from bot.delivery.limits import SEND_DEADLINE, RateLimits
 from bot.delivery.operations import (
     Failed,
@@ -90,6 +90,7 @@ class DeliveryWorker:
         self.name = name
         self.alert = alert
         self._wake = asyncio.Event()
+        self._said_not_loaded_together = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outage = Outage(name)
 
@@ -153,10 +154,12 @@ class DeliveryWorker:
             )
         )
 
-    async def deliver(self, delivery_id: int) -> None:
-        """Send one claimed delivery and record what happened; never raises."""
+    async def deliver(self, delivery_id: int, job: DeliveryJob | None = None) -> None:
+        """Send one claimed delivery (loaded here unless given) and record what happened;
+        never raises."""
         try:
-            job = await self._patiently(lambda: load_job(self.sessions, delivery_id, self.zone))
+            if job is None:
+                job = await self._patiently(lambda: load_job(self.sessions, delivery_id, self.zone))
             if job is not None:
                 await self._deliver(job)
         except Exception as error:
@@ -353,7 +356,8 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim one batch, deliver all of it, and return how many were claimed."""
         ids = await asyncio.to_thread(self._claim, self.settings.batch)
-        await asyncio.gather(*(self.deliver(i) for i in ids))
+        jobs = await self._load_quietly(ids)
+        await asyncio.gather(*(self.deliver(i, jobs.get(i)) for i in ids))
         return len(ids)
 
     async def drain(self, rounds: int = 10_000) -> int:
@@ -393,12 +397,15 @@ class DeliveryWorker:
                 next_renewal = loop.time() + renew_every
             if room > 0:
                 ids = await self._claim_quietly(min(room, self.settings.batch))
+                jobs = await self._load_quietly(ids)
                 for delivery_id in ids:
                     # A task that ended while the claim ran may have put its row back
                     # for an immediate retry: claimed again, it needs a new task.
                     running = inflight.get(delivery_id)
                     if running is None or running.done():
-                        inflight[delivery_id] = asyncio.create_task(self.deliver(delivery_id))
+                        inflight[delivery_id] = asyncio.create_task(
+                            self.deliver(delivery_id, jobs.get(delivery_id))
+                        )
             self._wake.clear()
             waiters: set[asyncio.Future[object]] = {
                 asyncio.ensure_future(self._wake.wait()),
@@ -449,6 +456,22 @@ class DeliveryWorker:
             return []
         self.outage.back(started)
         return ids
+
+    async def _load_quietly(self, delivery_ids: list[int]) -> dict[int, DeliveryJob]:
+        """The claimed deliveries loaded together, their shared parts read once; empty
+        when that fails, and each delivery then loads itself, patiently."""
+        if not delivery_ids:
+            return {}
+        try:
+            return await asyncio.to_thread(load_jobs, self.sessions, delivery_ids, self.zone)
+        except Exception as error:
+            if did_not_answer(error) or self._said_not_loaded_together:
+                log.debug("deliveries %s not loaded together: %s", delivery_ids, error)
+            else:
+                # A bug, said once: from now on each delivery may load itself, slowly.
+                self._said_not_loaded_together = True
+                log.exception("deliveries %s not loaded together", delivery_ids)
+            return {}
 
     async def _renew_quietly(self, delivery_ids: list[int]) -> bool:
         """Renew the claims of sends under way; False when the database did not take it."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.delivery.errors import Paused
-from bot.delivery.limits import LandingWindow, RateSettings
+from bot.delivery.limits import Landing, LandingWindow, RateLimits, RateSettings
 from bot.delivery.sender_leases import (
     LEASE_SECONDS,
     MARGIN_SECONDS,
@@ -249,3 +249,41 @@ def test_a_request_queued_when_the_lease_lapses_is_given_back_without_waiting_it
         return time.monotonic() - began
 
     assert asyncio.run(queued()) < 1.0
+
+
+def test_a_turn_cancelled_as_it_comes_is_marked_unused(
+    sessions: sessionmaker[Session], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A send's deadline or a shutdown cancels the request in the very loop turn its
+    # turn comes: unmarked, the requests a window behind it would wait for its answer.
+    limits = Worker(sessions, clock, "a").limits
+    monkeypatch.setattr(limits, "holds", lambda platform: True)
+    marked: list[Landing] = []
+    mark = Landing.landed
+
+    def landed(self: Landing) -> None:
+        marked.append(self)
+        mark(self)
+
+    monkeypatch.setattr(Landing, "landed", landed)
+    given: list[Landing] = []
+    outer: list[asyncio.Task[Landing]] = []
+    turn_comes = RateLimits.acquire
+
+    async def cancelled_as_the_turn_comes(
+        self: RateLimits, platform: Platform, address: str, scope: str
+    ) -> Landing:
+        landing = await turn_comes(self, platform, address, scope)
+        given.append(landing)
+        outer[0].cancel()
+        return landing
+
+    async def request() -> None:
+        monkeypatch.setattr(RateLimits, "acquire", cancelled_as_the_turn_comes)
+        outer.append(asyncio.ensure_future(limits.acquire(Platform.TELEGRAM, "-1001", "s")))
+        with pytest.raises(asyncio.CancelledError):
+            await outer[0]
+
+    asyncio.run(request())
+    assert len(given) == 1
+    assert given[0] in marked

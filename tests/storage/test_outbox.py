@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from commands.context import Context
 from commands.errors import Refused
+from storage.deliveries import create_deliveries
 from storage.models import Channel, Delivery, DeliveryState, Update
 from tests.factories import (
     FakeClock,
@@ -129,3 +130,32 @@ def test_a_failed_command_leaves_no_update_and_no_delivery(
     with sessions() as session:
         assert session.exec(select(Update)).all() == []
         assert session.exec(select(Delivery)).all() == []
+
+
+def test_queueing_counts_only_the_rows_written(
+    ctx: Context, sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    # Thousands of rows go in one statement each few hundred channels; what it returns
+    # is what was written, not what was asked for.
+    make_channel(ctx, "-1009001")
+    make_channel(ctx, "-1009002")
+    incident_id = make_incident(ctx)
+    with sessions() as session, session.begin():
+        update = session.exec(select(Update).where(Update.incident_id == incident_id)).one()
+        kept, gone = session.exec(
+            select(Channel)
+            .where(col(Channel.address).in_(["-1009001", "-1009002"]))
+            .order_by(col(Channel.address).desc())
+        ).all()
+        session.delete(gone)
+        session.flush()
+        queued = create_deliveries(
+            session=session, update=update, channels=[kept, gone], revision=1, at=clock()
+        )
+        nothing = create_deliveries(
+            session=session, update=update, channels=[], revision=2, at=clock()
+        )
+    assert (queued, nothing) == (1, 0)
+    with sessions() as session:
+        corrections = session.exec(select(Delivery).where(Delivery.revision == 1)).all()
+    assert [(d.channel_id, d.state) for d in corrections] == [(kept.id, DeliveryState.PENDING)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -11,6 +12,15 @@ from sqlmodel import Session, col, func, select
 from storage.models import Channel, Delivery, DeliveryState, Owner, Update
 
 OUTBOX_CHANNEL = "herald_outbox"
+# SQLAlchemy reads an INSERT's row count only when asked (psycopg's would read -1).
+PRESERVE_ROWCOUNT = True
+
+
+def written_rows(result: sa.Result[Any]) -> int:
+    """How many rows an INSERT asked for its row count wrote."""
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+
 # A parameter per channel: under the 999 that older SQLite allows in one statement.
 CHANNELS_PER_INSERT = 900
 
@@ -42,16 +52,15 @@ def create_deliveries(
             sa.literal(at, columns.next_attempt_at.type),
             sa.literal(at, columns.created_at.type),
         ).where(col(Channel.id).in_(ids[start : start + CHANNELS_PER_INSERT]))
-        # Counted by what comes back: an INSERT … SELECT reports no row count on psycopg.
         written = session.execute(
             sa.insert(Delivery)
             .from_select(
                 ["update_id", "channel_id", "revision", "state", "next_attempt_at", "created_at"],
                 chosen,
             )
-            .returning(col(Delivery.id))
+            .execution_options(preserve_rowcount=PRESERVE_ROWCOUNT)
         )
-        inserted += len(written.all())
+        inserted += written_rows(written)
     if inserted and session.get_bind().dialect.name == "postgresql":
         # Delivered to listening workers when the transaction commits, not before.
         session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))

@@ -9,7 +9,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.deliveries import OUTBOX_CHANNEL, create_deliveries
+from storage.deliveries import (
+    OUTBOX_CHANNEL,
+    PRESERVE_ROWCOUNT,
+    create_deliveries,
+    written_rows,
+)
 from storage.models import (
     CLOSED_STATUSES,
     Audience,
@@ -247,8 +252,12 @@ def _insert_for(
         "next_attempt_at",
         "created_at",
     ]
-    result = session.execute(sa.insert(Delivery).from_select(columns, rows))
-    count = max(0, int(getattr(result, "rowcount", 0) or 0))
+    result = session.execute(
+        sa.insert(Delivery)
+        .from_select(columns, rows)
+        .execution_options(preserve_rowcount=PRESERVE_ROWCOUNT)
+    )
+    count = written_rows(result)
     if count and session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
     return count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -237,3 +238,19 @@ def _deliveries_of_any(ctx: Context, address: str) -> list[tuple[int, int]]:
             .order_by(col(Delivery.id))
         ).all()
     return [(int(n), int(r)) for n, r in rows]
+
+
+def test_an_update_only_subscribers_follow_wakes_the_workers_on_postgresql(
+    ctx: Context, engine: Any
+) -> None:
+    # The workers LISTEN for new deliveries: rows queued for subscribers alone must say
+    # so too, or they would wait for the next poll.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    subscribe(ctx, platform=TG, address=CHAT, locale="it")
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute("LISTEN herald_outbox")
+        make_incident(ctx, "Posta lenta", components="posta")
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+    assert [n.channel for n in heard] == ["herald_outbox"]

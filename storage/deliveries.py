@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from storage.models import Channel, Delivery, DeliveryState, Owner, Update
+from storage.types import UTCDateTime
 
 OUTBOX_CHANNEL = "herald_outbox"
-# SQLAlchemy reads an INSERT's row count only when asked (psycopg's would read -1).
-PRESERVE_ROWCOUNT = True
-
-
-def written_rows(result: sa.Result[Any]) -> int:
-    """How many rows an INSERT asked for its row count wrote."""
-    return max(0, int(getattr(result, "rowcount", 0) or 0))
-
-
 # A parameter per channel: under the 999 that older SQLite allows in one statement.
 CHANNELS_PER_INSERT = 900
 
@@ -34,37 +25,60 @@ def create_deliveries(
     at: datetime,
 ) -> int:
     """Queue one delivery of this revision of the update to each channel; how many were."""
-    assert update.id is not None
     ids = []
     for channel in channels:
         assert channel.id is not None
         ids.append(channel.id)
-    inserted = 0
-    columns = Delivery.__table__.c  # type: ignore[attr-defined]
-    # One INSERT … SELECT per few hundred channels, not an ORM object each: a thousand
-    # channels cost the opening a third of a second as objects.
-    for start in range(0, len(ids), CHANNELS_PER_INSERT):
-        chosen = sa.select(
-            sa.literal(update.id, columns.update_id.type),
-            col(Channel.id),
-            sa.literal(revision, columns.revision.type),
-            sa.literal(DeliveryState.PENDING, columns.state.type),
-            sa.literal(at, columns.next_attempt_at.type),
-            sa.literal(at, columns.created_at.type),
-        ).where(col(Channel.id).in_(ids[start : start + CHANNELS_PER_INSERT]))
-        written = session.execute(
-            sa.insert(Delivery)
-            .from_select(
-                ["update_id", "channel_id", "revision", "state", "next_attempt_at", "created_at"],
-                chosen,
-            )
-            .execution_options(preserve_rowcount=PRESERVE_ROWCOUNT)
+    return sum(
+        queue_deliveries(
+            session=session,
+            update=update,
+            revision=revision,
+            at=at,
+            which=col(Channel.id).in_(ids[start : start + CHANNELS_PER_INSERT]),
         )
-        inserted += written_rows(written)
-    if inserted and session.get_bind().dialect.name == "postgresql":
+        for start in range(0, len(ids), CHANNELS_PER_INSERT)
+    )
+
+
+def queue_deliveries(
+    *,
+    session: Session,
+    update: Update,
+    revision: int,
+    at: datetime,
+    which: sa.ColumnElement[bool],
+) -> int:
+    """One delivery of this revision of the update per channel `which` selects, in one
+    INSERT … SELECT (thousands of ORM objects would cost seconds); how many were written."""
+    assert update.id is not None
+    rows = sa.select(
+        sa.literal(update.id),
+        col(Channel.id),
+        sa.literal(revision),
+        sa.literal(DeliveryState.PENDING.value),
+        sa.literal(0),
+        sa.literal(at, type_=UTCDateTime()),
+        sa.literal(at, type_=UTCDateTime()),
+    ).where(which)
+    columns = [
+        "update_id",
+        "channel_id",
+        "revision",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    # SQLAlchemy reads an INSERT's row count only when asked (psycopg's would read -1).
+    result = session.execute(
+        sa.insert(Delivery).from_select(columns, rows).execution_options(preserve_rowcount=True)
+    )
+    count = max(0, int(getattr(result, "rowcount", 0) or 0))
+    if count and session.get_bind().dialect.name == "postgresql":
         # Delivered to listening workers when the transaction commits, not before.
         session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
-    return inserted
+    return count
 
 
 def list_deliveries_of_updates(

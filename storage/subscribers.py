@@ -9,12 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.deliveries import (
-    OUTBOX_CHANNEL,
-    PRESERVE_ROWCOUNT,
-    create_deliveries,
-    written_rows,
-)
+from storage.deliveries import create_deliveries, queue_deliveries
 from storage.models import (
     CLOSED_STATUSES,
     Audience,
@@ -30,7 +25,6 @@ from storage.models import (
     Platform,
     Update,
 )
-from storage.types import UTCDateTime
 
 # storage.updates.ROOT_REFRESH, which imports this module.
 ROOT_REFRESH_REVISION = -1
@@ -229,40 +223,6 @@ def _following(incident: Incident, component_ids: set[int]) -> sa.ColumnElement[
     )
 
 
-def _insert_for(
-    session: Session, update: Update, revision: int, at: datetime, which: sa.ColumnElement[bool]
-) -> int:
-    """One delivery of the update per channel `which` selects, in one statement."""
-    assert update.id is not None
-    rows = sa.select(
-        sa.literal(update.id),
-        col(Channel.id),
-        sa.literal(revision),
-        sa.literal(DeliveryState.PENDING.value),
-        sa.literal(0),
-        sa.literal(at, type_=UTCDateTime()),
-        sa.literal(at, type_=UTCDateTime()),
-    ).where(which)
-    columns = [
-        "update_id",
-        "channel_id",
-        "revision",
-        "state",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ]
-    result = session.execute(
-        sa.insert(Delivery)
-        .from_select(columns, rows)
-        .execution_options(preserve_rowcount=PRESERVE_ROWCOUNT)
-    )
-    count = written_rows(result)
-    if count and session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
-    return count
-
-
 def queue_for_subscribers(
     *,
     session: Session,
@@ -275,7 +235,9 @@ def queue_for_subscribers(
     """Queue a public update for every subscriber who follows its incident, and the edit
     of their thread's first message on `refresh_platforms`; in the update's transaction,
     so it is never saved without all of them. Returns how many got the update."""
-    count = _insert_for(session, update, 0, at, _following(incident, component_ids))
+    count = queue_deliveries(
+        session=session, update=update, revision=0, at=at, which=_following(incident, component_ids)
+    )
     if refresh_platforms:
         # Exactly those just given the update: one who subscribed in between gets neither.
         given = col(Channel.id).in_(
@@ -288,7 +250,9 @@ def queue_for_subscribers(
             given,
             col(Channel.platform).in_(list(refresh_platforms)),
         )
-        _insert_for(session, update, ROOT_REFRESH_REVISION, at, editable)
+        queue_deliveries(
+            session=session, update=update, revision=ROOT_REFRESH_REVISION, at=at, which=editable
+        )
     return count
 
 
@@ -298,4 +262,6 @@ def queue_correction_for_subscribers(*, session: Session, update: Update, at: da
         select(Delivery.channel_id).where(Delivery.update_id == update.id, Delivery.revision == 0)
     )
     which = sa.and_(col(Channel.owner) == Owner.SUBSCRIBER, col(Channel.enabled).is_(True), reached)
-    return _insert_for(session, update, update.revision, at, which)
+    return queue_deliveries(
+        session=session, update=update, revision=update.revision, at=at, which=which
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -12,10 +13,10 @@ from commands.errors import Refused
 from commands.lookup import get_components, get_incident, ref, short_time
 from storage import audit as audit_store
 from storage import components as component_store
-from storage import deliveries as delivery_store
 from storage import incidents as incident_store
 from storage import updates as update_store
-from storage.models import Incident, IncidentKind, IncidentStatus, Update, UpdateKind
+from storage.models import Component, Incident, IncidentKind, IncidentStatus, UpdateKind
+from storage.updates import Posted
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 DEFAULT_SEVERITY = 3
@@ -37,14 +38,19 @@ def append_update(
     text: str,
     at: datetime,
     public: bool = True,
-) -> Update:
-    """Add an update and its deliveries, and audit it, in the caller's transaction."""
+    opened_with: Sequence[Component] | None = None,
+) -> Posted:
+    """Add an update and its deliveries, and audit it, in the caller's transaction.
+
+    `opened_with`, for the first update of an incident opened in this transaction, is the
+    components it was given: nothing earlier is read back (updates, component links).
+    """
     if at < incident.opened_at:
         opened = short_time(incident.opened_at, ctx.zone)
         raise Refused(
             f"--at is before {ref(incident.id)} was opened ({opened}); give a later time."
         )
-    update = update_store.create_update(
+    posted = update_store.create_update(
         session=session,
         incident=incident,
         kind=kind,
@@ -53,7 +59,12 @@ def append_update(
         front_end=ctx.actor.front_end,
         at=at,
         public=public,
-        component_ids=component_ids(session, incident),
+        component_ids=(
+            component_ids(session, incident)
+            if opened_with is None
+            else {c.id for c in opened_with if c.id is not None}
+        ),
+        first=opened_with is not None,
         locale=ctx.locale,
         recorded_at=ctx.now(),
     )
@@ -64,18 +75,16 @@ def append_update(
         action=kind.value,
         at=ctx.now(),
         incident_id=incident.id,
-        detail={"update": update.number, "status": incident.status.value},
+        detail={"update": posted.update.number, "status": incident.status.value},
     )
-    return update
+    return posted
 
 
-def reach(session: Session, update: Update) -> str:
+def reach(posted: Posted) -> str:
     """How many channels an update was queued for, in words."""
-    if not update.public:
+    if not posted.update.public:
         return "Internal: not sent to customers."
-    assert update.id is not None
-    # Edits of a thread's first message are rows of their own for a channel already counted.
-    count = delivery_store.count_channels_reached_by(session=session, update_id=update.id)
+    count = posted.reached
     if count == 0:
         return "No channel follows it; it shows on the status page."
     return f"Queued for {count} channel{'s' * (count != 1)}."
@@ -111,16 +120,22 @@ def open_incident(command: v.OpenIncident, ctx: Context) -> Reply:
         assert incident.id is not None
         # The chat it was opened in gets its nudges (saved with the opening's flush below).
         incident.opened_in = ctx.actor.place
-        component_store.set_components_of(
+        component_store.link_components(
             session=session, incident_id=incident.id, components=components
         )
-        update = append_update(
-            session, ctx, incident, kind=UpdateKind.OPENED, text=command.message, at=at
+        posted = append_update(
+            session,
+            ctx,
+            incident,
+            kind=UpdateKind.OPENED,
+            text=command.message,
+            at=at,
+            opened_with=components,
         )
         names = ", ".join(c.key for c in components) or "no component"
         return Reply(
             f"Opened {ref(incident.id)} “{incident.title}” (SEV{incident.severity}, "
-            f"{incident.status.value}, {names}). {reach(session, update)}",
+            f"{incident.status.value}, {names}). {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -164,13 +179,13 @@ def post_update(command: v.PostUpdate, ctx: Context) -> Reply:
             )
             changes.append("components " + (", ".join(c.key for c in components) or "none"))
         session.add(incident)
-        update = append_update(
+        posted = append_update(
             session, ctx, incident, kind=UpdateKind.UPDATE, text=command.text, at=at
         )
         changed = f" ({'; '.join(changes)})" if changes else ""
         return Reply(
-            f"Posted update #{update.number} on {ref(incident.id)}{changed}. "
-            f"{reach(session, update)}",
+            f"Posted update #{posted.update.number} on {ref(incident.id)}{changed}. "
+            f"{reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -189,11 +204,11 @@ def resolve_incident(command: v.ResolveIncident, ctx: Context) -> Reply:
         incident.status = IncidentStatus.RESOLVED
         incident.closed_at = at
         session.add(incident)
-        update = append_update(
+        posted = append_update(
             session, ctx, incident, kind=UpdateKind.RESOLVED, text=command.text, at=at
         )
         return Reply(
-            f"Resolved {ref(incident.id)} “{incident.title}”. {reach(session, update)}",
+            f"Resolved {ref(incident.id)} “{incident.title}”. {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -212,11 +227,11 @@ def reopen_incident(command: v.ReopenIncident, ctx: Context) -> Reply:
         incident.status = IncidentStatus.INVESTIGATING
         incident.closed_at = None
         session.add(incident)
-        update = append_update(
+        posted = append_update(
             session, ctx, incident, kind=UpdateKind.REOPENED, text=command.text, at=at
         )
         return Reply(
-            f"Reopened {ref(incident.id)} “{incident.title}”. {reach(session, update)}",
+            f"Reopened {ref(incident.id)} “{incident.title}”. {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -227,11 +242,11 @@ def add_note(command: v.AddNote, ctx: Context) -> Reply:
     at = command.at or ctx.now()
     with ctx.sessions() as session, session.begin():
         incident = get_incident(session, command.incident_id, for_change=True)
-        update = append_update(
+        posted = append_update(
             session, ctx, incident, kind=UpdateKind.NOTE, text=command.text, at=at, public=False
         )
         return Reply(
-            f"Noted on {ref(incident.id)} as #{update.number}. {reach(session, update)}",
+            f"Noted on {ref(incident.id)} as #{posted.update.number}. {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )

@@ -41,6 +41,8 @@ def get_maintenance(session: Session, incident_id: int) -> Incident:
 
 def get_components(session: Session, keys: Sequence[str]) -> list[Component]:
     """Components by key or name; refuse unknown ones, listing the known keys."""
+    if not keys:
+        return []
     known = component_store.list_components(session=session)
     by_word = {c.key.lower(): c for c in known} | {c.name.lower(): c for c in known}
     missing = [k for k in keys if k.lower() not in by_word]

@@ -79,22 +79,23 @@ def schedule_maintenance(command: v.ScheduleMaintenance, ctx: Context) -> Reply:
         reminder = _plan_reminder(incident, ctx.now())
         session.add(incident)
         assert incident.id is not None
-        component_store.set_components_of(
+        component_store.link_components(
             session=session, incident_id=incident.id, components=components
         )
-        update = append_update(
+        posted = append_update(
             session,
             ctx,
             incident,
             kind=UpdateKind.MAINTENANCE_SCHEDULED,
             text=command.message,
             at=at,
+            opened_with=components,
         )
         how = "by hand (--manual)" if command.manual else "on time by itself"
         return Reply(
             f"Scheduled {ref(incident.id)} “{incident.title}” from "
             f"{short_time(command.start, ctx.zone)} to {short_time(command.end, ctx.zone)}; "
-            f"it starts and completes {how}. {reminder} {reach(session, update)}",
+            f"it starts and completes {how}. {reminder} {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -120,10 +121,9 @@ def step_maintenance(command: v.StepMaintenance, ctx: Context) -> Reply:
         incident = get_maintenance(session, command.incident_id)
         kind = _step(incident, command.action, at)
         session.add(incident)
-        update = append_update(session, ctx, incident, kind=kind, text=command.text, at=at)
+        posted = append_update(session, ctx, incident, kind=kind, text=command.text, at=at)
         return Reply(
-            f"{PAST_TENSE[command.action]} {ref(incident.id)} “{incident.title}”. "
-            f"{reach(session, update)}",
+            f"{PAST_TENSE[command.action]} {ref(incident.id)} “{incident.title}”. {reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )
@@ -162,11 +162,11 @@ def extend_maintenance(command: v.ExtendMaintenance, ctx: Context) -> Reply:
         reminder = _plan_reminder(incident, at) + " " if moved else ""
         session.add(incident)
         kind = UpdateKind.MAINTENANCE_RESCHEDULED if moved else UpdateKind.MAINTENANCE_EXTENDED
-        update = append_update(session, ctx, incident, kind=kind, text=command.text, at=at)
+        posted = append_update(session, ctx, incident, kind=kind, text=command.text, at=at)
         window = f"runs from {short_time(start, ctx.zone)} to " if moved else "ends "
         return Reply(
             f"{ref(incident.id)} now {window}{short_time(end, ctx.zone)}. "
-            f"{reminder}{reach(session, update)}",
+            f"{reminder}{reach(posted)}",
             incident_id=incident.id,
             changed=True,
         )

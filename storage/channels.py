@@ -103,7 +103,7 @@ def component_keys_by_channel(*, session: Session) -> dict[int, list[str]]:
 
 
 def list_followers(
-    *, session: Session, incident: Incident, component_ids: set[int]
+    *, session: Session, incident: Incident, component_ids: set[int], first: bool = False
 ) -> Sequence[Channel]:
     """Enabled operators' channels that get this incident's public updates (subscribers,
     who may be many thousands, are queued by one statement: queue_for_subscribers).
@@ -114,7 +114,7 @@ def list_followers(
     least as severe as its minimum; maintenance has no severity and reaches every
     channel of its components. A channel that already received part of this incident
     keeps following it to the end, so customers never see an opening without its
-    closing.
+    closing. `first`: this is the incident's first update, so no channel has had any.
     """
     channels = session.exec(
         select(Channel)
@@ -128,13 +128,17 @@ def list_followers(
         select(ChannelComponent.channel_id, ChannelComponent.component_id)
     ).all():
         filters[channel_id].add(component_id)
-    already = set(
-        session.exec(
-            select(Delivery.channel_id)
-            .join(Update, col(Update.id) == col(Delivery.update_id))
-            .where(Update.incident_id == incident.id)
-            .distinct()
-        ).all()
+    already = (
+        set()
+        if first
+        else set(
+            session.exec(
+                select(Delivery.channel_id)
+                .join(Update, col(Update.id) == col(Delivery.update_id))
+                .where(Update.incident_id == incident.id)
+                .distinct()
+            ).all()
+        )
     )
     followers = []
     for channel in channels:

@@ -63,6 +63,11 @@ def set_components_of(
     ):
         session.delete(link)
     session.flush()
+    link_components(session=session, incident_id=incident_id, components=components)
+
+
+def link_components(*, session: Session, incident_id: int, components: Sequence[Component]) -> None:
+    """Add components to an incident that has none of them yet (one just opened)."""
     for component in components:
         assert component.id is not None
         session.add(IncidentComponent(incident_id=incident_id, component_id=component.id))

@@ -128,17 +128,6 @@ def list_channels_reached_by(
     return session.exec(query.order_by(col(Channel.id))).all()
 
 
-def count_channels_reached_by(*, session: Session, update_id: int) -> int:
-    """How many channels were given (any revision of) this update."""
-    return int(
-        session.exec(
-            select(func.count(sa.distinct(col(Delivery.channel_id)))).where(
-                Delivery.update_id == update_id
-            )
-        ).one()
-    )
-
-
 def count_deliveries_by_state(*, session: Session) -> dict[DeliveryState, int]:
     """How many deliveries are in each state."""
     rows = session.exec(select(Delivery.state, func.count()).group_by(Delivery.state)).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session, col, func, select
 
@@ -28,6 +29,14 @@ ROOT_STATUS_KINDS = frozenset(
 )
 
 
+class Posted(NamedTuple):
+    """An update just added, and how many channels it was queued for (each counted once,
+    though a thread's first message may also be queued for an edit)."""
+
+    update: Update
+    reached: int
+
+
 def create_update(
     *,
     session: Session,
@@ -41,7 +50,8 @@ def create_update(
     public: bool = True,
     locale: str = "en",
     recorded_at: datetime | None = None,
-) -> Update:
+    first: bool = False,
+) -> Posted:
     """Append an update to the timeline and queue it for every channel that gets it.
 
     A public update goes to every follower; an internal one (a note) only to the
@@ -49,12 +59,17 @@ def create_update(
     opened in, unless that is the incident chat (an ops channel in `locale` is made for
     it on first use). The caller holds the incident locked
     (get_incident(for_change=True)), so the numbering is safe, and commits the update
-    and its deliveries together.
+    and its deliveries together. `first` says the incident was opened in this
+    transaction: the update is its number 1, and no earlier status is looked up.
     """
     assert incident.id is not None
-    last = session.exec(
-        select(func.max(Update.number)).where(Update.incident_id == incident.id)
-    ).one()
+    last = (
+        0
+        if first
+        else session.exec(
+            select(func.max(Update.number)).where(Update.incident_id == incident.id)
+        ).one()
+    )
     update = Update(
         incident_id=incident.id,
         number=(last or 0) + 1,
@@ -77,7 +92,9 @@ def create_update(
         incident.changed_at = max(incident.changed_at, at)
     session.add(incident)
     session.flush()
-    followers = list_followers(session=session, incident=incident, component_ids=component_ids)
+    followers = list_followers(
+        session=session, incident=incident, component_ids=component_ids, first=first
+    )
     if not public:
         internal = [c for c in followers if c.is_internal]
         ops = None
@@ -85,11 +102,15 @@ def create_update(
             ops = ops_channel_of(session=session, incident=incident, locale=locale)
         if ops is not None:
             internal.append(ops)
-        create_deliveries(session=session, update=update, channels=internal, revision=0, at=at)
-        return update
-    create_deliveries(session=session, update=update, channels=followers, revision=0, at=at)
-    status_changed = _changes_the_root(session, update)
-    queue_for_subscribers(
+        reached = create_deliveries(
+            session=session, update=update, channels=internal, revision=0, at=at
+        )
+        return Posted(update, reached)
+    reached = create_deliveries(
+        session=session, update=update, channels=followers, revision=0, at=at
+    )
+    status_changed = not first and _changes_the_root(session, update)
+    reached += queue_for_subscribers(
         session=session,
         update=update,
         incident=incident,
@@ -107,7 +128,7 @@ def create_update(
     create_deliveries(
         session=session, update=update, channels=threads, revision=ROOT_REFRESH, at=at
     )
-    return update
+    return Posted(update, reached)
 
 
 def _edits_its_opening(channel: Channel) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from commands.context import Context
 from commands.errors import NotAllowed, Refused, UsageError
+from storage.components import list_component_keys_of
 from storage.models import AuditEvent, Incident, IncidentStatus, Update, UpdateKind
 from tests.factories import (
     VIEWER,
@@ -219,6 +221,34 @@ def test_usage_errors_save_nothing(ctx: Context, sessions: sessionmaker[Session]
         run(ctx, "open Titolo --sev 7")
     with sessions() as session:
         assert session.exec(select(Incident)).all() == []
+
+
+def test_an_opening_reads_back_nothing_it_just_wrote(
+    ctx: Context, engine: sa.Engine, sessions: sessionmaker[Session]
+) -> None:
+    make_channel(ctx, "-1001234567890", options="--components posta")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        reply = run(ctx, "open Posta lenta --sev 2 --components posta,web")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    # The duplicate check, the components named, the channels and their filters: nothing
+    # else is read. An opening once also read back its component links, its update
+    # numbers, an earlier status and its deliveries, at twice the CPU.
+    reads = [s.split(" FROM ")[1].split()[0] for s in statements if s.startswith("SELECT")]
+    assert reads == ["incident", "component", "channel", "channel_component"]
+    assert reply.text.endswith("Queued for 1 channel.")
+    assert reply.incident_id is not None
+    [opening] = timeline(sessions, reply.incident_id)
+    assert opening.number == 1
+    with sessions() as session:
+        keys = list_component_keys_of(session=session, incident_ids=[reply.incident_id])
+    assert keys == {reply.incident_id: ["posta", "web"]}
 
 
 def test_at_before_the_opening_is_refused(ctx: Context, clock: FakeClock) -> None:

@@ -177,6 +177,23 @@ def test_the_answer_counts_subscribers_among_the_channels(ctx: Context) -> None:
     assert "Queued for 3 channels." in reply.text
 
 
+def test_the_answer_counts_each_channel_once_operators_and_subscribers_alike(
+    ctx: Context,
+) -> None:
+    run(ctx, "channels add telegram -1001234567890")
+    for n in range(2):
+        subscribe(ctx, platform=TG, address=str(n), locale="it")
+    reply = run(ctx, 'open "Posta lenta" --sev 2 --components posta')
+    assert reply.text.endswith("Queued for 3 channels.")
+    assert reply.incident_id is not None
+    # A new status is also an edit of each thread's first message: still three channels.
+    update = run(ctx, f"update {reply.incident_id} --status identified Trovata la causa")
+    assert update.text.endswith("Queued for 3 channels.")
+    assert _deliveries_of_any(ctx, "1") == [(1, 0), (2, 0), (2, -1)]
+    note = run(ctx, f"note {reply.incident_id} solo per noi")
+    assert note.text.endswith("Internal: not sent to customers.")
+
+
 def test_show_counts_the_subscribers_an_update_went_to_and_names_none(ctx: Context) -> None:
     for n in range(3):
         subscribe(ctx, platform=TG, address=f"70000000{n}", locale="it")

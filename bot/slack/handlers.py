@@ -21,6 +21,7 @@ from bot.frontend.answers import Refusal, answer, refusal_of
 from bot.frontend.backlog import Backlog
 from bot.frontend.runner import CommandRunner
 from bot.slack import modals
+from bot.slack.acking import AckedAtOnce
 from bot.slack.caller import Answers, Caller, caller_of, plain_text
 from bot.slack.forms import load_components, load_incident_form
 from bot.slack.http import SlackHttp
@@ -153,6 +154,7 @@ class SlackHandlers:
         self.incident_channel = incident_channel
         self.monotonic = monotonic
         self.claims = SlackClaims(sessions, clock=clock, monotonic=monotonic)
+        self.acks = AckedAtOnce(self.on_error)
         self.backlog: Backlog[SlashCommand] = Backlog(
             _Turns(self),
             lambda job: job.caller.user_id,
@@ -165,7 +167,9 @@ class SlackHandlers:
         """At shutdown: let the acknowledged commands run, those queued included, for as
         long as `timeout` allows; whoever is left is told nothing was done."""
         deadline = self.monotonic() + timeout
-        await self.backlog.drain(timeout)
+        # A listener acked just before may be about to queue its command: the backlog,
+        # stopping, tells its person it was not run.
+        await asyncio.gather(self.acks.wait(timeout), self.backlog.drain(timeout))
         await self.runner.drain(max(0.0, deadline - self.monotonic()))
 
     async def on_command(
@@ -421,8 +425,11 @@ class SlackHandlers:
 def register(app: AsyncApp, handlers: SlackHandlers) -> None:
     """Every listener of the Slack front-end, in one place."""
     # Any slash command: the manifest names it (/incident by default), Herald answers it.
-    app.command(re.compile(r"^/.+"))(handlers.on_command)
-    app.action(BUTTONS)(handlers.on_button)
-    app.action(modals.PREVIEW_BUTTON)(handlers.on_preview)
-    app.view_submission(re.compile(r"^herald_"))(handlers.on_submission)
+    # The app answers when a listener returns (process_before_response): each returns at
+    # its ack and goes on after (bot/slack/acking.py).
+    acked = handlers.acks
+    app.command(re.compile(r"^/.+"))(acked(handlers.on_command))
+    app.action(BUTTONS)(acked(handlers.on_button))
+    app.action(modals.PREVIEW_BUTTON)(acked(handlers.on_preview))
+    app.view_submission(re.compile(r"^herald_"))(acked(handlers.on_submission))
     app.error(handlers.on_error)

@@ -126,6 +126,8 @@ def build_slack(
         client=AsyncWebClient(base_url=settings.slack_api_url, timeout=10),
         signing_secret=signing_secret,
         authorize=authorize,
+        # Answered when the listener returns, which is at its ack (handlers.register).
+        process_before_response=True,
     )
     responders = Responders(settings.slack_responders, http, clock=monotonic)
     handlers = SlackHandlers(

@@ -18,6 +18,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# As bolt's own ack_timeout: a listener that has not acked by then is answered without.
+ACK_SECONDS = 3.0
+
 Listener = Callable[..., Awaitable[None]]
 ErrorHandler = Callable[[Exception, dict[str, Any]], Awaitable[None]]
 
@@ -25,8 +28,9 @@ ErrorHandler = Callable[[Exception, dict[str, Any]], Awaitable[None]]
 class AckedAtOnce:
     """Wraps listeners so the request is answered at their ack; keeps what goes on after."""
 
-    def __init__(self, on_error: ErrorHandler) -> None:
+    def __init__(self, on_error: ErrorHandler, *, ack_seconds: float = ACK_SECONDS) -> None:
         self.on_error = on_error
+        self.ack_seconds = ack_seconds
         self._going_on: set[asyncio.Future[None]] = set()
 
     def __call__(self, listener: Listener) -> Listener:
@@ -45,16 +49,26 @@ class AckedAtOnce:
                     acked.set()
 
             arguments["ack"] = ack_and_go_on
+            body = arguments.get("body") or {}
             work = asyncio.ensure_future(listener(**arguments))
             said = asyncio.ensure_future(acked.wait())
             try:
-                await asyncio.wait({work, said}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {work, said}, timeout=self.ack_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                # The request was cut off (shutdown): the listener still ends, and is told.
+                if not work.done():
+                    self._keep(work, body)
+                raise
             finally:
                 said.cancel()
             if work.done() and not acked.is_set():
                 work.result()  # failed before its ack: bolt answers 500 and calls app.error
                 return
-            self._keep(work, arguments.get("body") or {})
+            if not acked.is_set():
+                log.warning("a Slack listener did not ack in %g s: answered", self.ack_seconds)
+            self._keep(work, body)
 
         return until_acked
 
@@ -79,6 +93,10 @@ class AckedAtOnce:
             log.exception("a Slack listener failed after its ack, and so did telling the person")
 
     async def wait(self, timeout: float) -> None:
-        """Give what goes on after the acks up to `timeout` seconds to end (at shutdown)."""
-        if self._going_on:
-            await asyncio.wait(set(self._going_on), timeout=timeout)
+        """Give what goes on after the acks up to `timeout` seconds to end (at shutdown),
+        telling people of failures included (they start as the work ends)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self._going_on and (left := end - loop.time()) > 0:
+            await asyncio.wait(set(self._going_on), timeout=left)
+            await asyncio.sleep(0)  # the ended ones' callbacks: dropped, their people told

@@ -117,3 +117,73 @@ def test_shutdown_waits_for_the_work_after_the_acks_only_as_long_as_it_is_given(
         assert listeners.done == ["four"]
 
     asyncio.run(scene())
+
+
+async def _ack(**_: Any) -> None:
+    return None
+
+
+def test_shutdown_also_waits_for_the_person_to_be_told_of_a_failure_after_the_ack() -> None:
+    async def scene() -> None:
+        told: list[str] = []
+
+        async def on_error(error: Exception, body: dict[str, Any]) -> None:
+            await asyncio.sleep(0.01)  # as chat.postEphemeral would take its time
+            told.append(str(error))
+
+        acked = AckedAtOnce(on_error)
+        go_on = asyncio.Event()
+
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            await go_on.wait()
+            raise RuntimeError("after the ack")
+
+        await acked(listener)(ack=_ack, body={"text": "x"})
+        go_on.set()
+        await acked.wait(2)
+        assert told == ["after the ack"]
+
+    asyncio.run(scene())
+
+
+def test_a_request_cut_off_before_the_ack_leaves_its_listener_kept_and_its_failure_told() -> None:
+    async def scene() -> None:
+        told: list[str] = []
+
+        async def on_error(error: Exception, body: dict[str, Any]) -> None:
+            told.append(str(error))
+
+        acked = AckedAtOnce(on_error)
+        slow = asyncio.Event()
+
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await slow.wait()
+            raise RuntimeError("before the ack")
+
+        dispatch = asyncio.ensure_future(acked(listener)(ack=_ack, body={"text": "x"}))
+        await asyncio.sleep(0)
+        dispatch.cancel()
+        await asyncio.gather(dispatch, return_exceptions=True)
+        slow.set()
+        await acked.wait(2)
+        assert told == ["before the ack"]
+
+    asyncio.run(scene())
+
+
+def test_a_listener_that_never_acks_is_answered_without_its_ack_and_kept() -> None:
+    async def scene() -> None:
+        listeners = Listeners()
+        acked = AckedAtOnce(listeners.on_error, ack_seconds=0.01)
+
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await listeners.go_on.wait()
+            listeners.done.append("late")
+
+        await asyncio.wait_for(acked(listener)(ack=_ack, body={}), 2)
+        listeners.go_on.set()
+        await acked.wait(2)
+        assert listeners.done == ["late"]
+
+    asyncio.run(scene())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -102,3 +103,32 @@ def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
     assert "scheduler started" in log
     assert "delivery worker" in log
     assert "Traceback" not in log
+
+
+def test_a_request_head_past_16_kb_is_refused_and_the_server_stays_up(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+        answer = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as endless:
+            endless.sendall(b"GET /healthz HTTP/1.1\r\nHost: status\r\nX-Endless: ")
+            # A server that keeps reading takes all 16 MiB and waits for more; this one
+            # answers 400 and closes after the first 16 KB.
+            with contextlib.suppress(OSError):
+                for _ in range(256):
+                    endless.sendall(b"a" * 65536)
+            with contextlib.suppress(OSError):
+                answer = endless.recv(200)
+        assert answer.startswith(b"HTTP/1.1 400")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert process.returncode == 0

@@ -65,17 +65,28 @@ def wait_for_health(url: str, process: subprocess.Popen[str], deadline_s: float 
     raise AssertionError("herald serve did not become healthy")
 
 
-def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
+def start_serve(cwd: Path) -> tuple[subprocess.Popen[str], int]:
+    """`herald serve` with no configuration in `cwd`, healthy; and its port."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=cwd,
         env=clean_env(),
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+    except BaseException:
+        process.kill()
+        process.communicate(timeout=20)
+        raise
+    return process, port
+
+
+def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
+    process, port = start_serve(tmp_path)
+    try:
         assert (tmp_path / "herald.db").exists()
         cli = subprocess.run(
             [sys.executable, "-m", "bot", "open", "Posta lenta", "--sev", "2"],
@@ -106,16 +117,8 @@ def test_serve_starts_on_sqlite_with_no_configuration(tmp_path: Path) -> None:
 
 
 def test_a_request_head_past_16_kb_is_refused_and_the_server_stays_up(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, port = start_serve(tmp_path)
     try:
-        wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
         answer = b""
         with socket.create_connection(("127.0.0.1", port), timeout=10) as endless:
             endless.sendall(b"GET /healthz HTTP/1.1\r\nHost: status\r\nX-Endless: ")

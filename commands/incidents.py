@@ -43,8 +43,14 @@ def append_update(
     """Add an update and its deliveries, and audit it, in the caller's transaction.
 
     `opened_with`, for the first update of an incident opened in this transaction, is the
-    components it was given: nothing earlier is read back (updates, component links).
+    components it was given: they are linked to it here, and nothing earlier is read back
+    (updates, component links).
     """
+    assert incident.id is not None
+    if opened_with is not None:
+        component_store.link_components(
+            session=session, incident_id=incident.id, components=opened_with
+        )
     if at < incident.opened_at:
         opened = short_time(incident.opened_at, ctx.zone)
         raise Refused(
@@ -120,9 +126,6 @@ def open_incident(command: v.OpenIncident, ctx: Context) -> Reply:
         assert incident.id is not None
         # The chat it was opened in gets its nudges (saved with the opening's flush below).
         incident.opened_in = ctx.actor.place
-        component_store.link_components(
-            session=session, incident_id=incident.id, components=components
-        )
         posted = append_update(
             session,
             ctx,

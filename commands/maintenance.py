@@ -10,7 +10,6 @@ from commands.context import SCHEDULER, Context, Reply
 from commands.errors import Refused
 from commands.incidents import append_update, reach
 from commands.lookup import duration, get_components, get_maintenance, ref, short_time
-from storage import components as component_store
 from storage import incidents as incident_store
 from storage.models import Incident, IncidentKind, IncidentStatus, UpdateKind
 
@@ -78,10 +77,6 @@ def schedule_maintenance(command: v.ScheduleMaintenance, ctx: Context) -> Reply:
         incident.remind_before_seconds = int(remind.total_seconds()) or None
         reminder = _plan_reminder(incident, ctx.now())
         session.add(incident)
-        assert incident.id is not None
-        component_store.link_components(
-            session=session, incident_id=incident.id, components=components
-        )
         posted = append_update(
             session,
             ctx,

@@ -20,10 +20,11 @@ from tests.slack.helpers import SECRET, TOKEN, signed_headers
 class Listeners:
     """Listeners whose work after the ack waits until the test lets it go."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, telling_takes: float = 0.0) -> None:
         self.go_on = asyncio.Event()
         self.done: list[str] = []
         self.told: list[tuple[str, str]] = []
+        self.telling_takes = telling_takes
 
     async def after_ack(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -38,7 +39,16 @@ class Listeners:
     async def fails_before_ack(self, ack: AsyncAck) -> None:
         raise RuntimeError("before the ack")
 
+    async def fails_late_before_ack(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.go_on.wait()
+        raise RuntimeError("before the ack")
+
+    async def never_acks(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self.go_on.wait()
+        self.done.append("late")
+
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        await asyncio.sleep(self.telling_takes)  # as chat.postEphemeral would take its time
         self.told.append((str(error), str(body.get("text"))))
 
 
@@ -125,49 +135,28 @@ async def _ack(**_: Any) -> None:
 
 def test_shutdown_also_waits_for_the_person_to_be_told_of_a_failure_after_the_ack() -> None:
     async def scene() -> None:
-        told: list[str] = []
-
-        async def on_error(error: Exception, body: dict[str, Any]) -> None:
-            await asyncio.sleep(0.01)  # as chat.postEphemeral would take its time
-            told.append(str(error))
-
-        acked = AckedAtOnce(on_error)
-        go_on = asyncio.Event()
-
-        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await ack()
-            await go_on.wait()
-            raise RuntimeError("after the ack")
-
-        await acked(listener)(ack=_ack, body={"text": "x"})
-        go_on.set()
+        listeners = Listeners(telling_takes=0.01)
+        acked = AckedAtOnce(listeners.on_error)
+        await acked(listeners.fails_after_ack)(ack=_ack, body={"text": "x"})
+        listeners.go_on.set()
         await acked.wait(2)
-        assert told == ["after the ack"]
+        assert listeners.told == [("after the ack", "x")]
 
     asyncio.run(scene())
 
 
 def test_a_request_cut_off_before_the_ack_leaves_its_listener_kept_and_its_failure_told() -> None:
     async def scene() -> None:
-        told: list[str] = []
-
-        async def on_error(error: Exception, body: dict[str, Any]) -> None:
-            told.append(str(error))
-
-        acked = AckedAtOnce(on_error)
-        slow = asyncio.Event()
-
-        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await slow.wait()
-            raise RuntimeError("before the ack")
-
-        dispatch = asyncio.ensure_future(acked(listener)(ack=_ack, body={"text": "x"}))
+        listeners = Listeners()
+        acked = AckedAtOnce(listeners.on_error)
+        listener = acked(listeners.fails_late_before_ack)
+        dispatch = asyncio.ensure_future(listener(ack=_ack, body={"text": "x"}))
         await asyncio.sleep(0)
         dispatch.cancel()
         await asyncio.gather(dispatch, return_exceptions=True)
-        slow.set()
+        listeners.go_on.set()
         await acked.wait(2)
-        assert told == ["before the ack"]
+        assert listeners.told == [("before the ack", "x")]
 
     asyncio.run(scene())
 
@@ -176,12 +165,7 @@ def test_a_listener_that_never_acks_is_answered_without_its_ack_and_kept() -> No
     async def scene() -> None:
         listeners = Listeners()
         acked = AckedAtOnce(listeners.on_error, ack_seconds=0.01)
-
-        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
-            await listeners.go_on.wait()
-            listeners.done.append("late")
-
-        await asyncio.wait_for(acked(listener)(ack=_ack, body={}), 2)
+        await asyncio.wait_for(acked(listeners.never_acks)(ack=_ack, body={}), 2)
         listeners.go_on.set()
         await acked.wait(2)
         assert listeners.done == ["late"]

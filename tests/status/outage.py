@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,13 @@ class Outage:
         # Open connections keep reading a file whatever happens to its name or mode, as
         # a running server's do; new ones must fail. A link into a folder that does not
         # exist cannot be opened or created even by root, whom chmod 000 would not stop.
+        # The name is never missing, not even between two steps: a connection opening
+        # then would create an empty database there (CI: the link then found it taken).
         self.engine.dispose()
-        self.path.rename(self._away)
-        self.path.symlink_to(self.path.with_name(self.path.name + ".nowhere") / "herald.db")
+        os.link(self.path, self._away)
+        dead = self.path.with_name(self.path.name + ".dead")
+        dead.symlink_to(self.path.with_name(self.path.name + ".nowhere") / "herald.db")
+        dead.replace(self.path)
 
     def end(self) -> None:
         """The database is back."""
